@@ -1,0 +1,76 @@
+"""Weight initializations by name, each with the variance it is meant to give.
+
+    init_weight_(layer.weight, "he_normal")
+    expected_variance("he_normal", fan_in=784, fan_out=512)   # 2 / 784
+
+Fans follow PyTorch and Keras: for a conv kernel (out, in, k, k), fan_in = in*k*k and
+fan_out = out*k*k. `glorot_normal` uses a plain (untruncated) normal, as PyTorch does.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# name: (family for the Theory page's table, variance formula)
+_VARIANCE = {
+    "normal": lambda fi, fo: 1.0,
+    "random_normal": lambda fi, fo: 0.05 ** 2,
+    "glorot_uniform": lambda fi, fo: 2.0 / (fi + fo),
+    "glorot_normal": lambda fi, fo: 2.0 / (fi + fo),
+    "he_uniform": lambda fi, fo: 2.0 / fi,
+    "he_normal": lambda fi, fo: 2.0 / fi,
+    "lecun_normal": lambda fi, fo: 1.0 / fi,
+    "lecun_uniform": lambda fi, fo: 1.0 / fi,
+    "orthogonal": lambda fi, fo: 1.0 / max(fi, fo),
+    "zeros": lambda fi, fo: 0.0,
+    # PyTorch's Linear/Conv default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    "torch_default": lambda fi, fo: 1.0 / (3.0 * fi),
+}
+
+INIT_TABLE = [
+    # (initialization, activations it suits, variance of the normal form)
+    ("Glorot (Xavier)", "none, tanh, logistic, softmax", "1 / fan_avg"),
+    ("He (Kaiming)", "ReLU and its variants (leaky ReLU, PReLU, ELU, GELU, swish)", "2 / fan_in"),
+    ("LeCun", "SELU", "1 / fan_in"),
+]
+
+
+def fans(weight: torch.Tensor) -> tuple[int, int]:
+    return nn.init._calculate_fan_in_and_fan_out(weight)
+
+
+def expected_variance(name: str, fan_in: int, fan_out: int) -> float:
+    return _VARIANCE[name](fan_in, fan_out)
+
+
+@torch.no_grad()
+def init_weight_(weight: torch.Tensor, name: str, generator: torch.Generator | None = None) -> None:
+    """Initialize a weight tensor in place; the variance matches `expected_variance`."""
+    if name == "torch_default":
+        return  # the layer's own reset_parameters already ran
+    fi, fo = fans(weight)
+    var = expected_variance(name, fi, fo)
+    if name in ("normal", "random_normal", "glorot_normal", "he_normal", "lecun_normal"):
+        weight.normal_(0.0, math.sqrt(var), generator=generator)
+    elif name in ("glorot_uniform", "he_uniform", "lecun_uniform"):
+        bound = math.sqrt(3.0 * var)
+        weight.uniform_(-bound, bound, generator=generator)
+    elif name == "orthogonal":
+        flat = weight.reshape(weight.shape[0], -1)
+        rows, cols = flat.shape
+        a = torch.randn(max(rows, cols), min(rows, cols), generator=generator,
+                        dtype=weight.dtype, device=weight.device)
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))  # makes the distribution uniform (Mezzadri 2007)
+        q = q if rows >= cols else q.T
+        # Scaled so each entry has variance 1/max(fan_in, fan_out): orthonormal rows/columns.
+        weight.copy_(q.reshape(weight.shape))
+    elif name == "zeros":
+        weight.zero_()
+    else:
+        raise KeyError(name)
+
+
+INIT_NAMES = tuple(_VARIANCE)

@@ -1,0 +1,99 @@
+"""What a training run produces, and the summaries every surface shows.
+
+A `RunResult` holds tidy tables (pandas) and histogram arrays (numpy). It is what the trainer
+returns, what the store saves and loads, and what the CLI and the app render.
+
+Tables:
+- epochs: epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, lr, noise_std, seconds
+- steps: step, epoch, loss (the training loss of every mini-batch)
+- layer_stats: step, epoch, layer, stat, value (long format; see core.stats for the stat names)
+- layers: layer, name, kind, fan_in, fan_out, params
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+
+STATUSES = ("completed", "diverged", "cancelled")
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    status: str
+    epochs: pd.DataFrame
+    steps: pd.DataFrame
+    layer_stats: pd.DataFrame
+    layers: pd.DataFrame
+    histograms: dict[str, np.ndarray]
+    meta: dict
+    state_dict: dict | None = None
+    cached: bool = field(default=False, compare=False)
+
+    @property
+    def run_id(self) -> str:
+        return self.config.run_id
+
+    @property
+    def diverged_step(self) -> int | None:
+        return self.meta.get("diverged_step")
+
+    # ------------------------------------------------------------------ summaries
+    def stat_matrix(self, stat: str) -> pd.DataFrame:
+        """One statistic as a (step x layer) table."""
+        df = self.layer_stats[self.layer_stats["stat"] == stat]
+        return df.pivot_table(index="step", columns="layer", values="value", aggfunc="first")
+
+    def grad_flow(self, which: str = "final", stat: str = "grad_mean_abs") -> list[float]:
+        """Mean |g| of each weight layer, input to output, at step 0 ('init') or the last logged step."""
+        m = self.stat_matrix(stat)
+        if m.empty:
+            return []
+        row = m.iloc[0] if which == "init" else m.iloc[-1]
+        return [float(v) for v in row.values]
+
+    def final_metrics(self) -> dict:
+        keys = ("train_loss", "train_acc", "test_loss", "test_acc")
+        if self.epochs.empty:
+            return {k: None for k in keys}
+        last = self.epochs.iloc[-1]
+        return {k: _finite_or_none(last[k]) for k in keys}
+
+    def summary(self) -> dict:
+        """The JSON summary printed by `python -m core train --json`."""
+        epochs = [
+            {k: (int(r["epoch"]) if k == "epoch" else _finite_or_none(r[k]))
+             for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc",
+                       "val_loss", "val_acc")}
+            for _, r in self.epochs.iterrows()
+        ]
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "cached": self.cached,
+            "seconds": round(float(self.meta.get("seconds", 0.0)), 3),
+            "device": self.meta.get("device"),
+            "config": self.config.to_dict(),
+            "diverged_step": self.diverged_step,
+            "params": self.meta.get("params"),
+            "epochs": epochs,
+            "final": self.final_metrics(),
+            "grad_flow": {
+                "layers": list(self.layers["name"]),
+                "init": [_finite_or_none(v) for v in self.grad_flow("init")],
+                "final": [_finite_or_none(v) for v in self.grad_flow("final")],
+            },
+        }
+
+
+def _finite_or_none(value):
+    """JSON has no NaN or inf: non-finite numbers become null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

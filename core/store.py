@@ -1,0 +1,336 @@
+"""The run store: finished runs on disk under cache/runs/<run_id>/, keyed by the config hash.
+
+    store = RunStore()                       # cache/ beside the code, or $VG_CACHE_DIR
+    result = store.get_or_train(cfg)         # stored -> instant; missing -> trained once, saved
+    store.list_runs(); store.load(run_id); store.delete(run_id)
+
+A run folder holds config.json, meta.json, tidy tables as Parquet, histograms as .npz,
+weights.pt, and last a manifest.json with the size and SHA-256 of every file. Guarantees:
+- atomic: a run is written into cache/tmp/ and renamed into place complete; a folder without a
+  valid manifest is never listed or served;
+- once: two processes (or threads) asking for the same missing run train it once (a file lock);
+  the other waits and reads it;
+- safe: no pickles (Parquet, JSON, npz without pickle, torch.load(weights_only=True)); run ids
+  are 16 lowercase hex digits, so no path derived from input leaves the store;
+- bounded: a size cap ($VG_CACHE_MAX_BYTES, default 2 GiB) with least-recently-used eviction;
+- honest: a damaged run is detected (size or hash mismatch, unreadable file), reported, removed,
+  and trained again on the next request.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from filelock import FileLock
+
+from .config import FORMAT_VERSION, ConfigError, RunConfig
+from .result import RunResult
+
+log = logging.getLogger(__name__)
+
+RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+TABLES = ("epochs", "steps", "layer_stats", "layers")
+DEFAULT_MAX_BYTES = 2 * 2**30
+
+
+class StoreError(RuntimeError):
+    """A problem with the store itself (bad run id, disk full, damaged run)."""
+
+
+class CorruptRun(StoreError):
+    pass
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parent.parent / "cache"))
+
+
+def check_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        raise StoreError(f"run id: {str(run_id)[:40]!r} is not a run id (16 lowercase hex digits)")
+    return run_id
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class RunStore:
+    def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+        env_cap = os.environ.get("VG_CACHE_MAX_BYTES")
+        self.max_bytes = max_bytes if max_bytes is not None else int(env_cap) if env_cap else DEFAULT_MAX_BYTES
+        self.runs_dir = self.root / "runs"
+        self.tmp_dir = self.root / "tmp"
+        self.locks_dir = self.root / "locks"
+        for d in (self.runs_dir, self.tmp_dir, self.locks_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ paths and locks
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / check_run_id(run_id)
+
+    def lock(self, run_id: str, timeout: float = -1) -> FileLock:
+        return FileLock(str(self.locks_dir / f"{check_run_id(run_id)}.lock"), timeout=timeout)
+
+    # ------------------------------------------------------------------ queries
+    def has(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / "manifest.json").is_file()
+
+    def list_ids(self) -> list[str]:
+        return sorted(p.name for p in self.runs_dir.iterdir()
+                      if RUN_ID.match(p.name) and (p / "manifest.json").is_file())
+
+    def list_runs(self) -> pd.DataFrame:
+        """One row per stored run with its key settings and results (from config and meta only)."""
+        rows = []
+        for run_id in self.list_ids():
+            try:
+                d = self.run_dir(run_id)
+                cfg = json.loads((d / "config.json").read_text())
+                meta = json.loads((d / "meta.json").read_text())
+                size = sum(p.stat().st_size for p in d.iterdir())
+            except (OSError, ValueError):
+                continue  # evicted or deleted while listing, or damaged: load() will say which
+            final = meta.get("final") or {}
+            rows.append({
+                "run_id": run_id, "label": meta.get("label", ""), "status": meta.get("status"),
+                **{k: cfg.get(k) for k in ("dataset", "arch", "activation", "init", "bn",
+                                           "residual", "grad_noise", "optimizer", "lr", "epochs",
+                                           "batch_size", "seed")},
+                "depth": meta.get("depth"), "params": meta.get("params"),
+                "test_acc": final.get("test_acc"), "test_loss": final.get("test_loss"),
+                "train_acc": final.get("train_acc"), "train_loss": final.get("train_loss"),
+                "grad_ratio": meta.get("grad_ratio"), "seconds": meta.get("seconds"),
+                "device": meta.get("device"), "created": meta.get("finished_at"), "bytes": size,
+            })
+        return pd.DataFrame(rows)
+
+    def total_bytes(self) -> int:
+        total = 0
+        for d in self.runs_dir.iterdir():
+            try:
+                total += sum(p.stat().st_size for p in d.iterdir())
+            except OSError:
+                pass
+        return total
+
+    # ------------------------------------------------------------------ load
+    def load(self, run_id: str, weights: bool = False) -> RunResult | None:
+        """The stored run, or None when there is none. A damaged run raises CorruptRun."""
+        d = self.run_dir(run_id)
+        manifest_path = d / "manifest.json"
+        if not manifest_path.is_file():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("format_version") != FORMAT_VERSION or manifest.get("run_id") != run_id:
+                raise CorruptRun(f"run {run_id}: written by another format version or misfiled")
+            for name, entry in manifest["files"].items():
+                if name == "weights.pt" and not weights:
+                    if (d / name).stat().st_size != entry["size"]:
+                        raise CorruptRun(f"run {run_id}: {name} has the wrong size")
+                    continue
+                path = d / name
+                if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
+                    raise CorruptRun(f"run {run_id}: {name} does not match its checksum")
+            cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
+            if cfg.run_id != run_id:
+                raise CorruptRun(f"run {run_id}: its config hashes to {cfg.run_id}")
+            meta = json.loads((d / "meta.json").read_text())
+            tables = {t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}
+            with np.load(d / "histograms.npz", allow_pickle=False) as npz:
+                hist = {k: npz[k] for k in npz.files}
+            state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True) if weights else None
+        except FileNotFoundError:
+            return None  # deleted or evicted between the check and the read
+        except CorruptRun:
+            raise
+        except (OSError, ValueError, KeyError, ConfigError, RuntimeError) as exc:
+            raise CorruptRun(f"run {run_id}: unreadable ({type(exc).__name__}: {str(exc)[:100]})") from exc
+        self._touch(d)
+        return RunResult(config=cfg, status=meta["status"], epochs=tables["epochs"],
+                         steps=tables["steps"], layer_stats=tables["layer_stats"],
+                         layers=tables["layers"], histograms=hist, meta=meta,
+                         state_dict=state, cached=True)
+
+    def _touch(self, d: Path) -> None:
+        try:
+            os.utime(d)  # the folder's mtime is its last use, for LRU eviction
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ save
+    def save(self, result: RunResult) -> Path:
+        """Write a finished (completed or diverged) run atomically; returns its folder."""
+        if result.status not in ("completed", "diverged"):
+            raise StoreError(f"run {result.run_id}: a {result.status} run is not stored")
+        run_id = result.run_id
+        staging = self.tmp_dir / f"{run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        staging.mkdir(parents=True)
+        try:
+            meta = dict(result.meta, label=result.config.describe(), depth=result.config.depth,
+                        final=result.final_metrics(), grad_ratio=_grad_ratio(result),
+                        format_version=FORMAT_VERSION)
+            self._write(staging / "config.json", json.dumps(result.config.to_dict(), indent=1).encode())
+            self._write(staging / "meta.json", json.dumps(meta, indent=1, default=_json_default).encode())
+            for t in TABLES:
+                buf = io.BytesIO()
+                getattr(result, t).to_parquet(buf, index=False)
+                self._write(staging / f"{t}.parquet", buf.getvalue())
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **result.histograms)
+            self._write(staging / "histograms.npz", buf.getvalue())
+            buf = io.BytesIO()
+            torch.save(result.state_dict or {}, buf)
+            self._write(staging / "weights.pt", buf.getvalue())
+            files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                     for p in sorted(staging.iterdir())}
+            manifest = {"run_id": run_id, "format_version": FORMAT_VERSION, "files": files}
+            self._write(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
+            target = self.run_dir(run_id)
+            if target.exists():
+                self._discard(target)
+            os.rename(staging, target)
+            _fsync_dir(self.runs_dir)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"run {run_id}: could not be saved ({exc.strerror or exc})") from exc
+        self.evict(keep=run_id)
+        return target
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # ------------------------------------------------------------------ delete and evict
+    def delete(self, run_id: str) -> bool:
+        d = self.run_dir(run_id)
+        if not d.exists():
+            return False
+        self._discard(d)
+        return True
+
+    def _discard(self, d: Path) -> None:
+        """Rename out of runs/ first (atomic), so readers never see a half-deleted run."""
+        trash = self.tmp_dir / f"trash-{d.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(d, trash)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def evict(self, keep: str | None = None) -> list[str]:
+        """Remove least-recently-used runs until the store fits its size cap."""
+        entries = []
+        for d in self.runs_dir.iterdir():
+            try:
+                size = sum(p.stat().st_size for p in d.iterdir())
+                entries.append((d.stat().st_mtime, size, d))
+            except OSError:
+                continue
+        total = sum(e[1] for e in entries)
+        removed = []
+        for _, size, d in sorted(entries, key=lambda e: e[0]):
+            if total <= self.max_bytes:
+                break
+            if d.name == keep:
+                continue
+            lock = FileLock(str(self.locks_dir / f"{d.name}.lock"), timeout=0)
+            try:
+                with lock:  # never evict a run someone is writing or training right now
+                    self._discard(d)
+            except Exception:  # filelock.Timeout: busy, skip it
+                continue
+            total -= size
+            removed.append(d.name)
+        self._sweep_tmp()
+        return removed
+
+    def _sweep_tmp(self, older_than: float = 3600.0) -> None:
+        """Staging folders left by killed processes are removed once they are old."""
+        now = time.time()
+        for p in self.tmp_dir.iterdir():
+            try:
+                if now - p.stat().st_mtime > older_than:
+                    shutil.rmtree(p, ignore_errors=True)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ the main entry
+    def get_or_train(self, cfg: RunConfig, on_event: Callable[[dict], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None,
+                     trainer: Callable | None = None) -> RunResult:
+        """The stored run for `cfg`, training it (once, under a lock) when it is missing."""
+        result = self._load_or_drop(cfg.run_id)
+        if result is not None:
+            return result
+        with self.lock(cfg.run_id):
+            result = self._load_or_drop(cfg.run_id)  # someone may have finished it meanwhile
+            if result is not None:
+                return result
+            if trainer is None:
+                from .train import train as trainer
+            result = trainer(cfg, on_event=on_event, should_stop=should_stop)
+            if result.status in ("completed", "diverged"):
+                try:
+                    self.save(result)
+                except StoreError as exc:
+                    log.warning("%s", exc)
+                    result.meta["store_error"] = str(exc)
+            return result
+
+    def _load_or_drop(self, run_id: str) -> RunResult | None:
+        try:
+            return self.load(run_id)
+        except CorruptRun as exc:
+            log.warning("%s; removing it so it is trained again", exc)
+            self.delete(run_id)
+            return None
+
+
+def _grad_ratio(result: RunResult) -> float | None:
+    """Mean |g| of the first layer over that of the last layer, at the last logged step."""
+    flow = result.grad_flow("final")
+    if len(flow) < 2 or not np.isfinite(flow).all() or flow[-1] == 0:
+        return None
+    return float(flow[0] / flow[-1])
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(type(value).__name__)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
