@@ -95,7 +95,7 @@ def read_idx(path: Path) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
     count = int(np.prod(dims))
     body = np.frombuffer(data, dtype=np.uint8, count=count, offset=4 + 4 * ndim)
-    return body.reshape(dims)
+    return body.reshape(dims).copy()  # writable, detached from the file buffer
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):

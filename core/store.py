@@ -27,7 +27,6 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +35,7 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from .config import FORMAT_VERSION, ConfigError, RunConfig
+from .config import FORMAT_VERSION, RunConfig
 from .result import RunResult
 
 log = logging.getLogger(__name__)
@@ -163,7 +162,7 @@ class RunStore:
             return None  # deleted or evicted between the check and the read
         except CorruptRun:
             raise
-        except (OSError, ValueError, KeyError, ConfigError, RuntimeError) as exc:
+        except Exception as exc:  # Parquet, npz, JSON and torch each raise their own kinds
             raise CorruptRun(f"run {run_id}: unreadable ({type(exc).__name__}: {str(exc)[:100]})") from exc
         self._touch(d)
         return RunResult(config=cfg, status=meta["status"], epochs=tables["epochs"],

@@ -1,0 +1,27 @@
+"""Shared test setup: every test gets its own empty cache folder, and no test downloads."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("VG_CACHE_DIR", str(cache))
+    monkeypatch.setenv("VG_OFFLINE", "1")
+    monkeypatch.delenv("VG_PUBLIC_DEMO", raising=False)
+    monkeypatch.delenv("VG_DATA_DIR", raising=False)
+    return cache
+
+
+@pytest.fixture
+def tiny():
+    """A configuration that trains in well under a second on the 8x8 digits."""
+    from core.config import RunConfig
+
+    return RunConfig(dataset="digits", widths=(16, 16), epochs=1, batch_size=64, activation="tanh")

@@ -1,0 +1,74 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cache):
+    env = dict(os.environ, VG_CACHE_DIR=str(cache), VG_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_train_json_schema_and_cache(isolated_cache):
+    args = ["train", "--dataset", "digits", "-a", "logistic", "-n", "32", "16", "8", "-e", "2",
+            "-b", "64", "--json"]
+    out = run_cli(*args, cache=isolated_cache)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1
+    s = json.loads(lines[0])
+    assert {"run_id", "status", "cached", "seconds", "config", "epochs", "final", "grad_flow"} <= set(s)
+    assert s["status"] == "completed" and s["cached"] is False
+    assert s["config"]["widths"] == [32, 16, 8] and s["config"]["activation"] == "logistic"
+    assert [e["epoch"] for e in s["epochs"]] == [1, 2]
+    for e in s["epochs"] + [s["final"]]:
+        for k in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            assert isinstance(e[k], float)
+    assert s["final"] == {k: s["epochs"][-1][k] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    assert len(s["grad_flow"]["init"]) == len(s["grad_flow"]["final"]) == 4
+    # logistic: the first layer gets far less gradient than the last at initialization
+    assert s["grad_flow"]["init"][0] < s["grad_flow"]["init"][-1]
+    again = json.loads(run_cli(*args, cache=isolated_cache).stdout)
+    assert again["cached"] is True and again["run_id"] == s["run_id"] and again["epochs"] == s["epochs"]
+
+
+def test_readable_summary_list_show_delete(isolated_cache):
+    out = run_cli("train", "--dataset", "digits", "-n", "16", "-e", "1", cache=isolated_cache)
+    assert out.returncode == 0 and "status: completed" in out.stdout and "fc1" in out.stdout
+    run_id = out.stdout.split()[1]
+    listed = run_cli("list", cache=isolated_cache)
+    assert run_id in listed.stdout
+    shown = run_cli("show", run_id, "--json", cache=isolated_cache)
+    assert json.loads(shown.stdout)["run_id"] == run_id
+    assert run_cli("delete", run_id, cache=isolated_cache).returncode == 0
+    assert run_cli("show", run_id, cache=isolated_cache).returncode == 2
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "-a", "sigmoidish"], "activation"),
+    (["train", "-n", "0"], "widths"),
+    (["train", "-n"], "-n"),
+    (["train", "--lr", "nan"], "lr"),
+    (["train", "--lr", "abc"], "lr"),
+    (["train", "-e", "-3"], "epochs"),
+    (["train", "-b", "1e99"], "batch_size"),
+    (["train", "--dataset", "cifar10"], "dataset"),
+    (["train", "--frobnicate"], "frobnicate"),
+    (["show", "../../etc"], "run id"),
+    (["delete", "0123456789abcdef"], "run_id"),
+    (["launch"], "launch"),
+    ([], "command"),
+])
+def test_bad_input_exits_2_with_one_line(isolated_cache, args, needle):
+    out = run_cli(*args, cache=isolated_cache)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in out.stderr and out.stdout == ""

@@ -1,0 +1,150 @@
+"""The logged statistics against plain PyTorch: the same first step, recomputed by hand."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.config import RunConfig
+from core.data import prepare_data
+from core.inits import expected_variance, fans, init_weight_
+from core.models import build_model
+from core.noise import noise_std
+from core.stats import GRAD_EDGES
+from core.train import batch_bounds, train
+
+
+def first_step_by_hand(cfg):
+    """Model, first mini-batch, loss and p.grad of step 0, written with plain PyTorch."""
+    data = prepare_data(cfg)
+    net = build_model(cfg, data.info)
+    order = torch.randperm(len(data.y_train), generator=torch.Generator().manual_seed(cfg.seed))
+    lo, hi = batch_bounds(len(data.y_train), cfg.batch_size)[0]
+    x, y = data.x_train[order[lo:hi]], data.y_train[order[lo:hi]]
+    net.train()
+    loss = F.cross_entropy(net(x), y)
+    loss.backward()
+    return net, x, y
+
+
+@pytest.mark.parametrize("kw", [
+    dict(activation="logistic", widths=(32, 32, 32)),
+    dict(activation="relu", init="he_normal", widths=(32, 16), bn="before"),
+    dict(arch="vgg", vgg_filters=4, activation="leaky_relu", residual=True, vgg_blocks=1),
+])
+def test_logged_gradient_stats_equal_those_of_p_grad(kw):
+    cfg = RunConfig(dataset="digits", epochs=1, batch_size=50, log_every=1, **kw)
+    result = train(cfg)
+    net, _, _ = first_step_by_hand(cfg)
+    step0 = result.layer_stats[result.layer_stats.step == 0]
+    for i, layer in enumerate(net.layers, start=1):
+        g = layer.weight.grad.double()
+        expect = {"grad_norm": g.norm().item(), "grad_mean_abs": g.abs().mean().item(),
+                  "grad_max_abs": g.abs().max().item(), "grad_std": g.std().item(),
+                  "weight_norm": layer.weight.detach().double().norm().item()}
+        got = step0[step0.layer == i].set_index("stat")["value"]
+        for stat, value in expect.items():
+            assert got[stat] == pytest.approx(value, rel=1e-4, abs=1e-12), (i, stat)
+        # histogram of log10|g| on the fixed bins, zeros counted apart
+        flat = g.flatten().numpy()
+        nonzero = np.abs(flat[flat != 0])
+        counts, _ = np.histogram(np.log10(nonzero), bins=GRAD_EDGES)
+        hist = result.histograms["grad"][0, i - 1]
+        assert hist[0] == int((flat == 0).sum())
+        assert hist[1] == int((nonzero <= 1e-12).sum())
+        # np.histogram closes bins on the left, ours on the right: equal except exact edges
+        assert abs(int(hist[2:58].sum()) - int(counts.sum())) <= 1
+        assert np.abs(hist[2:58] - counts).sum() <= 2
+        assert hist.sum() == flat.size
+
+
+def test_update_ratio_matches_the_first_sgd_step():
+    cfg = RunConfig(dataset="digits", widths=(32, 32), epochs=1, batch_size=50, log_every=1,
+                    optimizer="sgd", lr=0.05, activation="tanh")
+    result = train(cfg)
+    net, _, _ = first_step_by_hand(cfg)
+    ratios = result.stat_matrix("update_ratio").loc[0]
+    for i, layer in enumerate(net.layers, start=1):
+        expect = 0.05 * layer.weight.grad.norm() / layer.weight.detach().norm()
+        assert ratios[i] == pytest.approx(expect.item(), rel=1e-4)
+
+
+def test_activation_stats_match_a_manual_forward():
+    cfg = RunConfig(dataset="digits", widths=(24, 24), epochs=1, batch_size=64, log_every=1,
+                    activation="logistic", init="normal")
+    result = train(cfg)
+    net, x, _ = first_step_by_hand(cfg)
+    h = x.flatten(1)
+    for i, unit in enumerate(net.body.parts, start=1):
+        h = torch.sigmoid(unit.weight(h)).detach()
+        stats = result.layer_stats.query("step == 0 and layer == @i").set_index("stat")["value"]
+        assert stats["act_mean"] == pytest.approx(h.mean().item(), rel=1e-5)
+        assert stats["act_std"] == pytest.approx(h.std().item(), rel=1e-5)
+        saturated = ((h * (1 - h)) < 0.025).float().mean().item()  # derivative below 10% of 0.25
+        assert stats["act_saturation"] == pytest.approx(saturated, abs=1e-6)
+
+
+def test_dead_relu_fraction_matches_a_manual_count():
+    cfg = RunConfig(dataset="digits", widths=(40, 40), epochs=1, batch_size=64, log_every=1,
+                    activation="relu", init="normal", lr=0.001)
+    result = train(cfg)
+    net, x, _ = first_step_by_hand(cfg)
+    h = torch.relu(net.body.parts[0].weight(x.flatten(1))).detach()
+    dead = (h == 0).all(dim=0).float().mean().item()
+    assert result.stat_matrix("act_dead").loc[0, 1] == pytest.approx(dead)
+
+
+@pytest.mark.parametrize("name", ["normal", "random_normal", "glorot_uniform", "glorot_normal",
+                                  "he_uniform", "he_normal", "lecun_normal", "lecun_uniform",
+                                  "orthogonal", "torch_default"])
+@pytest.mark.parametrize("shape", [(400, 600), (64, 32, 3, 3)])
+def test_each_init_has_the_variance_of_its_formula(name, shape):
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(shape[1], shape[0]) if len(shape) == 2 else torch.nn.Conv2d(shape[1], shape[0], 3)
+    init_weight_(layer.weight, name)
+    w = layer.weight.detach().double()
+    fi, fo = fans(w)
+    if name == "orthogonal":
+        flat = w.reshape(shape[0], -1)
+        rows, cols = flat.shape
+        gram = flat @ flat.T if rows <= cols else flat.T @ flat
+        assert torch.allclose(gram, torch.eye(min(rows, cols), dtype=w.dtype), atol=1e-6)
+        expect = 1.0 / max(rows, cols)
+    else:
+        expect = expected_variance(name, fi, fo)
+    assert w.var().item() == pytest.approx(expect, rel=0.05)
+    assert abs(w.mean().item()) < 4 * math.sqrt(expect / w.numel()) + 1e-9
+
+
+def test_zeros_init_is_all_zero_and_breaks_symmetry_never():
+    cfg = RunConfig(dataset="digits", widths=(16, 16), init="zeros", epochs=1, log_every=1)
+    result = train(cfg)
+    # all hidden weights stay identical: the gradient of every hidden layer is exactly 0
+    flow = result.grad_flow("init")
+    assert flow[0] == 0 and flow[1] == 0 and flow[-1] > 0
+
+
+def test_noise_schedule_matches_the_formula():
+    assert noise_std(1.0, 0.55, 0) == 1.0
+    assert noise_std(1.0, 0.55, 9) == pytest.approx(10 ** -0.55)
+    assert noise_std(0.3, 1.0, 2) == pytest.approx(0.1)
+
+
+def test_noisy_gradient_is_the_true_gradient_plus_the_scheduled_noise():
+    cfg = RunConfig(dataset="digits", widths=(200, 200), epochs=3, batch_size=500, log_every=1,
+                    grad_noise=0.5, noise_gamma=0.55, noise_unit="epoch", optimizer="sgd", lr=1e-4)
+    result = train(cfg)
+    stats = result.layer_stats
+    epochs = result.epochs.set_index("epoch")["noise_std"]
+    assert epochs[1] == pytest.approx(0.5) and epochs[3] == pytest.approx(0.5 / 3 ** 0.55)
+    for step in stats.step.unique():
+        s = stats[(stats.step == step) & (stats.layer == 2)].set_index("stat")["value"]
+        epoch = int(stats[stats.step == step].epoch.iloc[0])
+        sigma = 0.5 / epoch ** 0.55
+        n = 200 * 200
+        # ||g + e||^2 = ||g||^2 + n sigma^2 (+ a cross term of mean 0)
+        expect = math.sqrt(s["grad_norm"] ** 2 + n * sigma ** 2)
+        assert s["noisy_grad_norm"] == pytest.approx(expect, rel=0.02)
+    assert "noisy" not in " ".join(train(cfg.replace(grad_noise=0.0)).layer_stats.stat.unique())
+    assert "noisy_grad" in result.histograms

@@ -1,0 +1,176 @@
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from core.config import RunConfig
+from core.store import CorruptRun, RunStore, StoreError, check_run_id
+from core.train import train
+
+
+@pytest.fixture
+def store(isolated_cache):
+    return RunStore(isolated_cache)
+
+
+def test_save_and_load_round_trip(store, tiny):
+    result = train(tiny)
+    store.save(result)
+    loaded = store.load(tiny.run_id, weights=True)
+    assert loaded.cached and loaded.config == tiny and loaded.status == "completed"
+    for t in ("epochs", "steps", "layer_stats", "layers"):
+        pd.testing.assert_frame_equal(getattr(loaded, t), getattr(result, t), check_dtype=False)
+    for k, v in result.histograms.items():
+        np.testing.assert_array_equal(loaded.histograms[k], v)
+    for k, v in result.state_dict.items():
+        assert torch.equal(loaded.state_dict[k], v)
+    assert loaded.summary()["grad_flow"] == result.summary()["grad_flow"]
+    listed = store.list_runs()
+    assert list(listed.run_id) == [tiny.run_id] and listed.test_acc.iloc[0] == pytest.approx(
+        result.final_metrics()["test_acc"])
+
+
+def test_get_or_train_trains_once_then_serves_from_the_store(store, tiny):
+    calls = []
+
+    def counting_trainer(cfg, on_event=None, should_stop=None):
+        calls.append(cfg.run_id)
+        return train(cfg)
+
+    first = store.get_or_train(tiny, trainer=counting_trainer)
+    second = store.get_or_train(tiny, trainer=counting_trainer)
+    assert len(calls) == 1 and not first.cached and second.cached
+
+
+def test_concurrent_requests_for_one_missing_run_train_it_once(store, tiny):
+    calls, results = [], []
+
+    def slow_trainer(cfg, on_event=None, should_stop=None):
+        calls.append(1)
+        time.sleep(0.5)
+        return train(cfg)
+
+    def worker():
+        results.append(RunStore(store.root).get_or_train(tiny, trainer=slow_trainer))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 6
+    base = results[0].epochs.drop(columns="seconds")
+    for r in results[1:]:
+        pd.testing.assert_frame_equal(r.epochs.drop(columns="seconds"), base, check_dtype=False)
+
+
+def test_a_crash_while_writing_leaves_no_run(store, tiny, monkeypatch):
+    result = train(tiny)
+    real_write = RunStore._write
+    written = []
+
+    def failing_write(path, data):
+        written.append(path.name)
+        if len(written) == 4:
+            raise OSError(28, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(RunStore, "_write", staticmethod(failing_write))
+    with pytest.raises(StoreError, match="No space left on device"):
+        store.save(result)
+    assert store.list_ids() == [] and store.load(tiny.run_id) is None
+    assert list(store.tmp_dir.iterdir()) == []  # the staging folder was cleaned up
+
+
+def test_a_folder_without_manifest_is_never_served(store, tiny):
+    d = store.runs_dir / tiny.run_id
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(tiny.to_dict()))
+    assert store.list_ids() == [] and store.load(tiny.run_id) is None
+
+
+@pytest.mark.parametrize("victim", ["config.json", "meta.json", "epochs.parquet", "steps.parquet",
+                                    "layer_stats.parquet", "layers.parquet", "histograms.npz",
+                                    "manifest.json"])
+@pytest.mark.parametrize("damage", ["truncate", "garble"])
+def test_damaged_files_are_detected_and_the_run_retrained(store, tiny, victim, damage):
+    store.save(train(tiny))
+    path = store.runs_dir / tiny.run_id / victim
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    else:
+        path.write_bytes(data[:10] + bytes(b ^ 0x5A for b in data[10:40]) + data[40:])
+    with pytest.raises(CorruptRun):
+        store.load(tiny.run_id)
+    again = store.get_or_train(tiny)
+    assert not again.cached and again.status == "completed"
+    assert store.load(tiny.run_id) is not None
+
+
+def test_weights_load_without_unpickling_code(store, tiny, tmp_path):
+    store.save(train(tiny))
+    path = store.runs_dir / tiny.run_id / "weights.pt"
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    torch.save({"w": Boom()}, path)  # then fix the manifest so only weights_only stands in the way
+    manifest_path = store.runs_dir / tiny.run_id / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    import hashlib
+    manifest["files"]["weights.pt"] = {"size": path.stat().st_size,
+                                       "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(CorruptRun):
+        store.load(tiny.run_id, weights=True)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "ABCDEF0123456789", "0123", "/tmp/x", "", "0" * 17,
+                                 "..", "0123456789abcde/"])
+def test_run_ids_cannot_leave_the_store(store, bad):
+    with pytest.raises(StoreError):
+        check_run_id(bad)
+    with pytest.raises(StoreError):
+        store.load(bad)
+    with pytest.raises(StoreError):
+        store.delete(bad)
+
+
+def test_size_cap_evicts_least_recently_used(isolated_cache, tiny):
+    store = RunStore(isolated_cache)
+    configs = [tiny.replace(seed=s) for s in range(4)]
+    results = [train(c) for c in configs]
+    store.save(results[0])
+    one_run = store.total_bytes()
+    capped = RunStore(isolated_cache, max_bytes=int(one_run * 2.5))
+    capped.save(results[1])
+    time.sleep(0.05)
+    capped.load(configs[0].run_id)  # run 0 used more recently than run 1
+    time.sleep(0.05)
+    capped.save(results[2])
+    ids = set(capped.list_ids())
+    assert ids == {configs[0].run_id, configs[2].run_id}
+    assert capped.total_bytes() <= capped.max_bytes
+
+
+def test_cancelled_runs_are_not_stored(store, tiny):
+    result = store.get_or_train(tiny.replace(epochs=3), should_stop=lambda: True)
+    assert result.status == "cancelled" and store.list_ids() == []
+
+
+def test_diverged_runs_are_stored_with_their_status(store):
+    cfg = RunConfig(dataset="digits", activation="relu", init="normal", widths=(256,) * 5, lr=2.0,
+                    optimizer="sgd", epochs=2)
+    result = store.get_or_train(cfg)
+    assert result.status == "diverged"
+    loaded = store.load(cfg.run_id)
+    assert loaded.status == "diverged" and loaded.diverged_step == result.diverged_step
+    json.dumps(loaded.summary(), allow_nan=False)
