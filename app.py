@@ -1,0 +1,35 @@
+"""Vanishing and exploding gradients: an exploratory app.  Run with `streamlit run app.py`."""
+import streamlit as st
+
+st.set_page_config(page_title="Vanishing gradients lab", page_icon=":material/trending_down:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/biotech:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+]
+page = st.navigation(pages)
+
+from pages.services import get_jobs, session_id  # noqa: E402  (after set_page_config)
+
+
+@st.fragment(run_every=2.0)
+def training_status():
+    """Every page shows this session's training jobs; polling also keeps them alive."""
+    mine = [j for j in get_jobs().active() if session_id() in j.watchers]
+    for job in mine:
+        get_jobs().heartbeat(job.run_id, session_id())
+        p = job.progress
+        if job.state == "running":
+            st.caption(f"Training `{job.run_id}`: epoch {p.get('epoch', 0)}/{p.get('epochs', '?')}")
+            st.progress(job.fraction_done())
+        else:
+            st.caption(f"Queued `{job.run_id}` (position {get_jobs().position(job)})")
+
+
+with st.sidebar:
+    training_status()
+
+page.run()

@@ -1,0 +1,217 @@
+"""Altair charts as pure functions of DataFrames (and histogram arrays).
+
+Every chart drops non-finite values before plotting (a diverged run still renders), uses log
+scales where magnitudes span orders, and colours layers and runs consistently: layers on the
+viridis scale from input (dark) to output (light), runs on tableau10 in the order given.
+"""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .stats import GRAD_COLUMNS
+
+LAYER_SCHEME = "viridis"
+RUN_SCHEME = "tableau10"
+HEIGHT = 280
+
+
+def _finite(df: pd.DataFrame, col: str, positive: bool = False) -> pd.DataFrame:
+    values = pd.to_numeric(df[col], errors="coerce")
+    keep = np.isfinite(values)
+    if positive:
+        keep &= values > 0
+    return df[keep]
+
+
+def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
+    return alt.Color("name:N", title=title, sort=names,
+                     scale=alt.Scale(scheme=LAYER_SCHEME, domain=names),
+                     legend=alt.Legend(columns=2 if len(names) > 12 else 1, symbolLimit=60))
+
+
+def _series_legend(labels: list[str]) -> alt.Legend:
+    # Above the plot, one entry per row when labels are long (run descriptions), else in a row.
+    long = max((len(str(x)) for x in labels), default=0) > 24
+    return alt.Legend(orient="top", direction="vertical" if long else "horizontal",
+                      columns=1 if long else 0, labelLimit=700)
+
+
+def _run_color(labels: list[str], field: str = "run") -> alt.Color:
+    return alt.Color(f"{field}:N", title=field, sort=labels,
+                     scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels))
+
+
+def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = "mean |gradient|",
+              series_title: str | None = None) -> alt.Chart:
+    """Mean |g| per layer (x: layers input to output, y: log), one line per `series`.
+
+    df columns: layer (int), name (str), value (float), and the `series` column.
+    """
+    order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
+    data = _finite(df, "value", positive=True)
+    labels = list(dict.fromkeys(df[series].astype(str)))
+    data = data.assign(**{series: data[series].astype(str)})
+    color = alt.Color(f"{series}:N", title=series_title or series, sort=labels,
+                      scale=alt.Scale(scheme=RUN_SCHEME if len(labels) <= 10 else "plasma", domain=labels),
+                      legend=_series_legend(labels))
+    base = alt.Chart(data).encode(
+        x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=value_title),
+        color=color,
+        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title=series_title or series),
+                 alt.Tooltip("value:Q", title=value_title, format=".3e")],
+    )
+    return (base.mark_line(point=True)).properties(height=HEIGHT)
+
+
+def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str, title: str,
+                    log: bool = True, percent: bool = False) -> alt.Chart:
+    """One statistic over training steps, one line per layer."""
+    df = layer_stats[layer_stats["stat"] == stat].merge(layers[["layer", "name"]], on="layer")
+    df = _finite(df, "value", positive=log)
+    names = layers.sort_values("layer")["name"].tolist()
+    names = [n for n in names if n in set(df["name"])] or names
+    y = alt.Y("value:Q", title=title, scale=alt.Scale(type="log") if log else alt.Scale(zero=True),
+              axis=alt.Axis(format="%") if percent else alt.Axis())
+    return alt.Chart(df).mark_line().encode(
+        x=alt.X("step:Q", title="training step"), y=y, color=_layer_color(names),
+        tooltip=[alt.Tooltip("name:N", title="layer"), "step:Q",
+                 alt.Tooltip("value:Q", title=title, format=".1%" if percent else ".3e")],
+    ).properties(height=HEIGHT)
+
+
+def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
+    """Loss or accuracy per epoch for train, validation and test."""
+    cols = {f"train_{metric}": "train", f"val_{metric}": "validation", f"test_{metric}": "test"}
+    present = [c for c in cols if c in epochs]
+    long = epochs.melt(id_vars=["epoch"], value_vars=present, var_name="split", value_name="value")
+    long["split"] = long["split"].map(cols)
+    long = _finite(long, "value")
+    title = "accuracy" if metric == "acc" else "cross-entropy loss"
+    y = alt.Y("value:Q", title=title, axis=alt.Axis(format="%") if metric == "acc" else alt.Axis(),
+              scale=alt.Scale(zero=False))
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)), y=y,
+        color=alt.Color("split:N", sort=["train", "validation", "test"],
+                        scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("split:N", sort=["train", "validation", "test"], legend=None),
+        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
+    ).properties(height=HEIGHT)
+
+
+def compare_curves(epochs_by_run: dict[str, pd.DataFrame], column: str, title: str) -> alt.Chart:
+    """One metric per epoch, one line per run (runs keyed by their label)."""
+    frames = [df[["epoch", column]].assign(run=label) for label, df in epochs_by_run.items()]
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["epoch", column, "run"])
+    data = _finite(data.rename(columns={column: "value"}), "value")
+    percent = column.endswith("_acc")
+    return alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
+                axis=alt.Axis(format="%") if percent else alt.Axis()),
+        color=_run_color(list(epochs_by_run)),
+        tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".4f")],
+    ).properties(height=HEIGHT)
+
+
+def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
+                      log_bins: bool = True) -> alt.Chart:
+    """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale).
+
+    counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
+    bins, above, non-finite); zeros are drawn as a band under the smallest bin. For activations
+    the columns are (below, bins..., above).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    frac = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    n_bins = len(edges) - 1
+    width = edges[1] - edges[0]
+    if log_bins:
+        # GRAD_COLUMNS: zero, below, n_bins, above, nonfinite -> put zero+below under the bins
+        lows = np.concatenate([[edges[0] - 2 * width, edges[0] - width], edges[:-1], [edges[-1]], [np.nan]])
+        labels = ["exactly 0", f"< 1e{edges[0]:.0f}"] + [f"1e{lo:.2f} to 1e{lo + width:.2f}" for lo in edges[:-1]] \
+            + [f"> 1e{edges[-1]:.0f}", "NaN/inf"]
+    else:
+        lows = np.concatenate([[edges[0] - width], edges[:-1], [edges[-1]]])
+        labels = [f"< {edges[0]:g}"] + [f"{lo:.2f} to {lo + width:.2f}" for lo in edges[:-1]] + [f"> {edges[-1]:g}"]
+    n_cols = len(lows)
+    assert counts.shape[1] == n_cols, (counts.shape, n_cols)
+    step_idx, col_idx = np.nonzero(frac[:, :n_cols] > 0)
+    steps = np.asarray(steps)
+    # Each logged step is drawn as wide as the gap to the next one.
+    gaps = np.diff(steps, append=steps[-1] + (steps[-1] - steps[-2] if len(steps) > 1 else 1)) if len(steps) else steps
+    data = pd.DataFrame({
+        "step": steps[step_idx], "step_end": steps[step_idx] + gaps[step_idx],
+        "low": lows[col_idx], "high": lows[col_idx] + width, "fraction": frac[step_idx, col_idx],
+        "bin": np.asarray(labels, dtype=object)[col_idx],
+    })
+    data = _finite(data, "low")
+    y_title = "log10 |gradient|" if log_bins else "activation value"
+    return alt.Chart(data).mark_rect().encode(
+        x=alt.X("step:Q", title="training step"), x2="step_end:Q",
+        y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False)), y2="high:Q",
+        color=alt.Color("fraction:Q", title="share of entries",
+                        scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
+                        legend=alt.Legend(format=".0e")),
+        tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
+    ).properties(title=title, height=220)
+
+
+def layer_bars(df: pd.DataFrame, value_title: str, percent: bool = True) -> alt.Chart:
+    """One bar per layer (df: layer, name, value)."""
+    order = df.sort_values("layer")["name"].tolist()
+    data = _finite(df, "value")
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format="%") if percent else alt.Axis(),
+                scale=alt.Scale(domain=[0, 1]) if percent else alt.Scale()),
+        color=_layer_color(order),
+        tooltip=[alt.Tooltip("name:N", title="layer"),
+                 alt.Tooltip("value:Q", title=value_title, format=".1%" if percent else ".3g")],
+    ).properties(height=HEIGHT)
+
+
+def activation_functions(df: pd.DataFrame) -> alt.Chart:
+    """f(x) and f'(x) side by side (df: x, value, function, curve in {'f(x)', "f'(x)"}).
+
+    Clicking a legend entry highlights that function in both panels.
+    """
+    sel = alt.selection_point(name="highlight", fields=["function"], bind="legend")
+    base = alt.Chart(df).mark_line().encode(
+        x=alt.X("x:Q", title="input z"), y=alt.Y("value:Q", title=None),
+        color=alt.Color("function:N", scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom")),
+        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.12)),
+        tooltip=["function:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".3f")],
+    )
+    values = base.transform_filter(alt.datum.curve == "f(x)").add_params(sel) \
+        .properties(title="activation f(z)", height=HEIGHT, width=300)
+    quarter = alt.Chart(pd.DataFrame({"y": [0.25], "label": ["0.25: the logistic derivative's maximum"]}))
+    rule = quarter.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label:N"])
+    text = quarter.mark_text(align="left", dx=4, dy=-6, color="gray").encode(y="y:Q", x=alt.value(4),
+                                                                             text="label:N")
+    slopes = alt.layer(base.transform_filter(alt.datum.curve == "f'(x)"), rule, text) \
+        .properties(title="derivative f'(z)", height=HEIGHT, width=300)
+    return alt.hconcat(values, slopes).resolve_scale(y="independent")
+
+
+def signal_propagation(flow: pd.DataFrame) -> alt.Chart:
+    """Activation std and mean |gradient| per layer at initialization (two panels, log y)."""
+    order = flow.sort_values("layer")["name"].tolist()
+    panels = []
+    for col, title in (("act_std", "activation std"), ("grad_mean_abs", "mean |gradient|")):
+        if col not in flow:
+            continue
+        data = _finite(flow[["layer", "name", col]].rename(columns={col: "value"}), "value", positive=True)
+        panels.append(alt.Chart(data).mark_line(point=True).encode(
+            x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=title),
+            tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=title, format=".3e")],
+        ).properties(title=title, height=HEIGHT, width=320))
+    return alt.hconcat(*panels)
+
+
+__all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", "histogram_heatmap",
+           "layer_bars", "activation_functions", "signal_propagation", "GRAD_COLUMNS"]

@@ -1,0 +1,204 @@
+"""A plain-language diagnosis of a run (or of a network at initialization), with remedies.
+
+    for finding in diagnose(result):
+        print(finding.severity, finding.text)
+        for remedy in finding.remedies:      # each is a one-click change of the config
+            print("  try:", remedy.label, remedy.config.run_id)
+
+Thresholds are rules of thumb, stated where they are used. A remedy is only offered when it
+changes the configuration and the changed configuration is valid.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .config import ConfigError, RunConfig
+from .cost import DATASET_INFO
+
+VANISHING = 1e-2  # first/last hidden-layer mean |g| below this: vanishing
+SHRINKING = 1e-1  # below this: the gradient shrinks noticeably toward the input
+EXPLODING = 1e2  # above this: exploding
+GROWING = 10.0  # above this: the gradient grows noticeably toward the input
+SATURATED = 0.3  # fraction of saturated units that deserves a warning
+DEAD = 0.3  # fraction of dead ReLUs that deserves a warning
+
+
+@dataclass(frozen=True)
+class Remedy:
+    label: str
+    config: RunConfig
+
+
+@dataclass
+class Finding:
+    severity: str  # "problem", "warning", "ok"
+    text: str
+    remedies: list[Remedy] = field(default_factory=list)
+
+
+def _remedies(cfg: RunConfig, options: list[tuple[str, dict]]) -> list[Remedy]:
+    out, seen = [], {cfg.run_id}
+    for label, changes in options:
+        try:
+            new = cfg.replace(**changes)
+        except ConfigError:
+            continue
+        if new.run_id not in seen:
+            seen.add(new.run_id)
+            out.append(Remedy(label, new))
+    return out
+
+
+def _vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
+    fixes = [("Add batch norm before each activation", {"bn": "before"}),
+             ("Use ReLU with He initialization", {"activation": "relu", "init": "he_normal"})]
+    if cfg.arch == "mlp":
+        fixes.append(("Use SELU + LeCun normal + standardized inputs (self-normalizing)",
+                      {"activation": "selu", "init": "lecun_normal", "standardize": True}))
+    fixes.append(("Add residual connections", {"residual": True}))
+    if cfg.activation == "logistic":
+        fixes.append(("Use tanh (zero-centred, derivative up to 1)", {"activation": "tanh"}))
+    return fixes
+
+
+def _exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
+    fixes = [("Lower the learning rate 10x", {"lr": cfg.lr / 10})]
+    if cfg.init in ("normal", "random_normal") or cfg.init.startswith("glorot") and cfg.activation in ("relu", "leaky_relu", "prelu"):
+        suited = {"relu": "he_normal", "leaky_relu": "he_normal", "prelu": "he_normal",
+                  "selu": "lecun_normal"}.get(cfg.activation, "glorot_uniform")
+        fixes.append((f"Use {suited} initialization", {"init": suited}))
+    fixes.append(("Add batch norm before each activation", {"bn": "before"}))
+    return fixes
+
+
+def gradient_ratio(flow: list[float] | np.ndarray) -> float:
+    """Mean |g| of the first layer over that of the last hidden layer (the output layer has no
+    activation in front of it, so it is left out when there are hidden layers)."""
+    g = np.asarray(flow, dtype=float)
+    if len(g) >= 3:
+        g = g[:-1]
+    if len(g) < 2 or not np.isfinite(g).all() or g[-1] <= 0:
+        return float("nan")
+    return float(g[0] / g[-1])
+
+
+def _decades(ratio: float) -> str:
+    return f"10^{math.log10(ratio):.0f}" if ratio > 0 else "0"
+
+
+def _flow_findings(cfg: RunConfig, flow: list[float], when: str) -> list[Finding]:
+    ratio = gradient_ratio(flow)
+    if not math.isfinite(ratio):
+        if len(flow) and flow[0] == 0:
+            fix = [] if cfg.init != "zeros" else [("Use Glorot initialization", {"init": "glorot_uniform"})]
+            return [Finding("problem", f"The first layer receives no gradient at all {when} "
+                            "(zero initialization keeps all units identical: nothing flows back).",
+                            _remedies(cfg, fix))]
+        return []
+    if ratio < VANISHING:
+        return [Finding("problem", f"Gradients reaching layer 1 are {_decades(ratio)} of those at "
+                        f"the last hidden layer {when} ({ratio:.1e}): vanishing gradients. The "
+                        "first layers barely learn.", _remedies(cfg, _vanishing_fixes(cfg)))]
+    if ratio > EXPLODING:
+        return [Finding("problem", f"Gradients at layer 1 are {ratio:.1e} times those at the last "
+                        f"hidden layer {when}: exploding gradients.",
+                        _remedies(cfg, _exploding_fixes(cfg)))]
+    if ratio < SHRINKING:
+        return [Finding("warning", f"Gradients shrink {1 / ratio:.0f}x on their way back from the last "
+                        f"hidden layer to layer 1 {when}: mild vanishing.",
+                        _remedies(cfg, _vanishing_fixes(cfg)))]
+    if ratio > GROWING:
+        return [Finding("warning", f"Gradients grow {ratio:.0f}x on their way back to layer 1 {when}: "
+                        "mild exploding.", _remedies(cfg, _exploding_fixes(cfg)))]
+    return [Finding("ok", f"Gradients stay within a factor of {max(ratio, 1 / ratio):.1f} between the "
+                    f"first and the last hidden layer {when}: healthy flow.")]
+
+
+def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: str) -> list[Finding]:
+    out = []
+    if len(sat) and sat.max() > SATURATED:
+        layer = int(sat.idxmax())
+        fixes = []
+        if cfg.init in ("normal",):
+            fixes.append(("Use Glorot initialization", {"init": "glorot_uniform"}))
+        fixes += [("Add batch norm before each activation", {"bn": "before"}),
+                  ("Use ReLU with He initialization", {"activation": "relu", "init": "he_normal"})]
+        out.append(Finding("warning", f"{sat.max():.0%} of the units in layer {layer} are saturated "
+                           f"{when} (in the flat tails of {cfg.activation}, where the derivative is "
+                           "below 10% of its maximum).", _remedies(cfg, fixes)))
+    if len(dead) and dead.max() > DEAD:
+        layer = int(dead.idxmax())
+        fixes = [("Use leaky ReLU", {"activation": "leaky_relu"}),
+                 ("Use He initialization", {"init": "he_normal"}),
+                 ("Lower the learning rate 10x", {"lr": cfg.lr / 10})]
+        out.append(Finding("warning", f"{dead.max():.0%} of the units in layer {layer} are dead "
+                           f"{when} (ReLUs that output 0 for every example of the batch).",
+                           _remedies(cfg, fixes)))
+    return out
+
+
+def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
+    """Findings from `core.probe.probe_at_init`'s table (one forward/backward, no training)."""
+    findings = _flow_findings(cfg, list(flow["grad_mean_abs"]), "at initialization")
+    idx = flow.set_index("layer")
+    sat = idx["act_saturation"].dropna() if "act_saturation" in idx else pd.Series(dtype=float)
+    dead = idx["act_dead"].dropna() if "act_dead" in idx else pd.Series(dtype=float)
+    findings += _activation_findings(cfg, sat, dead, "at initialization")
+    loss = float(flow["loss"].iloc[0])
+    chance = math.log(DATASET_INFO[cfg.dataset].classes)
+    if not math.isfinite(loss) or loss > 10 * chance:
+        findings.append(Finding("problem", f"The initial loss is {loss:.3g} (about {chance:.2f} is "
+                                "expected from an untrained network): the logits are enormous, "
+                                "activations exploded on the way forward.",
+                                _remedies(cfg, _exploding_fixes(cfg))))
+    return findings
+
+
+def diagnose(result) -> list[Finding]:
+    """Findings from a finished (or diverged) run, most serious first."""
+    cfg = result.config
+    findings = []
+    if result.status == "diverged":
+        reason = result.meta.get("diverged_reason") or f"training diverged at step {result.diverged_step}"
+        findings.append(Finding("problem", f"{reason[0].upper()}{reason[1:]}: exploding gradients "
+                                "or a learning rate too large for this network.",
+                                _remedies(cfg, _exploding_fixes(cfg))))
+    flow = result.grad_flow("final")
+    if flow:
+        findings += _flow_findings(cfg, flow, "at the end of training" if result.status != "diverged"
+                                   else "at the last logged step")
+    last_step = result.layer_stats["step"].max() if not result.layer_stats.empty else None
+    if last_step is not None:
+        at_last = result.layer_stats[result.layer_stats.step == last_step]
+        by_stat = {s: g.set_index("layer")["value"] for s, g in at_last.groupby("stat")}
+        findings += _activation_findings(cfg, by_stat.get("act_saturation", pd.Series(dtype=float)),
+                                         by_stat.get("act_dead", pd.Series(dtype=float)),
+                                         "at the end of training")
+        ratios = result.stat_matrix("update_ratio")
+        if not ratios.empty:
+            first = ratios[ratios.columns[0]].replace([np.inf, -np.inf], np.nan).dropna()
+            if len(first) and 0 < first.median() < 1e-5:
+                findings.append(Finding("warning", f"Layer 1 barely moves: each step changes its "
+                                        f"weights by about {first.median():.0e} of their size "
+                                        "(1e-3 is a common healthy value).",
+                                        _remedies(cfg, [("Raise the learning rate 10x", {"lr": cfg.lr * 10})]
+                                                  + _vanishing_fixes(cfg)[:1])))
+    final = result.final_metrics()
+    classes = DATASET_INFO[cfg.dataset].classes
+    if final["test_acc"] is not None and result.status == "completed":
+        if final["test_acc"] < 1.5 / classes:
+            findings.append(Finding("problem", f"The network has not learned: test accuracy "
+                                    f"{final['test_acc']:.1%} is close to chance ({1 / classes:.0%}).",
+                                    _remedies(cfg, _vanishing_fixes(cfg)[:2] +
+                                              [("Train 4x longer", {"epochs": cfg.epochs * 4})])))
+        elif final["train_acc"] is not None and final["train_acc"] - final["test_acc"] > 0.15:
+            findings.append(Finding("warning", f"Overfitting: {final['train_acc']:.0%} accuracy on "
+                                    f"training data but {final['test_acc']:.0%} on test data.",
+                                    _remedies(cfg, [("Add dropout 0.3", {"dropout": 0.3}),
+                                                    ("Add weight decay 1e-4", {"weight_decay": 1e-4})])))
+    order = {"problem": 0, "warning": 1, "ok": 2}
+    return sorted(findings, key=lambda f: order[f.severity])

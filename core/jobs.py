@@ -1,0 +1,246 @@
+"""Background training jobs: one worker thread per device, a queue, progress, cancel.
+
+The app owns one `JobQueue` per server process (through `st.cache_resource`), so training
+survives widget changes and page switches, and sessions asking for the same run share one job:
+
+    jobs = JobQueue(RunStore())
+    job = jobs.submit(cfg, watcher="session-1")    # queued, or the job already queued/running
+    job.progress, jobs.position(job), job.state     # for the progress display
+    jobs.cancel(job.run_id, watcher="session-1")
+
+A stored run never becomes a job (`submit` returns None then: open it from the store).
+Jobs nobody watches any more are dropped (queued) or cancelled (running) after
+`abandon_after` seconds without a heartbeat, so a closed browser tab leaves nothing stuck.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .config import RunConfig
+from .result import RunResult
+from .store import RunStore
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINISHED = (DONE, FAILED, CANCELLED)
+
+
+@dataclass
+class Job:
+    config: RunConfig
+    device: str
+    state: str = QUEUED
+    submitted_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: dict = field(default_factory=dict)  # step, total_steps, epoch, epochs, loss, elapsed, eta
+    epoch_rows: list = field(default_factory=list)  # per-epoch metrics so far, for live curves
+    flow_rows: list = field(default_factory=list)  # (step, mean |g| per layer) so far
+    result: RunResult | None = None
+    error: str | None = None
+    watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def run_id(self) -> str:
+        return self.config.run_id
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def on_event(self, event: dict) -> None:
+        kind = event["kind"]
+        if kind == "start":
+            self.progress.update(total_steps=event["total_steps"], epochs=event["epochs"], step=0, epoch=0)
+        elif kind == "log":
+            self.progress.update(step=event["step"] + 1, elapsed=event["elapsed"])
+            self.flow_rows.append((event["step"], event["grad_flow"]))
+        elif kind == "epoch":
+            row = {k: v for k, v in event.items() if k not in ("kind", "epochs", "elapsed", "eta")}
+            self.epoch_rows.append(row)
+            self.progress.update(epoch=event["epoch"], loss=event["train_loss"],
+                                 test_acc=event["test_acc"], elapsed=event["elapsed"], eta=event["eta"])
+
+    def fraction_done(self) -> float:
+        total = self.progress.get("total_steps") or 0
+        return min(1.0, self.progress.get("step", 0) / total) if total else 0.0
+
+    def eta_seconds(self) -> float | None:
+        """Time left, from the steps done so far (finer than per-epoch estimates)."""
+        done, elapsed = self.fraction_done(), self.progress.get("elapsed")
+        if self.state != RUNNING or not elapsed or done <= 0:
+            return None
+        return elapsed * (1 - done) / done
+
+
+class JobQueue:
+    def __init__(self, store: RunStore, abandon_after: float = 300.0,
+                 trainer: Callable | None = None):
+        self.store = store
+        self.abandon_after = abandon_after
+        self.trainer = trainer  # None: core.train.train
+        self._lock = threading.RLock()
+        self._queues: dict[str, deque[Job]] = {}
+        self._running: dict[str, Job | None] = {}
+        self._jobs: dict[str, Job] = {}  # run_id -> latest job
+        self._wakeup: dict[str, threading.Condition] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    # ------------------------------------------------------------------ public
+    def submit(self, cfg: RunConfig, watcher: str | None = None) -> Job | None:
+        """Queue `cfg` unless stored or already queued/running; returns the job (None if stored)."""
+        with self._lock:
+            job = self._jobs.get(cfg.run_id)
+            if job is not None and not job.finished:
+                self._watch(job, watcher)
+                return job
+        if self.store.has(cfg.run_id):
+            return None
+        from .train import resolve_device
+
+        device = str(resolve_device(cfg.device))
+        with self._lock:
+            job = self._jobs.get(cfg.run_id)
+            if job is not None and not job.finished:  # submitted by another session meanwhile
+                self._watch(job, watcher)
+                return job
+            job = Job(config=cfg, device=device)
+            self._watch(job, watcher)
+            self._jobs[cfg.run_id] = job
+            self._queue(device).append(job)
+            self._ensure_worker(device)
+            self._wakeup[device].notify()
+            return job
+
+    def get(self, run_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(run_id)
+
+    def heartbeat(self, run_id: str, watcher: str) -> None:
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is not None:
+                self._watch(job, watcher)
+
+    def position(self, job: Job) -> int:
+        """0 while running; 1, 2, ... while waiting (1 = next); -1 when finished."""
+        with self._lock:
+            if job.state == RUNNING:
+                return 0
+            if job.state != QUEUED:
+                return -1
+            ahead = list(self._queues.get(job.device, ()))
+            return ahead.index(job) + 1 if job in ahead else -1
+
+    def cancel(self, run_id: str, watcher: str | None = None) -> str:
+        """Stop waiting for a job. With a watcher id, the job is only cancelled when no other
+        session still watches it ("detached" then); without one it is cancelled outright.
+        Returns "cancelled", "detached" or "none"."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+            if job is None or job.finished:
+                return "none"
+            if watcher is not None:
+                job.watchers.pop(watcher, None)
+                now = time.time()
+                if any(now - t <= self.abandon_after for t in job.watchers.values()):
+                    return "detached"
+            job.cancel_event.set()
+            if job.state == QUEUED:
+                self._queues[job.device].remove(job)
+                self._finish(job, CANCELLED)
+            return "cancelled"
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def active(self) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if not j.finished]
+
+    def wait(self, run_id: str, timeout: float = 60.0) -> Job | None:
+        """Block until the job of `run_id` has finished (for tests and scripts)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            job = self.get(run_id)
+            if job is None or job.finished:
+                return job
+            time.sleep(0.02)
+        return self.get(run_id)
+
+    # ------------------------------------------------------------------ internals
+    def _watch(self, job: Job, watcher: str | None) -> None:
+        if watcher is not None:
+            job.watchers[watcher] = time.time()
+
+    def _queue(self, device: str) -> deque:
+        if device not in self._queues:
+            self._queues[device] = deque()
+            self._running[device] = None
+            self._wakeup[device] = threading.Condition(self._lock)
+        return self._queues[device]
+
+    def _ensure_worker(self, device: str) -> None:
+        thread = self._threads.get(device)
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(target=self._work, args=(device,), daemon=True,
+                                      name=f"vg-trainer-{device}")
+            self._threads[device] = thread
+            thread.start()
+
+    def _abandoned(self, job: Job) -> bool:
+        if not job.watchers:
+            return False  # submitted by a script: nobody is expected to watch
+        return time.time() - max(job.watchers.values()) > self.abandon_after
+
+    def _next_job(self, device: str) -> Job:
+        with self._lock:
+            queue = self._queues[device]
+            while True:
+                while queue:
+                    job = queue.popleft()
+                    if self._abandoned(job):
+                        self._finish(job, CANCELLED, "nobody was waiting for it any more")
+                        continue
+                    job.state, job.started_at = RUNNING, time.time()
+                    self._running[device] = job
+                    return job
+                self._wakeup[device].wait(timeout=5.0)
+
+    def _work(self, device: str) -> None:
+        while True:
+            job = self._next_job(device)
+
+            def should_stop(job=job) -> bool:
+                if self._abandoned(job):
+                    job.cancel_event.set()
+                return job.cancel_event.is_set()
+
+            try:
+                result = self.store.get_or_train(job.config, on_event=job.on_event,
+                                                 should_stop=should_stop, trainer=self.trainer)
+                job.result = result
+                state = CANCELLED if result.status == "cancelled" else DONE
+                with self._lock:
+                    self._finish(job, state)
+            except Exception as exc:  # a failed job must never take the worker down
+                log.error("job %s failed: %s", job.run_id, traceback.format_exc())
+                with self._lock:
+                    self._finish(job, FAILED, f"{type(exc).__name__}: {exc}")
+            finally:
+                with self._lock:
+                    self._running[device] = None
+
+    def _finish(self, job: Job, state: str, error: str | None = None) -> None:
+        job.state, job.finished_at = state, time.time()
+        if error:
+            job.error = error

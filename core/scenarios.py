@@ -1,0 +1,60 @@
+"""Ready-made experiments that open with one click (the Home page's buttons).
+
+Each is small enough to train in seconds on a laptop CPU on the offline dataset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import RunConfig
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    blurb: str
+    config: RunConfig
+
+
+def _deep_sigmoid(**changes) -> RunConfig:
+    settings = dict(activation="logistic", init="glorot_uniform", widths=(128,) * 8, epochs=5,
+                    optimizer="sgd_momentum", lr=0.01)
+    return RunConfig(**(settings | changes))
+
+
+SCENARIOS = [
+    Scenario("sigmoid-vanishes", "Deep sigmoid net vanishes",
+             "8 logistic layers, Glorot init: the gradient shrinks about 4x per layer on its way "
+             "back, the first layers hardly learn.", _deep_sigmoid()),
+    Scenario("bn-fixes-it", "Batch norm fixes it",
+             "The same network with batch norm before each activation: the gradient reaches the "
+             "first layer almost undiminished.", _deep_sigmoid(bn="before")),
+    Scenario("relu-he", "ReLU with He init learns",
+             "The same depth with ReLU and He initialization: no saturation, steady gradients.",
+             _deep_sigmoid(activation="relu", init="he_normal")),
+    Scenario("residual", "Residual connections",
+             "The deep sigmoid net with skips around pairs of layers: a shorter path for the "
+             "gradient.", _deep_sigmoid(residual=True)),
+    Scenario("selu", "SELU self-normalizes",
+             "20 layers of 100 SELU units, LeCun normal init, standardized inputs, Nadam: "
+             "activations keep mean 0 and std 1 through the depth.",
+             RunConfig(activation="selu", init="lecun_normal", standardize=True, widths=(100,) * 20,
+                       optimizer="nadam", lr=7e-4, epochs=5)),
+    Scenario("relu-normal-explodes", "ReLU with N(0,1) explodes",
+             "Standard normal weights double the signal's variance many times over: huge "
+             "activations, huge gradients, a loss that blows up.",
+             RunConfig(activation="relu", init="normal", widths=(256,) * 6, optimizer="sgd",
+                       lr=0.01, epochs=3)),
+    Scenario("gradient-noise", "Gradient noise + batch norm (000_*)",
+             "The 5-layer logistic MLP of 000_* with annealed gradient noise and one batch norm "
+             "after the last hidden layer.",
+             RunConfig(activation="logistic", widths=(512, 512, 256, 256, 128), grad_noise=1.0,
+                       bn="last", input_noise=0.05, optimizer="sgd_momentum", lr=0.01, epochs=5)),
+    Scenario("zeros", "Zero init never breaks symmetry",
+             "All weights start at 0: every unit of a layer computes the same thing and the "
+             "hidden layers get no gradient at all.",
+             RunConfig(activation="tanh", init="zeros", widths=(128,) * 3, epochs=3)),
+]
+
+SCENARIOS_BY_KEY = {s.key: s for s in SCENARIOS}

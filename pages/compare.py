@@ -1,0 +1,137 @@
+"""Compare: several stored runs, or a sweep over one setting; curves, gradient flows, a table."""
+
+import pandas as pd
+import streamlit as st
+
+from core import charts
+from core.compare import SWEEPABLE, comparison_table, sweep_configs
+from core.cost import estimate
+from core.urlstate import config_to_query
+from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
+from pages.run_views import chart
+from pages.services import get_jobs, list_runs, require_app, session_id, stored_run
+
+require_app()
+
+PAGE_PARAMS = ("mode", "runs", "vary", "values", "baseline")
+
+st.title("Compare")
+params = st.query_params.to_dict()
+mode = st.radio("compare", ["stored runs", "sweep"], horizontal=True, key="compare-mode",
+                index=1 if params.get("mode") == "sweep" else 0)
+runs_param = params.get("runs", "")
+
+if mode == "stored runs":
+    stored = list_runs()
+    if stored.empty:
+        st.info("No stored runs yet. Train one in Explore, or build a sweep here.")
+        st.stop()
+    labels = {r.run_id: f"{r.label} · seed {r.seed} · {r.run_id}" for r in stored.itertuples()}
+    wanted = [r for r in runs_param.split(",") if r]
+    unknown = [r for r in wanted if r not in labels]
+    if unknown:
+        st.warning(f"runs: not stored here, ignored: {', '.join(u[:20] for u in unknown[:5])}")
+    chosen = st.multiselect("runs", list(labels), default=[r for r in wanted if r in labels],
+                            format_func=lambda r: labels[r], key="compare-runs")
+    entries = [(labels[r], r, None) for r in chosen]
+    extra = {"runs": ",".join(chosen)} if chosen else {}
+    if st.query_params.to_dict() != extra and extra:
+        st.query_params.from_dict(extra)
+else:
+    base = config_sidebar("compare", PAGE_PARAMS)
+    show_url_warnings("compare")
+    if base is None:
+        st.stop()
+    c1, c2 = st.columns([1, 2])
+    vary_default = params.get("vary", "activation")
+    vary = c1.selectbox("vary", SWEEPABLE, index=SWEEPABLE.index(vary_default) if vary_default in SWEEPABLE else 0,
+                        key="compare-vary", help="The setting that changes; everything else is the sidebar's.")
+    values_text = c2.text_input("values, comma-separated", params.get("values", "logistic,tanh,relu"),
+                                key="compare-values", help="For widths write each list with dashes, e.g. 64-64,128-128.")
+    built, problems = sweep_configs(base, vary, values_text.split(","))
+    for p in problems:
+        st.warning(p)
+    entries = [(label, cfg.run_id, cfg) for label, cfg in built]
+    extra = {"mode": "sweep", "vary": vary, "values": values_text}
+    write_url("compare", base, extra)
+
+if not entries:
+    st.info("Choose runs (or sweep values) to compare.")
+    st.stop()
+
+with st.expander("Share this comparison"):
+    st.code(share_url(st.query_params.to_dict(), "compare"), language=None)
+
+results, missing, jobs = {}, [], get_jobs()
+for label, run_id, cfg in entries:
+    r = stored_run(run_id)
+    if r is not None:
+        results[label] = r
+    elif cfg is not None:
+        missing.append((label, cfg))
+
+if missing:
+    active = [jobs.get(cfg.run_id) for _, cfg in missing]
+    waiting = [j for j in active if j is not None and not j.finished]
+    seconds = sum(estimate(cfg).seconds() for _, cfg in missing)
+    st.info(f"{len(missing)} of {len(entries)} runs are not stored yet "
+            f"({', '.join(label for label, _ in missing)}); rough estimate {max(seconds, 1):.0f} s on a laptop CPU.")
+    if not waiting:
+        if st.button(f"Train {len(missing)} missing runs", type="primary"):
+            for _, cfg in missing:
+                jobs.submit(cfg, watcher=session_id())
+            st.rerun()
+    else:
+        @st.fragment(run_every=1.0)
+        def sweep_progress():
+            states = []
+            for label, cfg in missing:
+                job = jobs.get(cfg.run_id)
+                if job is not None:
+                    jobs.heartbeat(cfg.run_id, session_id())
+                state = job.state if job else "not started"
+                done = f" ({job.fraction_done():.0%})" if job is not None and job.state == "running" else ""
+                states.append({"run": label, "state": state + done,
+                               "queue position": jobs.position(job) if job is not None else None})
+            st.dataframe(pd.DataFrame(states), hide_index=True)
+            if all(jobs.get(cfg.run_id) is None or jobs.get(cfg.run_id).finished for _, cfg in missing):
+                st.rerun()
+            if st.button("Cancel the remaining runs"):
+                for _, cfg in missing:
+                    jobs.cancel(cfg.run_id, watcher=session_id())
+
+        sweep_progress()
+
+if not results:
+    st.stop()
+
+labels = list(results)
+baseline = st.selectbox("baseline row", labels, index=labels.index(params["baseline"]) if params.get("baseline") in labels else 0,
+                        key="compare-baseline")
+table = comparison_table(results, baseline=baseline)
+st.subheader("Results")
+st.dataframe(table, hide_index=True, column_config={
+    c: st.column_config.NumberColumn(format="%.4f") for c in table.columns if "loss" in c or "acc" in c})
+st.caption("Final-epoch loss and accuracy; grad ratio = mean |gradient| at the first layer over the last "
+           "hidden layer (1 is even, 1e-5 is vanishing), at initialization and at the last logged step; "
+           "Δ columns are differences against the baseline row.")
+st.download_button("Download the table (CSV)", table.to_csv(index=False), "comparison.csv", "text/csv")
+
+left, right = st.columns(2)
+with left:
+    chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "test_acc", "test accuracy"))
+with right:
+    chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "train_loss", "train loss"))
+st.caption("Test accuracy and training loss per epoch, one line per run.")
+
+which = st.radio("gradient flow", ["at initialization", "at the end of training"], horizontal=True,
+                 key="compare-flow-when")
+frames = []
+for label, r in results.items():
+    flow = r.grad_flow("init" if which == "at initialization" else "final")
+    names = list(r.layers.sort_values("layer")["name"])
+    if len(flow) == len(names):
+        frames.append(pd.DataFrame({"layer": range(1, len(flow) + 1), "name": names, "value": flow, "run": label}))
+if frames:
+    chart(charts.grad_flow(pd.concat(frames, ignore_index=True), series="run"))
+    st.caption("Mean |gradient| per weight layer (log scale), one line per run.")

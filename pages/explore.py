@@ -1,0 +1,50 @@
+"""Explore: set up one network, see its gradient flow at once, train it, read the diagnosis."""
+
+import streamlit as st
+
+from core.cost import estimate
+from core.urlstate import config_to_query
+from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
+from pages.run_views import show_init_flow, show_job, show_run
+from pages.services import get_jobs, require_app, session_id, stored_run
+
+require_app()
+
+st.title("Explore")
+cfg = config_sidebar("explore")
+show_url_warnings("explore")
+if cfg is None:
+    st.stop()
+write_url("explore", cfg)
+
+est = estimate(cfg)
+st.markdown(f"**{cfg.describe()}** · {est.params:,} parameters · {cfg.epochs} epochs of "
+            f"{est.train_samples:,} examples · run `{cfg.run_id}`")
+with st.expander("Share this experiment"):
+    st.code(share_url(config_to_query(cfg), "explore"), language=None)
+    st.caption("Copy the link (button at the right of the box): it reopens this configuration, "
+               "and its results if the run is stored.")
+
+result = stored_run(cfg.run_id)
+job = get_jobs().get(cfg.run_id)
+if result is not None:
+    st.success(f"Stored run: opened from the store ({result.meta.get('seconds', 0):.1f} s of training "
+               f"on {result.meta.get('device')}).", icon=":material/inventory_2:")
+    show_run(result, key="explore")
+elif job is not None and not job.finished:
+    st.subheader("Training")
+    show_job(job, key="explore-job")
+    st.subheader("At initialization")
+    show_init_flow(cfg)
+else:
+    seconds = est.seconds()
+    left, right = st.columns([1, 2])
+    if left.button("Train this network", type="primary", width="stretch", key="explore-train"):
+        get_jobs().submit(cfg, watcher=session_id())
+        st.rerun()
+    right.caption(f"Not trained yet. Rough estimate on a laptop CPU: {max(seconds, 1):.0f} s. "
+                  "Training runs in the background: you can change settings or pages meanwhile.")
+    if job is not None and job.state == "failed":
+        st.error(f"The last attempt failed: {job.error}")
+    st.subheader("Gradient flow at initialization")
+    show_init_flow(cfg)

@@ -1,0 +1,61 @@
+"""Home: what vanishing and exploding gradients are, one picture, ready-made experiments."""
+
+import pandas as pd
+import streamlit as st
+
+from core import charts
+from core.config import RunConfig
+from core.scenarios import SCENARIOS
+from core.urlstate import config_to_query
+from pages.services import probe, require_app
+
+require_app()
+
+st.title("Vanishing and exploding gradients")
+st.markdown(
+    """
+A network learns by sending the gradient of its loss backwards, layer by layer (backpropagation).
+At every layer that gradient is multiplied by the layer's weights and by the derivative of its
+activation function. When those factors are mostly **below 1** — a logistic unit's derivative is
+at most 0.25 — the gradient shrinks exponentially with depth and the first layers stop learning:
+**vanishing gradients**. When they are mostly **above 1** — large random weights, say — it grows
+exponentially and training blows up: **exploding gradients**.
+
+The cures are well known: initialize weights so each layer keeps the signal's variance (Glorot,
+He, LeCun), use activations that do not saturate (ReLU and its relatives, SELU), normalize
+activations (batch norm), and give the gradient a short path (residual connections).
+Here you can watch each of them at work.
+"""
+)
+
+
+@st.cache_data(show_spinner="Computing the picture (one forward and backward pass per network)…")
+def picture_data() -> pd.DataFrame:
+    frames = []
+    for label, cfg in [
+        ("logistic, Glorot init", RunConfig(activation="logistic", widths=(128,) * 10)),
+        ("logistic + batch norm", RunConfig(activation="logistic", widths=(128,) * 10, bn="before")),
+        ("ReLU, He init", RunConfig(activation="relu", init="he_normal", widths=(128,) * 10)),
+    ]:
+        flow = probe(cfg)
+        frames.append(flow[["layer", "name", "grad_mean_abs"]].rename(columns={"grad_mean_abs": "value"})
+                      .assign(network=label))
+    return pd.concat(frames, ignore_index=True)
+
+
+st.altair_chart(charts.grad_flow(picture_data(), series="network"), theme="streamlit", width="stretch")
+st.caption("Mean |gradient| of each layer's weights in three 10-layer networks on MNIST digits, "
+           "before training (log scale). In the logistic network the gradient reaching the first "
+           "layer is about a million times smaller than at the output; batch norm or ReLU with He "
+           "initialization keep it within a small factor.")
+
+st.subheader("Ready-made experiments")
+st.caption("Each opens in Explore with its gradient flow at initialization; train it there with one click.")
+cols = st.columns(4)
+for i, scenario in enumerate(SCENARIOS):
+    with cols[i % 4]:
+        with st.container(border=True):
+            st.markdown(f"**{scenario.title}**")
+            st.caption(scenario.blurb)
+            st.page_link("pages/explore.py", label="Open in Explore", icon=":material/arrow_forward:",
+                         query_params=config_to_query(scenario.config))

@@ -1,0 +1,107 @@
+"""Shared objects of the app process: the run store, the job queue, cached computations.
+
+Pages call these; nothing here draws anything. `st.cache_resource` gives one store and one
+job queue per server process (shared by every session, thread-safe); `st.cache_data` caches
+results that are safe to copy per caller.
+"""
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from core.config import RunConfig
+from core.jobs import JobQueue
+from core.probe import probe_at_init
+from core.store import CorruptRun, RunStore
+
+
+def require_app() -> None:
+    """Make sure the page runs inside app.py's navigation.
+
+    Streamlit treats a pages/ folder as its older automatic multipage app until app.py's
+    st.navigation has run once in the server process. A share link that opens /explore
+    first after a restart would run the page without app.py (no page config, a sidebar
+    listing every file). Hand that run back to app.py. (AppTest resets the flag before every
+    run and resolves pages the old way; a rerun there would swallow button clicks.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not _under_apptest():
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def _under_apptest() -> bool:
+    """AppTest runs scripts against a mock Runtime (its config flag is not visible to them)."""
+    from unittest.mock import Mock
+
+    from streamlit.runtime import Runtime
+
+    return isinstance(getattr(Runtime, "_instance", None), Mock)
+
+
+@st.cache_resource
+def get_store() -> RunStore:
+    return RunStore()
+
+
+@st.cache_resource
+def get_jobs() -> JobQueue:
+    return JobQueue(get_store())
+
+
+def session_id() -> str:
+    """A stable id for this browser session (used as the job watcher id)."""
+    if "_vg_session" not in st.session_state:
+        try:
+            from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+            ctx = get_script_run_ctx()
+            st.session_state["_vg_session"] = ctx.session_id if ctx else uuid.uuid4().hex
+        except Exception:
+            st.session_state["_vg_session"] = uuid.uuid4().hex
+    return st.session_state["_vg_session"]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def load_run(run_id: str, finished_at: float | None = None):
+    """A stored run (None if missing). `finished_at` is part of the cache key so a run trained
+    again after deletion is not served from a stale cache entry."""
+    try:
+        return get_store().load(run_id)
+    except CorruptRun:
+        get_store().delete(run_id)
+        return None
+
+
+def stored_run(run_id: str):
+    """The stored run of `run_id`, through the cache, or None."""
+    store = get_store()
+    if not store.has(run_id):
+        return None
+    try:
+        stamp = (store.run_dir(run_id) / "manifest.json").stat().st_mtime
+    except OSError:
+        return None
+    return load_run(run_id, stamp)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _probe(config_json: str):
+    import json
+
+    cfg = RunConfig.from_dict(json.loads(config_json))
+    return probe_at_init(cfg)
+
+
+def probe(cfg: RunConfig):
+    """Gradient flow and activation statistics at initialization (one forward/backward pass)."""
+    import json
+
+    return _probe(json.dumps(cfg.to_dict(), sort_keys=True))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def list_runs():
+    return get_store().list_runs()

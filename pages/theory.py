@@ -1,0 +1,60 @@
+"""Theory: activation functions and derivatives, the initialization table, signal propagation."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from core import charts
+from core.activations import ACTIVATION_SPECS, activation_and_derivative
+from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
+from core.inits import INIT_TABLE
+from pages.services import probe, require_app
+
+require_app()
+
+st.title("Theory")
+
+st.header("Activation functions and their derivatives")
+chosen = st.multiselect("activations", ACTIVATIONS, default=["logistic", "tanh", "relu", "selu"],
+                        key="theory-acts")
+x = torch.linspace(-5, 5, 401)
+frames = []
+for name in chosen:
+    y, dy = activation_and_derivative(name, x, 0.01)
+    frames.append(pd.DataFrame({"x": x.numpy(), "value": y.numpy(), "function": name, "curve": "f(x)"}))
+    frames.append(pd.DataFrame({"x": x.numpy(), "value": dy.numpy(), "function": name, "curve": "f'(x)"}))
+if frames:
+    st.altair_chart(charts.activation_functions(pd.concat(frames)), theme="streamlit")
+st.caption("Left: f(z); right: f'(z), the factor each unit multiplies the backward gradient by. The "
+           "logistic derivative never exceeds 0.25 (dashed line), so every logistic layer shrinks the "
+           "gradient at least fourfold; tanh reaches 1 only at 0; ReLU passes 1 or 0. Click a legend "
+           "entry to highlight one function.")
+
+st.header("Initialization")
+st.table(pd.DataFrame(INIT_TABLE, columns=["initialization", "suits activations", "variance (normal form)"]))
+st.caption("fan_in and fan_out are a layer's input and output sizes, fan_avg their mean. Each scheme "
+           "keeps the variance of activations (forward) and gradients (backward) roughly constant "
+           "across layers for the activations it is meant for. Uniform forms use U(-r, r) with "
+           "r = sqrt(3 · variance).")
+
+st.header("Signal propagation at initialization")
+limits = active_limits()
+c = st.columns(5)
+depth = c[0].slider("depth", 2, min(60, limits.max_hidden_layers), 20, key="theory-depth")
+width = c[1].select_slider("width", [16, 32, 64, 100, 128, 256, 512], value=100, key="theory-width")
+act = c[2].selectbox("activation", ACTIVATIONS, index=ACTIVATIONS.index("tanh"), key="theory-act")
+init = c[3].selectbox("initialization", INITS, index=INITS.index("glorot_uniform"), key="theory-init")
+bn = c[4].selectbox("batch norm", [b for b in BN_PLACEMENTS if b != "last"], key="theory-bn")
+standardize = st.checkbox("standardize inputs", value=act == "selu", key="theory-std")
+cfg = RunConfig(widths=(width,) * depth, activation=act, init=init, bn=bn, standardize=standardize)
+flow = probe(cfg)
+st.altair_chart(charts.signal_propagation(flow), theme="streamlit")
+spec = ACTIVATION_SPECS[act]
+std = flow["act_std"].dropna().to_numpy()
+g = flow["grad_mean_abs"].to_numpy()[:-1]
+st.caption(f"One batch of 256 MNIST digits through {depth} layers of {width} {act} units ({init}"
+           f"{', batch norm ' + bn if bn != 'none' else ''}): the activation std falls from {std[0]:.2g} "
+           f"to {std[-1]:.2g}, and mean |gradient| changes by a factor of {g[0] / g[-1]:.2g} from the last "
+           f"hidden layer back to the first. {spec.suited_init.capitalize()} initialization is the one "
+           f"matched to {act}.")

@@ -1,0 +1,155 @@
+"""The app through Streamlit's AppTest: every page renders, links round-trip, training works."""
+import pytest
+import streamlit as st
+
+from apptest_helpers import TINY, charts, open_page, texts, wait_for_jobs
+from core.config import RunConfig
+from core.store import RunStore
+from core.train import train
+from core.urlstate import config_from_query, config_to_query
+
+
+@pytest.fixture(autouse=True)
+def fresh_app_caches(isolated_cache):
+    """Each test gets its own store: drop the process-wide store/job queue and cached data."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    wait_for_jobs()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/explore.py", "pages/compare.py",
+                                  "pages/theory.py", "pages/runs.py"])
+def test_every_page_renders_without_exceptions(page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title
+
+
+def test_home_has_a_picture_and_opens_ready_made_experiments():
+    at = open_page("pages/home.py")
+    assert len(charts(at)) == 1
+    links = list(at.get("page_link"))
+    assert len(links) >= 4
+    from urllib.parse import parse_qsl
+
+    from core.scenarios import SCENARIOS
+
+    first = links[0].proto
+    assert first.page.endswith("explore")
+    explore = open_page("pages/explore.py", dict(parse_qsl(first.query_string)))
+    assert not explore.exception and not explore.warning
+    assert explore.session_state["explore_cfg"] == SCENARIOS[0].config
+
+
+def test_explore_has_every_control_and_shows_the_initial_gradient_flow():
+    at = open_page("pages/explore.py", TINY)
+    assert not at.exception
+    for name in ("dataset", "arch", "activation", "init", "bn", "residual", "grad_noise", "optimizer",
+                 "lr", "batch_size", "epochs", "seed", "input_noise", "standardize", "dropout"):
+        assert at.session_state[f"explore__{name}"] is not None, name
+    assert charts(at), "the gradient flow at initialization is drawn before any training"
+    assert "at initialization" in texts(at)
+    assert any(b.label == "Train this network" for b in at.button)
+
+
+def test_share_link_round_trips():
+    cfg = RunConfig(dataset="digits", activation="relu", init="he_normal", widths=(32, 16), bn="before",
+                    grad_noise=0.5, noise_gamma=0.7, lr=0.003, epochs=2, seed=7, optimizer="adam")
+    params = config_to_query(cfg)
+    at = open_page("pages/explore.py", params)
+    assert not at.exception and not at.warning
+    assert at.session_state["explore_cfg"] == cfg
+    assert at.session_state["explore__activation"] == "relu"
+    assert at.session_state["explore__widths_text"] == "32 16"
+    assert at.session_state["explore__lr"] == 0.003
+    # the page writes the same link back
+    written, _ = config_from_query(at.query_params.to_dict() if hasattr(at.query_params, "to_dict")
+                                   else dict(at.query_params))
+    assert written == cfg
+    # a widget change updates the link
+    at.selectbox(key="explore__activation").set_value("elu").run()
+    assert at.query_params["activation"] in ("elu", ["elu"])
+
+
+def test_invalid_link_parameters_warn_and_fall_back_to_defaults():
+    at = open_page("pages/explore.py", {"activation": "sigmoidal", "lr": "-3", "epochs": "7",
+                                        "bogus": "1", "widths": "0-5"})
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    for name in ("activation", "lr", "bogus", "widths"):
+        assert name in warning
+    cfg = at.session_state["explore_cfg"]
+    assert cfg.epochs == 7 and cfg.activation == RunConfig().activation and cfg.lr == RunConfig().lr
+
+
+def test_tiny_training_run_produces_the_charts():
+    at = open_page("pages/explore.py", TINY)
+    next(b for b in at.button if b.label == "Train this network").click().run()
+    assert not at.exception
+    wait_for_jobs()
+    at.run()
+    assert not at.exception
+    assert "Stored run" in texts(at)
+    assert len(charts(at)) >= 4  # curves, gradient flow, flow over time, ...
+    assert at.tabs and [t.label for t in at.tabs][:2] == ["Gradient flow", "Gradient histograms"]
+
+
+def test_a_stored_run_opens_at_once_from_a_link(isolated_cache):
+    cfg = RunConfig.from_dict({**TINY, "widths": "16 16"})
+    RunStore(isolated_cache).save(train(cfg))
+    at = open_page("pages/explore.py", config_to_query(cfg))
+    assert not at.exception and "Stored run" in texts(at)
+    assert not any(b.label == "Train this network" for b in at.button)
+
+
+def test_a_diverged_run_is_shown_as_diverged(isolated_cache):
+    cfg = RunConfig(dataset="digits", activation="relu", init="normal", widths=(256,) * 5, lr=2.0,
+                    optimizer="sgd", epochs=2)
+    RunStore(isolated_cache).save(train(cfg))
+    at = open_page("pages/explore.py", config_to_query(cfg))
+    assert not at.exception
+    assert any("Diverged" in e.value for e in at.error)
+    assert charts(at)
+
+
+def test_compare_sweep_trains_missing_runs_and_shows_the_table():
+    params = {**TINY, "mode": "sweep", "vary": "activation", "values": "tanh,relu"}
+    at = open_page("pages/compare.py", params)
+    assert not at.exception
+    train_button = next(b for b in at.button if b.label.startswith("Train 2 missing"))
+    train_button.click().run()
+    wait_for_jobs()
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["activation=tanh", "activation=relu"]
+    assert "Δ test acc" in table.columns and table["Δ test acc"].iloc[0] == 0
+    assert len(charts(at)) >= 3
+
+
+def test_compare_stored_runs_from_a_link_and_runs_page_lists_them(isolated_cache):
+    store = RunStore(isolated_cache)
+    a = RunConfig.from_dict({**TINY, "widths": "16 16"})
+    b = a.replace(seed=3)
+    for cfg in (a, b):
+        store.save(train(cfg))
+    at = open_page("pages/compare.py", {"runs": f"{a.run_id},{b.run_id},ffffffffffffffff"})
+    assert not at.exception
+    assert any("not stored here" in w.value for w in at.warning)
+    assert len(at.dataframe[0].value) == 2
+    runs = open_page("pages/runs.py")
+    assert not runs.exception
+    assert set(runs.dataframe[0].value["run_id"]) == {a.run_id, b.run_id}
+
+
+def test_theory_signal_propagation_reacts_to_its_controls():
+    at = open_page("pages/theory.py")
+    assert not at.exception
+    before = len(charts(at))
+    at.selectbox(key="theory-act").set_value("selu").run()
+    at.selectbox(key="theory-init").set_value("lecun_normal").run()
+    assert not at.exception and len(charts(at)) == before
+    assert "selu" in texts(at)
