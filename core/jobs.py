@@ -1,4 +1,4 @@
-"""Background training jobs: one worker thread per device, a queue, progress, cancel.
+"""Background training jobs: a queue per device, each served by a worker process.
 
 The app owns one `JobQueue` per server process (through `st.cache_resource`), so training
 survives widget changes and page switches, and sessions asking for the same run share one job:
@@ -8,28 +8,37 @@ survives widget changes and page switches, and sessions asking for the same run 
     job.progress, jobs.position(job), job.state     # for the progress display
     jobs.cancel(job.run_id, watcher="session-1")
 
-A stored run never becomes a job (`submit` returns None then: open it from the store).
-Jobs nobody watches any more are dropped (queued) or cancelled (running) after
-`abandon_after` seconds without a heartbeat, so a closed browser tab leaves nothing stuck.
+Training runs in a separate worker process per device (spawned once, then reused), not in a
+thread of the web server: PyTorch's CPU thread pool is many times slower when driven from a
+secondary thread, the server stays responsive, and a crash or a kill of the worker fails only
+its job (the next job gets a new worker). The worker trains through the run store, so a run is
+trained once even across processes, and the result is read back from the store.
+
+A stored run never becomes a job (`submit` returns None: open it from the store). Jobs nobody
+watches any more are dropped (queued) or cancelled (running) after `abandon_after` seconds
+without a heartbeat, so a closed browser tab leaves nothing stuck.
 """
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 import threading
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .config import RunConfig
-from .result import RunResult
 from .store import RunStore
 
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
+
+
+def default_abandon_after() -> float:
+    return float(os.environ.get("VG_JOB_ABANDON_SECONDS", "300"))
 
 
 @dataclass
@@ -43,7 +52,6 @@ class Job:
     progress: dict = field(default_factory=dict)  # step, total_steps, epoch, epochs, loss, elapsed, eta
     epoch_rows: list = field(default_factory=list)  # per-epoch metrics so far, for live curves
     flow_rows: list = field(default_factory=list)  # (step, mean |g| per layer) so far
-    result: RunResult | None = None
     error: str | None = None
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -81,18 +89,97 @@ class Job:
         return elapsed * (1 - done) / done
 
 
+# ---------------------------------------------------------------------- the worker process
+def _worker_main(conn, cancel, cache_dir: str) -> None:
+    """Child process: train each requested config through the store, streaming events back."""
+    store = RunStore(cache_dir)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the server went away
+        if message is None:
+            return
+        cfg = RunConfig.from_dict(message)
+        try:
+            result = store.get_or_train(cfg, on_event=lambda e: conn.send(("event", e)),
+                                        should_stop=cancel.is_set)
+            conn.send(("done", {"status": result.status, "cached": result.cached,
+                                "store_error": result.meta.get("store_error")}))
+        except Exception as exc:  # reported to the job; the worker lives on
+            conn.send(("done", {"status": "error", "error": f"{type(exc).__name__}: {exc}"}))
+
+
+class WorkerDied(RuntimeError):
+    pass
+
+
+class _Worker:
+    """The server side of one worker process."""
+
+    def __init__(self, cache_dir: str):
+        ctx = mp.get_context("spawn")  # a clean interpreter: no copied locks or thread pools
+        self.conn, child = ctx.Pipe()
+        self.cancel = ctx.Event()
+        self.process = ctx.Process(target=_worker_main, args=(child, self.cancel, cache_dir),
+                                   daemon=True, name="vg-trainer")
+        self.process.start()
+        child.close()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def run(self, job: Job, should_stop) -> dict:
+        """Train `job` in the worker; returns the worker's 'done' message."""
+        self.cancel.clear()
+        self.conn.send(job.config.to_dict())
+        while True:
+            if should_stop():
+                self.cancel.set()
+            try:
+                ready = self.conn.poll(0.2)
+            except (EOFError, OSError):
+                ready = False
+            if ready:
+                try:
+                    kind, payload = self.conn.recv()
+                except (EOFError, OSError) as exc:
+                    raise WorkerDied(self._death()) from exc
+                if kind == "event":
+                    job.on_event(payload)
+                else:
+                    return payload
+            elif not self.process.is_alive():
+                raise WorkerDied(self._death())
+
+    def _death(self) -> str:
+        self.process.join(timeout=1)
+        code = self.process.exitcode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        return f"the training process {how}"
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+# ---------------------------------------------------------------------- the queue
 class JobQueue:
-    def __init__(self, store: RunStore, abandon_after: float = 300.0,
-                 trainer: Callable | None = None):
+    def __init__(self, store: RunStore, abandon_after: float | None = None):
         self.store = store
-        self.abandon_after = abandon_after
-        self.trainer = trainer  # None: core.train.train
+        self.abandon_after = default_abandon_after() if abandon_after is None else abandon_after
+        self.trained = 0  # jobs handed to a worker (for tests and the status display)
         self._lock = threading.RLock()
         self._queues: dict[str, deque[Job]] = {}
-        self._running: dict[str, Job | None] = {}
         self._jobs: dict[str, Job] = {}  # run_id -> latest job
         self._wakeup: dict[str, threading.Condition] = {}
         self._threads: dict[str, threading.Thread] = {}
+        self._workers: dict[str, _Worker] = {}
 
     # ------------------------------------------------------------------ public
     def submit(self, cfg: RunConfig, watcher: str | None = None) -> Job | None:
@@ -116,7 +203,7 @@ class JobQueue:
             self._watch(job, watcher)
             self._jobs[cfg.run_id] = job
             self._queue(device).append(job)
-            self._ensure_worker(device)
+            self._ensure_thread(device)
             self._wakeup[device].notify()
             return job
 
@@ -167,15 +254,23 @@ class JobQueue:
         with self._lock:
             return [j for j in self._jobs.values() if not j.finished]
 
-    def wait(self, run_id: str, timeout: float = 60.0) -> Job | None:
+    def wait(self, run_id: str, timeout: float = 120.0) -> Job | None:
         """Block until the job of `run_id` has finished (for tests and scripts)."""
         end = time.time() + timeout
         while time.time() < end:
             job = self.get(run_id)
             if job is None or job.finished:
                 return job
-            time.sleep(0.02)
+            time.sleep(0.05)
         return self.get(run_id)
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (tests; the server's are daemons and end with it)."""
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for w in workers:
+            w.stop()
 
     # ------------------------------------------------------------------ internals
     def _watch(self, job: Job, watcher: str | None) -> None:
@@ -185,15 +280,14 @@ class JobQueue:
     def _queue(self, device: str) -> deque:
         if device not in self._queues:
             self._queues[device] = deque()
-            self._running[device] = None
             self._wakeup[device] = threading.Condition(self._lock)
         return self._queues[device]
 
-    def _ensure_worker(self, device: str) -> None:
+    def _ensure_thread(self, device: str) -> None:
         thread = self._threads.get(device)
         if thread is None or not thread.is_alive():
-            thread = threading.Thread(target=self._work, args=(device,), daemon=True,
-                                      name=f"vg-trainer-{device}")
+            thread = threading.Thread(target=self._serve, args=(device,), daemon=True,
+                                      name=f"vg-jobs-{device}")
             self._threads[device] = thread
             thread.start()
 
@@ -212,11 +306,19 @@ class JobQueue:
                         self._finish(job, CANCELLED, "nobody was waiting for it any more")
                         continue
                     job.state, job.started_at = RUNNING, time.time()
-                    self._running[device] = job
+                    self.trained += 1
                     return job
                 self._wakeup[device].wait(timeout=5.0)
 
-    def _work(self, device: str) -> None:
+    def _worker(self, device: str) -> _Worker:
+        worker = self._workers.get(device)
+        if worker is None or not worker.alive():
+            worker = _Worker(str(self.store.root))
+            self._workers[device] = worker
+        return worker
+
+    def _serve(self, device: str) -> None:
+        """One thread per device: hand queued jobs to the device's worker process, one at a time."""
         while True:
             job = self._next_job(device)
 
@@ -226,19 +328,24 @@ class JobQueue:
                 return job.cancel_event.is_set()
 
             try:
-                result = self.store.get_or_train(job.config, on_event=job.on_event,
-                                                 should_stop=should_stop, trainer=self.trainer)
-                job.result = result
-                state = CANCELLED if result.status == "cancelled" else DONE
+                outcome = self._worker(device).run(job, should_stop)
+            except Exception as exc:  # WorkerDied, or a broken pipe: fail the job, not the queue
+                log.error("job %s: %s", job.run_id, exc)
                 with self._lock:
-                    self._finish(job, state)
-            except Exception as exc:  # a failed job must never take the worker down
-                log.error("job %s failed: %s", job.run_id, traceback.format_exc())
-                with self._lock:
-                    self._finish(job, FAILED, f"{type(exc).__name__}: {exc}")
-            finally:
-                with self._lock:
-                    self._running[device] = None
+                    self._workers.pop(device, None)
+                    self._finish(job, FAILED, str(exc))
+                continue
+            status = outcome["status"]
+            with self._lock:
+                if status == "cancelled":
+                    self._finish(job, CANCELLED, "nobody was waiting for it any more"
+                                 if self._abandoned(job) else None)
+                elif status == "error":
+                    self._finish(job, FAILED, outcome.get("error"))
+                elif outcome.get("store_error"):
+                    self._finish(job, FAILED, f"trained, but not stored: {outcome['store_error']}")
+                else:
+                    self._finish(job, DONE)
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state, job.finished_at = state, time.time()

@@ -16,6 +16,9 @@ def fresh_app_caches(isolated_cache):
     st.cache_data.clear()
     yield
     wait_for_jobs()
+    from pages.services import get_jobs
+
+    get_jobs().shutdown()
     st.cache_resource.clear()
     st.cache_data.clear()
 

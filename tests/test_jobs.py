@@ -1,0 +1,105 @@
+"""The background job queue: one worker process per device, dedupe, queueing, cancel, crashes."""
+import os
+import signal
+import time
+
+import pytest
+
+from core.config import RunConfig
+from core.jobs import CANCELLED, DONE, FAILED, RUNNING, JobQueue
+from core.store import RunStore
+
+TINY = RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh")
+# Long enough to be caught running (tens of seconds), stopped by the tests well before it ends.
+SLOW = RunConfig(dataset="mnist-5k", widths=(512,) * 4, epochs=200, batch_size=16)
+
+
+@pytest.fixture
+def queue(isolated_cache):
+    q = JobQueue(RunStore(isolated_cache))
+    yield q
+    for job in q.active():
+        q.cancel(job.run_id)
+    q.shutdown()
+
+
+def wait_until(predicate, timeout=60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_job_trains_in_the_worker_and_lands_in_the_store(queue):
+    job = queue.submit(TINY, watcher="a")
+    assert job is not None
+    queue.wait(TINY.run_id)
+    assert job.state == DONE and queue.store.has(TINY.run_id)
+    assert job.progress["epoch"] == 1 and job.epoch_rows and job.flow_rows
+    assert queue.submit(TINY, watcher="a") is None  # stored: open it, do not train
+
+
+def test_many_sessions_asking_for_one_run_share_one_job(queue):
+    jobs = [queue.submit(TINY, watcher=f"session-{i}") for i in range(8)]
+    assert all(j is jobs[0] for j in jobs) and len(jobs[0].watchers) == 8
+    queue.wait(TINY.run_id)
+    assert queue.trained == 1 and jobs[0].state == DONE
+
+
+def test_different_runs_queue_on_one_device(queue):
+    configs = [TINY.replace(seed=s) for s in range(3)]
+    jobs = [queue.submit(c, watcher="a") for c in configs]
+    assert wait_until(lambda: jobs[0].state in (RUNNING, DONE))
+    if jobs[0].state == RUNNING:
+        assert queue.position(jobs[1]) in (1, 0) and queue.position(jobs[2]) >= 1
+    for c in configs:
+        queue.wait(c.run_id)
+    assert [j.state for j in jobs] == [DONE] * 3
+    assert jobs[0].finished_at <= jobs[1].started_at and jobs[1].finished_at <= jobs[2].started_at
+
+
+def test_cancel_stops_a_running_job_and_stores_nothing(queue):
+    job = queue.submit(SLOW, watcher="a")
+    assert wait_until(lambda: job.progress.get("step", 0) > 0, timeout=120)
+    assert queue.cancel(SLOW.run_id, watcher="a") == "cancelled"
+    queue.wait(SLOW.run_id)
+    assert job.state == CANCELLED and not queue.store.has(SLOW.run_id)
+    # the worker is free again
+    after = queue.submit(TINY, watcher="a")
+    queue.wait(TINY.run_id)
+    assert after.state == DONE
+
+
+def test_cancel_by_one_of_two_watchers_detaches_only(queue):
+    job = queue.submit(SLOW, watcher="a")
+    queue.submit(SLOW, watcher="b")
+    assert queue.cancel(SLOW.run_id, watcher="a") == "detached"
+    assert not job.cancel_event.is_set()
+    assert queue.cancel(SLOW.run_id, watcher="b") == "cancelled"
+    queue.wait(SLOW.run_id)
+    assert job.state == CANCELLED
+
+
+def test_a_job_nobody_watches_is_cancelled(isolated_cache):
+    queue = JobQueue(RunStore(isolated_cache), abandon_after=1.0)
+    try:
+        job = queue.submit(SLOW, watcher="gone")  # the session never sends a heartbeat again
+        queue.wait(SLOW.run_id, timeout=120)
+        assert job.state == CANCELLED and "nobody" in (job.error or "")
+    finally:
+        queue.shutdown()
+
+
+def test_a_killed_worker_fails_its_job_and_the_next_job_gets_a_new_worker(queue):
+    job = queue.submit(SLOW, watcher="a")
+    assert wait_until(lambda: job.progress.get("step", 0) > 0, timeout=120)
+    worker = queue._workers[job.device]
+    os.kill(worker.process.pid, signal.SIGKILL)
+    queue.wait(SLOW.run_id)
+    assert job.state == FAILED and "killed by signal 9" in job.error
+    assert not queue.store.has(SLOW.run_id)
+    again = queue.submit(TINY, watcher="a")
+    queue.wait(TINY.run_id)
+    assert again.state == DONE
