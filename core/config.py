@@ -216,9 +216,10 @@ class RunConfig:
     def from_dict(cls, data: dict) -> "RunConfig":
         """Strict: unknown keys and bad values raise ConfigError."""
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted((str(k) for k in set(data) - names))
         if unknown:
-            raise ConfigError(unknown[0], f"unknown setting; known settings are {', '.join(sorted(names))}")
+            raise ConfigError(display_name(unknown[0]),
+                              f"unknown setting; known settings are {', '.join(sorted(names))}")
         return cls(**data)
 
     @classmethod
@@ -234,7 +235,7 @@ class RunConfig:
         for name, raw in data.items():
             f = fields_by_name.get(name)
             if f is None:
-                warnings.append(f"{_short(name)}: unknown setting, ignored")
+                warnings.append(f"{display_name(name)}: unknown setting, ignored")
                 continue
             try:
                 good[name] = _coerce(f, raw)
@@ -310,6 +311,21 @@ def _plain_str(value) -> str:
     return str(value)
 
 
+def display_name(key) -> str:
+    """A setting's name as given, safe to show: quoted when empty, odd or long."""
+    key = str(key)
+    if key.isidentifier() and len(key) <= 40:
+        return key
+    return _short(repr(key))
+
+
+def _show_value(raw) -> str:
+    """A given value, safe to show in one line: quoted when empty or odd, cut when long."""
+    if isinstance(raw, str) and raw and raw.isprintable() and raw.strip() == raw:
+        return _short(raw)
+    return _short(repr(raw))
+
+
 def _short(text, limit=40) -> str:
     text = str(text)
     return text if len(text) <= limit else text[:limit] + "..."
@@ -323,7 +339,7 @@ def _coerce(f: dataclasses.Field, raw: Any):
     """Turn a plain value (or a string from a URL/CLI) into the field's type, or raise ConfigError."""
     name, meta = f.name, f.metadata
     default = _default_of(f)
-    shown = _short(repr(raw) if not isinstance(raw, str) else raw)
+    shown = _show_value(raw)
     if isinstance(default, bool):
         if isinstance(raw, bool):
             value = raw
@@ -438,6 +454,11 @@ def _check_limits(cfg: RunConfig, limits: Limits) -> None:
         raise ConfigError("dropout_kind", "alpha dropout is for fully connected SELU networks (mlp)")
     from .cost import estimate  # local import: cost needs the dataset shapes only
     est = estimate(cfg)
+    if cfg.bn != "none" or cfg.arch == "vgg":  # VGG's entry block always has batch norm
+        if cfg.batch_size < 2:
+            raise ConfigError("batch_size", "batch norm needs at least 2 examples per batch")
+        if est.train_samples < 2:
+            raise ConfigError("train_subset", "batch norm needs at least 2 training examples")
     if est.params > limits.max_params:
         raise ConfigError("widths" if cfg.arch == "mlp" else "vgg_filters",
                           f"the network would have {est.params:,} parameters; at most "

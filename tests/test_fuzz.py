@@ -1,0 +1,149 @@
+"""Bad input never crashes anything: generated inputs against the config parser, the share-link
+parser, the CLI and the Explore page. Every input gives a valid configuration within the hard
+limits, or a clear message naming the field; nothing else escapes.
+
+VG_LONG_TESTS=1 multiplies the number of generated inputs by 10.
+"""
+import json
+import math
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.config import ConfigError, RunConfig, active_limits, config_fields, display_name
+from core.cost import estimate
+from core.urlstate import config_from_query
+
+LONG = os.environ.get("VG_LONG_TESTS") == "1"
+N = 10_000 if LONG else 1_000
+FIELDS = [f.name for f in config_fields()]
+FIELD_NAMES = st.sampled_from(FIELDS)
+NUMBERS = st.one_of(
+    st.integers(min_value=-10**30, max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, 2, -1, 1e-9, 0.5, 3e-4, 1e6, 2**31, 2**63, float("nan"), float("inf")]),
+)
+TEXTS = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet="0123456789.-e+ ,x", max_size=20),
+    st.sampled_from(["relu", "sigmoid", "he_normal", "true", "no", "512 256", "512-256", "1e3", "nan",
+                     "inf", "-0", "vgg", "mlp", "cifar100", "digits", "last", "before", "", " ", "None",
+                     "__import__('os').system('x')", "../../etc/passwd", "9" * 400]),
+)
+VALUES = st.one_of(NUMBERS, TEXTS, st.booleans(), st.none(),
+                   st.lists(st.one_of(st.integers(-5, 5000), TEXTS), max_size=6))
+CONFIG_DICTS = st.dictionaries(st.one_of(FIELD_NAMES, st.text(max_size=12)), VALUES, max_size=8)
+
+
+def assert_within_limits(cfg: RunConfig) -> None:
+    limits = active_limits()
+    est = estimate(cfg)
+    assert est.params <= limits.max_params
+    assert est.memory_bytes <= limits.max_memory_bytes
+    assert est.work <= limits.max_work
+    assert cfg.epochs <= limits.max_epochs and cfg.batch_size <= limits.max_batch_size
+    if cfg.arch == "mlp":
+        assert 1 <= len(cfg.widths) <= limits.max_hidden_layers
+    json.dumps(cfg.to_dict(), allow_nan=False)  # plain, finite values only
+
+
+def assert_clear_message(exc: ConfigError, given_keys) -> None:
+    text = str(exc)
+    assert exc.field and text.startswith(f"{exc.field}: ")
+    assert exc.field in FIELDS or exc.field in {display_name(k) for k in given_keys}
+    assert "\n" not in text and len(text) < 600
+
+
+@settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
+@given(CONFIG_DICTS)
+def test_config_parser_accepts_within_limits_or_names_the_field(data):
+    try:
+        cfg = RunConfig.from_dict(data)
+    except ConfigError as exc:
+        assert_clear_message(exc, data.keys())
+        return
+    assert_within_limits(cfg)
+
+
+QUERY_VALUES = st.one_of(TEXTS, st.lists(TEXTS, min_size=1, max_size=3), NUMBERS.map(str))
+
+
+@settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.dictionaries(st.one_of(FIELD_NAMES, st.text(max_size=12)), QUERY_VALUES, max_size=10))
+def test_share_link_parser_never_fails_and_names_what_it_ignored(params):
+    cfg, warnings = config_from_query(params)
+    assert_within_limits(cfg)
+    for w in warnings:
+        assert ": " in w and "\n" not in w
+    # a setting no warning names was taken exactly as the link gave it
+    for key, raw in params.items():
+        if key not in FIELDS or any(w.startswith(f"{key}:") or f"ignored {key}," in w for w in warnings):
+            continue
+        raw = raw[-1] if isinstance(raw, list) else raw
+        alone = RunConfig.from_dict({key: raw.replace("-", " ") if key == "widths" else raw})
+        assert getattr(cfg, key) == getattr(alone, key)
+
+
+class Accepted(BaseException):
+    """Raised by the stubbed store: the CLI accepted the input and would start training."""
+
+
+CLI_TOKENS = st.one_of(
+    st.sampled_from(["train", "list", "show", "delete", "--json", "--retrain", "-a", "-n", "-b", "-e", "--lr",
+                     "--init", "--bn", "--dataset", "--arch", "--epochs", "--grad-noise", "--noise-gamma",
+                     "--input-noise", "--optimizer", "--widths", "--vgg-blocks", "--batch_size", "--seed",
+                     "--standardize", "--no-residual", "--device", "--log-every", "--help-me", "--", "-"]),
+    TEXTS, NUMBERS.map(str))
+
+
+@settings(max_examples=N, deadline=None, suppress_health_check=list(HealthCheck))
+@given(argv=st.lists(CLI_TOKENS, max_size=10))
+def test_cli_exits_0_or_2_with_one_line_and_never_a_traceback(monkeypatch_session, capsys, argv):
+    from core import cli
+
+    capsys.readouterr()  # drop what earlier examples printed
+    try:
+        code = cli.main(argv)
+    except Accepted as accepted:
+        assert_within_limits(accepted.args[0])
+        return
+    except SystemExit as exc:  # argparse's --help
+        assert exc.code == 0
+        return
+    out = capsys.readouterr()
+    assert code in (0, 2), (argv, out)
+    assert "Traceback" not in out.err
+    if code == 2:
+        lines = out.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), out.err
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_session(tmp_path_factory):
+    """The CLI runs against an empty store; a request to train stops at the store."""
+    from core.store import RunStore
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("VG_CACHE_DIR", str(tmp_path_factory.mktemp("fuzz-cache")))
+
+    def refuse(self, cfg, **kwargs):
+        raise Accepted(cfg)
+
+    mp.setattr(RunStore, "get_or_train", refuse)
+    yield mp
+    mp.undo()
+
+
+@settings(max_examples=40 if LONG else 12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.dictionaries(st.one_of(FIELD_NAMES, st.text(max_size=8)), TEXTS, max_size=6))
+def test_explore_page_survives_any_link(params):
+    from apptest_helpers import open_page
+
+    clean = {k: v for k, v in params.items() if "\x00" not in k + v}
+    at = open_page("pages/explore.py", clean)
+    assert not at.exception, [e.value for e in at.exception]
+    cfg = at.session_state["explore_cfg"]
+    assert_within_limits(cfg)
+    assert not any(b.label.startswith("Training") for b in at.button)  # a link never starts work
