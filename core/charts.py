@@ -215,3 +215,69 @@ def signal_propagation(flow: pd.DataFrame) -> alt.Chart:
 
 __all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", "histogram_heatmap",
            "layer_bars", "activation_functions", "signal_propagation", "GRAD_COLUMNS"]
+
+
+# ---------------------------------------------------------------------- reproductions (core.reproduce)
+def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", percent: bool = True,
+                  log: bool = False) -> alt.Chart:
+    """A per-layer statistic (e.g. saturated share) on a linear or log axis, one line per `series`.
+
+    df columns: layer (int), name (str), value (float), and the `series` column.
+    """
+    order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
+    data = _finite(df, "value", positive=log)
+    labels = list(dict.fromkeys(df[series].astype(str)))
+    data = data.assign(**{series: data[series].astype(str)})
+    if log:
+        scale = alt.Scale(type="log")
+    else:
+        scale = alt.Scale(domain=[0, 1]) if percent else alt.Scale(zero=True)
+    return alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("value:Q", title=value_title, scale=scale, axis=alt.Axis(format="%") if percent else alt.Axis()),
+        color=alt.Color(f"{series}:N", title=None, sort=labels,
+                        scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels)),
+        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title="configuration"),
+                 alt.Tooltip("value:Q", title=value_title, format=".1%" if percent else ".3g")],
+    ).properties(height=HEIGHT)
+
+
+def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
+    """Share of weight-gradient entries per log10|g| bin, one step line per layer (log y), like
+    004_*'s histogram of gradient values but on magnitudes, so tiny values get their own bins.
+
+    df columns: low, high (log10 |g| bin edges), share, name, layer.
+    """
+    order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
+    data = _finite(df, "share", positive=True)
+    return alt.Chart(data).mark_line(interpolate="step-after", point=False).encode(
+        x=alt.X("low:Q", title="log10 |gradient|", scale=alt.Scale(zero=False, nice=False)),
+        y=alt.Y("share:Q", title="share of the layer's weights", scale=alt.Scale(type="log")),
+        color=_layer_color(order),
+        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("low:Q", title="from log10|g|", format=".2f"),
+                 alt.Tooltip("high:Q", title="to log10|g|", format=".2f"),
+                 alt.Tooltip("share:Q", format=".2%")],
+    ).properties(height=HEIGHT)
+
+
+def ours_vs_published(df: pd.DataFrame, unit: str = "%") -> alt.Chart:
+    """Our value against the published one, one point per configuration; the diagonal is
+    perfect agreement. df columns: configuration, metric, published, ours (same unit)."""
+    data = _finite(_finite(df, "ours"), "published")
+    values = pd.concat([data["ours"], data["published"]]) if len(data) else pd.Series([0.0, 100.0])
+    lo, hi = float(values.min()), float(values.max())
+    pad = max((hi - lo) * 0.05, 1.0)
+    domain = [lo - pad, hi + pad]
+    diagonal = alt.Chart(pd.DataFrame({"x": domain, "y": domain})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    points = alt.Chart(data).mark_point(filled=True, size=70).encode(
+        x=alt.X("published:Q", title=f"published ({unit})", scale=alt.Scale(domain=domain)),
+        y=alt.Y("ours:Q", title=f"ours ({unit})", scale=alt.Scale(domain=domain)),
+        color=alt.Color("metric:N", scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="top")),
+        tooltip=["configuration:N", "metric:N", alt.Tooltip("published:Q", format=".2f"),
+                 alt.Tooltip("ours:Q", format=".2f")],
+    )
+    return alt.layer(diagonal, points).properties(height=HEIGHT)
+
+
+__all__ += ["layer_profile", "grad_value_histogram", "ours_vs_published"]

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run_id")
         if name == "show":
             p.add_argument("--json", action="store_true")
+    from .reproduce import add_reproduce_parser
+    add_reproduce_parser(sub)
     return parser
 
 
@@ -124,6 +126,9 @@ def _dispatch(args) -> int:
             raise CliError(f"run_id: no stored run {args.run_id}")
         print(f"deleted {args.run_id}")
         return 0
+    if args.command == "reproduce":
+        from .reproduce import reproduce_command
+        return reproduce_command(args)
     raise CliError(f"unknown command {args.command}")
 
 
