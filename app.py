@@ -9,6 +9,7 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/reproduce.py", title="Reproduce", icon=":material/science:"),
 ]
 page = st.navigation(pages)
 

@@ -1,0 +1,84 @@
+"""The Reproduce page through AppTest: renders, link round-trip, bad links, a tiny reproduction."""
+import pytest
+import streamlit as st
+
+from apptest_helpers import charts, open_page, texts, wait_for_jobs
+from core.presets import PRESETS
+from test_presets import tiny_preset
+
+
+@pytest.fixture(autouse=True)
+def fresh_app_caches(isolated_cache):
+    """Each test gets its own store: drop the process-wide store/job queue and cached data."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    wait_for_jobs()
+    from pages.services import get_jobs
+
+    get_jobs().shutdown()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _param(at, name):
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
+
+
+def test_renders_with_plan_and_estimate_and_no_results_yet():
+    at = open_page("pages/reproduce.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Reproduce"
+    assert at.session_state["reproduce-preset"] == "gna-bn" and at.session_state["reproduce-scale"] == "quick"
+    shown = texts(at)
+    assert "0 of 30 runs are stored" in shown and "min here" in shown
+    assert "Scaled down" in shown
+    assert any(b.label == "Run the 30 missing runs" for b in at.button)
+    assert not at.warning
+
+
+def test_link_round_trip_and_dataset_substitution_is_said():
+    at = open_page("pages/reproduce.py", {"preset": "vgg-bn-rc", "scale": "full"})
+    assert not at.exception
+    assert at.session_state["reproduce-preset"] == "vgg-bn-rc"
+    assert at.session_state["reproduce-scale"] == "full"
+    assert (_param(at, "preset"), _param(at, "scale")) == ("vgg-bn-rc", "full")
+    assert any("cifar100 is not on this machine" in w.value for w in at.warning)
+    at.selectbox(key="reproduce-preset").set_value("saturation").run()
+    assert not at.exception
+    assert (_param(at, "preset"), _param(at, "scale")) == ("saturation", "full")
+    at.radio(key="reproduce-scale").set_value("quick").run()
+    assert _param(at, "scale") == "quick"
+
+
+def test_invalid_link_parameters_warn_and_fall_back():
+    at = open_page("pages/reproduce.py", {"preset": "vgg-999", "scale": "huge"})
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "preset:" in warning and "vgg-999" in warning and "scale:" in warning
+    assert at.session_state["reproduce-preset"] == "gna-bn"
+    assert at.session_state["reproduce-scale"] == "quick"
+    assert _param(at, "preset") == "gna-bn"
+
+
+def test_a_tiny_reproduction_trains_and_shows_the_table_and_charts(monkeypatch):
+    monkeypatch.setitem(PRESETS, "init-act-bn", tiny_preset("init-act-bn"))
+    at = open_page("pages/reproduce.py", {"preset": "init-act-bn", "scale": "quick"})
+    assert not at.exception
+    next(b for b in at.button if b.label == "Run the 2 missing runs").click().run()
+    assert not at.exception
+    wait_for_jobs()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "All 2 runs are stored" in texts(at)
+    table = at.dataframe[0].value
+    assert list(table["Activation"]) == ["sigmoid", "sigmoid"]
+    assert list(table["test acc % · published"]) == [94.51, 95.5]
+    assert table["test acc % · ours"].notna().all()
+    flow = at.dataframe[1].value
+    assert list(flow.columns[:3]) == ["configuration", "dataset", "status"]
+    assert (flow["status"] == "completed").all()
+    # ours vs published, gradient flow, two training curves, gradient histograms
+    assert len(charts(at)) >= 5
+    assert any(link.proto.page.endswith("explore") for link in at.get("page_link"))
