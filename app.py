@@ -1,7 +1,35 @@
 """Vanishing and exploding gradients: an exploratory app.  Run with `streamlit run app.py`."""
+import logging
+import os
+
 import streamlit as st
 
 st.set_page_config(page_title="Vanishing gradients lab", page_icon=":material/trending_down:", layout="wide")
+
+
+@st.cache_resource
+def configure_process() -> bool:
+    """Once per server process: log training jobs, and honour a public-demo deployment.
+
+    A shared deployment sets `public_demo = true` in .streamlit/secrets.toml (or the
+    environment variable VG_PUBLIC_DEMO=1) to get much smaller limits on what a link can ask for.
+    """
+    logger = logging.getLogger("core")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        demo = st.secrets.get("public_demo", False)
+    except Exception:  # no secrets file: a local session
+        demo = False
+    if str(demo).strip().lower() in ("1", "true", "yes", "on"):
+        os.environ["VG_PUBLIC_DEMO"] = "1"
+    return os.environ.get("VG_PUBLIC_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+public_demo = configure_process()
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -31,6 +59,8 @@ def training_status():
 
 
 with st.sidebar:
+    if public_demo:
+        st.caption(":material/public: Public demo: networks, epochs and datasets are limited.")
     training_status()
 
 page.run()

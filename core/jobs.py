@@ -307,6 +307,7 @@ class JobQueue:
                         continue
                     job.state, job.started_at = RUNNING, time.time()
                     self.trained += 1
+                    log.info("training run %s on %s: %s", job.run_id, device, job.config.describe())
                     return job
                 self._wakeup[device].wait(timeout=5.0)
 

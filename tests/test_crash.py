@@ -63,20 +63,22 @@ def test_a_run_killed_while_training_releases_its_lock(isolated_cache):
     from store_writer import SLOW
 
     proc = start(isolated_cache, "train")
-    assert proc.stdout.readline().strip() == "training"
-    lock = FileLock(str(store.locks_dir / f"{SLOW.run_id}.lock"), timeout=0)
-    deadline = time.time() + 120
-    while time.time() < deadline:  # wait until the trainer holds the lock
-        try:
-            with lock:
-                pass
-        except Timeout:
-            break
-        time.sleep(0.2)  # outside the lock, so the trainer can take it
-    else:
-        pytest.fail("the training process never took the lock")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        assert proc.stdout.readline().strip() == "training"
+        lock = FileLock(str(store.locks_dir / f"{SLOW.run_id}.lock"), timeout=0)
+        deadline = time.time() + 120
+        while time.time() < deadline:  # wait until the trainer holds the lock
+            try:
+                with lock:
+                    pass
+            except Timeout:
+                break
+            time.sleep(0.2)  # outside the lock, so the trainer can take it
+        else:
+            pytest.fail("the training process never took the lock")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     with FileLock(str(store.locks_dir / f"{SLOW.run_id}.lock"), timeout=5):
         pass  # acquired: the kernel released the dead process's lock
     assert not store.has(SLOW.run_id) and store.list_ids() == []
