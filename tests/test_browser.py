@@ -33,16 +33,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server(str):
+    """The server's base URL; `.log()` is what it printed so far."""
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text()
+
+
 @pytest.fixture
-def server(isolated_cache):
+def server(isolated_cache, tmp_path):
     port = free_port()
     env = dict(os.environ, VG_CACHE_DIR=str(isolated_cache), VG_OFFLINE="1")
+    log_path = tmp_path / "streamlit.log"
+    log_file = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, text=True)
+    base = Server(f"http://127.0.0.1:{port}")
+    base.log_path = str(log_path)
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -52,26 +62,32 @@ def server(isolated_cache):
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + (proc.stdout.read() if proc.stdout else ""))
+        pytest.fail("streamlit did not start: " + base.log())
     yield base
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log_file.close()
 
 
 @pytest.fixture
-def page():
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see README / .ci/run)")
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        browser.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    return browser.new_page(viewport={"width": 1400, "height": 1000})
 
 
 def no_exceptions(page):
@@ -121,3 +137,19 @@ def test_invalid_link_shows_a_warning_in_the_browser(server, page):
     text = page.locator("[data-testid=stAlert]").first.inner_text()
     assert "activation" in text and "lr" in text
     no_exceptions(page)
+
+
+def test_sessions_in_separate_browsers_share_one_training(server, browser):
+    cfg = RunConfig(dataset="digits", widths=(64, 64), activation="elu", epochs=3)
+    query = "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items())
+    pages = [browser.new_context().new_page() for _ in range(4)]  # four independent sessions
+    for p in pages:
+        p.goto(f"{server}/explore?{query}")
+    for p in pages:
+        p.get_by_role("button", name="Train this network").wait_for(timeout=90_000)
+    for p in pages:  # the clicks arrive while the first one's job is starting
+        p.get_by_role("button", name="Train this network").click()
+    for p in pages:
+        p.get_by_text("Stored run").wait_for(timeout=120_000)
+        no_exceptions(p)
+    assert server.log().count(f"training run {cfg.run_id}") == 1
