@@ -10,7 +10,6 @@ import math
 import pandas as pd
 
 from .config import ConfigError, RunConfig, config_fields
-from .diagnosis import gradient_ratio
 
 # Settings that make sense to sweep (device and logging do not change the experiment).
 SWEEPABLE = [f.name for f in config_fields() if f.name not in ("device", "log_every")]
@@ -42,8 +41,8 @@ def comparison_row(result) -> dict:
     return {
         "train loss": final["train_loss"], "train acc": final["train_acc"],
         "test loss": final["test_loss"], "test acc": final["test_acc"],
-        "grad ratio first/last (init)": gradient_ratio(result.grad_flow("init")),
-        "grad ratio first/last (end)": gradient_ratio(result.grad_flow("final")),
+        "grad ratio first/last (init)": result.grad_ratio("init"),
+        "grad ratio first/last (end)": result.grad_ratio("final"),
         "parameters": result.meta.get("params"),
         "seconds": result.meta.get("seconds"),
         "status": result.status,

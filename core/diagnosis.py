@@ -18,6 +18,7 @@ import pandas as pd
 
 from .config import ConfigError, RunConfig
 from .cost import DATASET_INFO
+from .result import gradient_ratio
 
 VANISHING = 1e-2  # first/last hidden-layer mean |g| below this: vanishing
 SHRINKING = 1e-1  # below this: the gradient shrinks noticeably toward the input
@@ -73,17 +74,6 @@ def _exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
         fixes.append((f"Use {suited} initialization", {"init": suited}))
     fixes.append(("Add batch norm before each activation", {"bn": "before"}))
     return fixes
-
-
-def gradient_ratio(flow: list[float] | np.ndarray) -> float:
-    """Mean |g| of the first layer over that of the last hidden layer (the output layer has no
-    activation in front of it, so it is left out when there are hidden layers)."""
-    g = np.asarray(flow, dtype=float)
-    if len(g) >= 3:
-        g = g[:-1]
-    if len(g) < 2 or not np.isfinite(g).all() or g[-1] <= 0:
-        return float("nan")
-    return float(g[0] / g[-1])
 
 
 def _decades(ratio: float) -> str:

@@ -57,6 +57,10 @@ class RunResult:
         row = m.iloc[0] if which == "init" else m.iloc[-1]
         return [float(v) for v in row.values]
 
+    def grad_ratio(self, which: str = "final") -> float:
+        """First-layer over last-hidden-layer mean |g| at 'init' or 'final' (see gradient_ratio)."""
+        return gradient_ratio(self.grad_flow(which))
+
     def final_metrics(self) -> dict:
         keys = ("train_loss", "train_acc", "test_loss", "test_acc")
         if self.epochs.empty:
@@ -89,6 +93,18 @@ class RunResult:
                 "final": [_finite_or_none(v) for v in self.grad_flow("final")],
             },
         }
+
+
+def gradient_ratio(flow) -> float:
+    """Mean |g| of the first layer over that of the last hidden layer: 1 is even, 1e-5 is
+    vanishing, 1e5 exploding. The output layer is left out when there are hidden layers: it has
+    no activation in front of it, so its gradient is not part of the chain that vanishes."""
+    g = np.asarray(flow, dtype=float)
+    if len(g) >= 3:
+        g = g[:-1]
+    if len(g) < 2 or not np.isfinite(g).all() or g[-1] <= 0:
+        return float("nan")
+    return float(g[0] / g[-1])
 
 
 def _finite_or_none(value):

@@ -186,7 +186,7 @@ class RunStore:
         staging.mkdir(parents=True)
         try:
             meta = dict(result.meta, label=result.config.describe(), depth=result.config.depth,
-                        final=result.final_metrics(), grad_ratio=_grad_ratio(result),
+                        final=result.final_metrics(), grad_ratio=_finite(result.grad_ratio("final")),
                         format_version=FORMAT_VERSION)
             self._write(staging / "config.json", json.dumps(result.config.to_dict(), indent=1).encode())
             self._write(staging / "meta.json", json.dumps(meta, indent=1, default=_json_default).encode())
@@ -308,12 +308,8 @@ class RunStore:
             return None
 
 
-def _grad_ratio(result: RunResult) -> float | None:
-    """Mean |g| of the first layer over that of the last layer, at the last logged step."""
-    flow = result.grad_flow("final")
-    if len(flow) < 2 or not np.isfinite(flow).all() or flow[-1] == 0:
-        return None
-    return float(flow[0] / flow[-1])
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _json_default(value):

@@ -48,6 +48,7 @@ else:
                         key="compare-vary", help="The setting that changes; everything else is the sidebar's.")
     values_text = c2.text_input("values, comma-separated", params.get("values", "logistic,tanh,relu"),
                                 key="compare-values", help="For widths write each list with dashes, e.g. 64-64,128-128.")
+    st.caption(f"Every setting comes from the sidebar except {vary}, which takes the values above.")
     built, problems = sweep_configs(base, vary, values_text.split(","))
     for p in problems:
         st.warning(p)
@@ -77,7 +78,7 @@ if missing:
     st.info(f"{len(missing)} of {len(entries)} runs are not stored yet "
             f"({', '.join(label for label, _ in missing)}); rough estimate {max(seconds, 1):.0f} s on a laptop CPU.")
     if not waiting:
-        if st.button(f"Train {len(missing)} missing runs", type="primary"):
+        if st.button(f"Train {len(missing)} missing run{'s' if len(missing) != 1 else ''}", type="primary"):
             for _, cfg in missing:
                 jobs.submit(cfg, watcher=session_id())
             st.rerun()

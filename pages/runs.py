@@ -13,7 +13,7 @@ require_app()
 st.title("Stored runs")
 store = get_store()
 runs = list_runs()
-st.caption(f"{len(runs)} runs, {store.total_bytes() / 2**20:.1f} MiB of {store.max_bytes / 2**30:.1f} GiB "
+st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {store.total_bytes() / 2**20:.1f} MiB of {store.max_bytes / 2**30:.1f} GiB "
            "(the least recently used runs are removed beyond that).")
 if runs.empty:
     st.info("Nothing stored yet: train a network in Explore.")
@@ -28,7 +28,7 @@ event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="
                                     "grad_ratio": st.column_config.NumberColumn("grad ratio", format="%.1e"),
                                     "seconds": st.column_config.NumberColumn(format="%.1f")})
 st.caption("Select rows to open, compare, download or delete. grad ratio = mean |gradient| of the first "
-           "over the last layer at the end of training.")
+           "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing).")
 selected = [shown.iloc[i]["run_id"] for i in event.selection.rows] if event and event.selection else []
 if not selected:
     st.stop()
