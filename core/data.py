@@ -203,7 +203,8 @@ def load_raw(name: str, allow_download: bool = True) -> RawData:
             reader = _load_cifar_dataset if name.startswith("cifar") else _load_idx_dataset
             raw = reader(name)
             if raw is None:
-                problem = "downloads are switched off (VG_OFFLINE=1)"
+                problem = ("downloads are switched off (VG_OFFLINE=1)" if os.environ.get("VG_OFFLINE")
+                           else "it has not been downloaded yet (training downloads it when online)")
                 if allow_download and not os.environ.get("VG_OFFLINE"):
                     try:
                         _download(name)
@@ -261,15 +262,18 @@ _bundle_cache: "OrderedDict[tuple, DataBundle]" = OrderedDict()
 _BUNDLE_CACHE_SIZE = 3
 
 
-def prepare_data(cfg, device: torch.device | str = "cpu") -> DataBundle:
-    """Tensors for `cfg` on `device`: subset, [0,1] scaling, input noise, standardization."""
+def prepare_data(cfg, device: torch.device | str = "cpu", allow_download: bool = True) -> DataBundle:
+    """Tensors for `cfg` on `device`: subset, [0,1] scaling, input noise, standardization.
+
+    allow_download=False only reads local files (the app's instant previews must not start a
+    download of hundreds of megabytes inside a page run)."""
     key = (cfg.dataset, cfg.train_subset, cfg.standardize, cfg.input_noise,
            cfg.seed if cfg.input_noise > 0 else None, cfg.arch == "vgg" and cfg.standardize, str(device))
     with _raw_lock:
         if key in _bundle_cache:
             _bundle_cache.move_to_end(key)
             return _bundle_cache[key]
-    raw = load_raw(cfg.dataset)
+    raw = load_raw(cfg.dataset, allow_download=allow_download)
     (xtr, ytr), (xva, yva), (xte, yte) = _splits(cfg.dataset, raw)
     if cfg.train_subset:
         xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]

@@ -22,9 +22,13 @@ from .stats import ACT_STATS, GRAD_STATS, LayerStatsRecorder
 PROBE_BATCH = 256
 
 
-def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "cpu") -> pd.DataFrame:
-    """Per-layer gradient and activation statistics of `cfg`'s network before any update."""
-    data = prepare_data(cfg, device)
+def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "cpu",
+                  allow_download: bool = False) -> pd.DataFrame:
+    """Per-layer gradient and activation statistics of `cfg`'s network before any update.
+
+    Raises core.data.DatasetUnavailable when the dataset is not on this machine (by default
+    a probe never downloads)."""
+    data = prepare_data(cfg, device, allow_download=allow_download)
     net = build_model(cfg, data.info).to(device)
     g = torch.Generator().manual_seed(cfg.seed)
     idx = torch.randperm(len(data.y_train), generator=g)[:batch_size].to(device)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import charts
 from core.config import RunConfig
+from core.data import DatasetUnavailable
 from core.diagnosis import Finding, diagnose, diagnose_init
 from core.jobs import CANCELLED, DONE, FAILED, QUEUED
 from core.urlstate import config_to_query
@@ -45,8 +46,8 @@ def show_init_flow(cfg: RunConfig, key: str = "init") -> None:
     """Gradient flow at initialization: one forward/backward pass, answered at once."""
     try:
         flow = probe(cfg)
-    except Exception as exc:  # e.g. a dataset that is not on this machine
-        st.error(f"Could not build this network on its data: {exc}")
+    except DatasetUnavailable as exc:
+        st.info(f"No preview at initialization: {exc}", icon=":material/cloud_download:")
         return
     df = flow[["layer", "name", "grad_mean_abs"]].rename(columns={"grad_mean_abs": "value"})
     chart(charts.grad_flow(df.assign(series="at initialization"), series_title="when"))

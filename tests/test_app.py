@@ -156,3 +156,11 @@ def test_theory_signal_propagation_reacts_to_its_controls():
     at.selectbox(key="theory-init").set_value("lecun_normal").run()
     assert not at.exception and len(charts(at)) == before
     assert "selu" in texts(at)
+
+
+def test_a_dataset_missing_here_is_explained_not_downloaded_by_the_preview():
+    at = open_page("pages/explore.py", {"dataset": "cifar10", "arch": "vgg", "epochs": "1"})
+    assert not at.exception
+    info = " ".join(i.value for i in at.info)
+    assert "cifar10" in info and "not on this machine" in info
+    assert any(b.label == "Train this network" for b in at.button)

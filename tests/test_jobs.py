@@ -103,3 +103,10 @@ def test_a_killed_worker_fails_its_job_and_the_next_job_gets_a_new_worker(queue)
     again = queue.submit(TINY, watcher="a")
     queue.wait(TINY.run_id)
     assert again.state == DONE
+
+
+def test_a_job_whose_dataset_is_missing_fails_with_the_reason(queue):
+    cfg = RunConfig(dataset="cifar10", arch="vgg", vgg_filters=4, epochs=1)
+    job = queue.submit(cfg, watcher="a")
+    queue.wait(cfg.run_id)
+    assert job.state == FAILED and "dataset: 'cifar10' is not on this machine" in job.error
