@@ -26,16 +26,26 @@ def _finite(df: pd.DataFrame, col: str, positive: bool = False) -> pd.DataFrame:
 
 
 def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
-    return alt.Color("name:N", title=title, sort=names,
-                     scale=alt.Scale(scheme=LAYER_SCHEME, domain=names),
+    # viridis without its darkest and lightest ends, so every layer shows on dark and light themes
+    scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.15, 0.92])
+    return alt.Color("name:N", title=title, sort=names, scale=alt.Scale(scheme=scheme, domain=names),
                      legend=alt.Legend(columns=2 if len(names) > 12 else 1, symbolLimit=60))
 
 
+def _long_labels(labels: list[str]) -> bool:
+    return max((len(str(x)) for x in labels), default=0) > 24
+
+
 def _series_legend(labels: list[str]) -> alt.Legend:
-    # Above the plot, one entry per row when labels are long (run descriptions), else in a row.
-    long = max((len(str(x)) for x in labels), default=0) > 24
-    return alt.Legend(orient="top", direction="vertical" if long else "horizontal",
-                      columns=1 if long else 0, labelLimit=700)
+    # Short labels (steps, settings) sit at the right; long ones (run descriptions) below the
+    # plot, one per row, and the chart grows to keep its plotting area (see _series_height).
+    if _long_labels(labels):
+        return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700)
+    return alt.Legend(orient="right", labelLimit=300)
+
+
+def _series_height(labels: list[str]) -> int:
+    return HEIGHT + (20 * len(labels) + 30 if _long_labels(labels) else 0)
 
 
 def _run_color(labels: list[str], field: str = "run") -> alt.Color:
@@ -63,7 +73,7 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = "mean
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title=series_title or series),
                  alt.Tooltip("value:Q", title=value_title, format=".3e")],
     )
-    return (base.mark_line(point=True)).properties(height=HEIGHT)
+    return base.mark_line(point=True).properties(height=_series_height(labels))
 
 
 def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str, title: str,
@@ -113,7 +123,7 @@ def compare_curves(epochs_by_run: dict[str, pd.DataFrame], column: str, title: s
                 axis=alt.Axis(format="%") if percent else alt.Axis()),
         color=_run_color(list(epochs_by_run)),
         tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".4f")],
-    ).properties(height=HEIGHT)
+    ).properties(height=_series_height(list(epochs_by_run)))
 
 
 def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
