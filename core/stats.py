@@ -12,6 +12,15 @@ every `log_every` steps it records, per weight layer (input to output):
 
 Everything is computed with tensor ops on the training device; only the finished numbers of
 a logged step are copied to the host, in one transfer.
+
+Cost. A logged step reads every weight gradient a few times, so on a big network it costs as
+much as a fraction of a training step (docs/PERFORMANCE.md). The gradient histogram avoids
+log10 and binary search: the top 16 bits of |g|'s float32 bit pattern (8 exponent bits, 7
+mantissa bits) are a key that sorts like |g| itself, one `bincount` counts the keys, and a
+fixed table folds the 32,768 keys into the 0.25-decade bins. So a bin edge is 10**edge rounded
+to the nearest key boundary (a bfloat16 value, within 0.4% or 0.0017 decades of the nominal
+edge, see GRAD_EDGE_VALUES), and bins are closed on the left: [edge_k, edge_k+1). Every
+gradient entry is counted; nothing is sampled.
 """
 from __future__ import annotations
 
@@ -31,36 +40,233 @@ ACT_BINS = 40
 GRAD_STATS = ("grad_norm", "grad_mean_abs", "grad_max_abs", "grad_std")
 ACT_STATS = ("act_mean", "act_std", "act_saturation", "act_dead")
 
+# ---------------------------------------------------------------------- histogram keys
+KEY_SHIFT = 16  # key = (float32 bits of |g|) >> 16
+N_KEYS = 1 << (31 - KEY_SHIFT)  # 32,768 keys for the 31 bits of |g| (sign dropped)
+_NONFINITE_KEY = 0x7F800000 >> KEY_SHIFT  # exponent all ones: inf and NaN
+
+
+def _edge_keys() -> np.ndarray:
+    """Key of each edge: float32(10**edge) rounded to the nearest key boundary."""
+    bits = (10.0 ** GRAD_EDGES).astype(np.float32).view(np.int32).astype(np.int64)
+    return (bits + (1 << (KEY_SHIFT - 1))) >> KEY_SHIFT
+
+
+EDGE_KEYS = _edge_keys()
+# The edges actually used, as float32 values: within 0.4% of 10**GRAD_EDGES.
+GRAD_EDGE_VALUES = (EDGE_KEYS << KEY_SHIFT).astype(np.int32).view(np.float32)
+
+
+def _key_columns() -> np.ndarray:
+    """Column of GRAD_COLUMNS for every key (exact zeros are moved to column 0 separately)."""
+    keys = np.arange(N_KEYS)
+    cols = np.searchsorted(EDGE_KEYS, keys, side="right") + 1  # 1 below, 2..57 bins, 58 above
+    cols[keys >= _NONFINITE_KEY] = len(GRAD_COLUMNS) - 1
+    return cols
+
+
+KEY_COLUMNS = _key_columns()
+# Columns grow with the key, so a column is a run of keys: the last key of columns 1..59.
+_LAST_KEY = np.searchsorted(KEY_COLUMNS, np.arange(1, len(GRAD_COLUMNS)), side="right") - 1
+# Layers at least this big are histogrammed one at a time with a bincount over all keys;
+# smaller ones are concatenated and counted together (fewer ops for deep, narrow networks).
+_BIG_LAYER = 1 << 16
+
+
+class GradientSummarizer:
+    """Exact per-layer gradient statistics and histograms for a fixed list of tensor shapes.
+
+        summarize = GradientSummarizer([w.shape for w in weights], device)
+        stats, hist = summarize(grads)   # (L, 4) float64: norm, mean|g|, max|g|, std; (L, 60) int64
+
+    Results depend only on the gradients, not on how they are batched with other runs, so the
+    stacked trainer (core.sweep) gets the same numbers as the one-run trainer. Sums use torch's
+    own reductions per layer (cascaded, accurate in float32); `_foreach_norm` for the L2 norms.
+    """
+
+    def __init__(self, shapes: list[torch.Size], device: torch.device):
+        self.device = torch.device(device)
+        self.sizes = [int(np.prod(s)) for s in shapes]
+        self.big = [i for i, n in enumerate(self.sizes) if n >= _BIG_LAYER]
+        self.small = [i for i, n in enumerate(self.sizes) if n < _BIG_LAYER]
+        self.counts = torch.tensor(self.sizes, dtype=torch.float64, device=self.device)
+        self.key_columns = torch.tensor(KEY_COLUMNS, dtype=torch.int64, device=self.device)
+        self.last_key = torch.tensor(_LAST_KEY, dtype=torch.int64, device=self.device)
+        small_sizes = torch.tensor([self.sizes[i] for i in self.small], dtype=torch.int64)
+        ids = torch.repeat_interleave(torch.arange(len(self.small)), small_sizes)
+        self.small_offsets = (ids * len(GRAD_COLUMNS)).to(self.device)
+        self.small_bounds = np.concatenate([[0], np.cumsum(small_sizes.numpy())]).tolist()
+        self._buffers: dict[int, torch.Tensor] = {}  # reused int32 key buffers of big layers
+
+    def __call__(self, grads: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        gs = [g.detach().reshape(-1).float() for g in grads]
+        n_layers, width = len(gs), len(GRAD_COLUMNS)
+        norm = torch.stack(torch._foreach_norm(gs))
+        total = torch.stack([g.sum() for g in gs])
+        abs_sum, max_abs = [None] * n_layers, [None] * n_layers
+        hist = torch.zeros(n_layers, width, dtype=torch.int64, device=self.device)
+        if self.big:
+            fine = []
+            for i in self.big:
+                abs_sum[i], max_abs[i], f = self._big_layer(i, gs[i])
+                fine.append(f)
+            hist[self.big] = self._fold(torch.stack(fine))
+            for row, i in enumerate(self.big):
+                self._move_zeros(hist, i, gs[i], fine[row])
+        if self.small:
+            sums, maxes, hist[self.small] = self._small_layers([gs[i] for i in self.small])
+            for j, i in enumerate(self.small):
+                abs_sum[i], max_abs[i] = sums[j], maxes[j]
+        n = self.counts
+        s1, s2 = total.double(), norm.double() ** 2
+        mean = s1 / n
+        # Unbiased std, like torch.std; the clamp absorbs rounding for constant tensors.
+        var = (s2 - n * mean * mean).clamp_min(0) / (n - 1).clamp_min(1)
+        stats = torch.stack([norm.double(), torch.stack(abs_sum).double() / n,
+                             torch.stack(max_abs).double(), var.sqrt()], dim=1)
+        return stats, hist
+
+    def _keys_buffer(self, i: int, numel: int) -> torch.Tensor:
+        buf = self._buffers.get(i)
+        if buf is None:
+            buf = self._buffers[i] = torch.empty(numel, dtype=torch.int32, device=self.device)
+        return buf
+
+    def _big_layer(self, i: int, g: torch.Tensor):
+        """sum |g|, max |g| and the count of every key, for one big layer."""
+        keys = torch.bitwise_and(g.view(torch.int32), 0x7FFFFFFF, out=self._keys_buffer(i, g.numel()))
+        magnitude = keys.view(torch.float32)  # |g|, sharing the buffer until the shift below
+        abs_sum, max_abs = magnitude.sum(), magnitude.amax()
+        keys.bitwise_right_shift_(KEY_SHIFT)
+        return abs_sum, max_abs, torch.bincount(keys, minlength=N_KEYS)
+
+    def _fold(self, fine: torch.Tensor) -> torch.Tensor:
+        """(L, 32768) key counts -> (L, 60) column counts (column 0, zeros, filled later)."""
+        ends = fine.cumsum(1)[:, self.last_key]  # keys up to each column's last key
+        cols = torch.diff(ends, dim=1, prepend=torch.zeros_like(ends[:, :1]))
+        return torch.cat([torch.zeros_like(cols[:, :1]), cols], dim=1)
+
+    def _move_zeros(self, hist: torch.Tensor, i: int, g: torch.Tensor, fine: torch.Tensor) -> None:
+        """Key 0 holds exact zeros and subnormals below 2**-133: count the zeros apart."""
+        if g.device.type == "cpu" and int(fine[0]) == 0:
+            return  # nothing in key 0, no zeros (reading it is free on the CPU)
+        zeros = self.sizes[i] - torch.count_nonzero(g)
+        hist[i, 1] -= zeros
+        hist[i, 0] += zeros
+
+    def _small_layers(self, gs: list[torch.Tensor]):
+        """sum |g| and max |g| per layer and the histograms of all small layers, batched."""
+        flat = torch.cat(gs)
+        keys = torch.bitwise_and(flat.view(torch.int32), 0x7FFFFFFF)
+        magnitude = keys.view(torch.float32)
+        b = self.small_bounds
+        sums = [magnitude[b[j]:b[j + 1]].sum() for j in range(len(gs))]
+        maxes = [magnitude[b[j]:b[j + 1]].amax() for j in range(len(gs))]
+        cols = torch.index_select(self.key_columns, 0, keys >> KEY_SHIFT)
+        cols = torch.where(keys == 0, 0, cols)  # exact zeros (key 0 also holds tiny subnormals)
+        n_small, width = len(gs), len(GRAD_COLUMNS)
+        hist = torch.bincount(cols + self.small_offsets, minlength=n_small * width).view(n_small, width)
+        return sums, maxes, hist
+
+
+def gradient_stats(grads: list[torch.Tensor], layer_ids: torch.Tensor | None = None):
+    """(n_layers, 4): L2 norm, mean |g|, max |g|, std of each gradient tensor, and the
+    (n_layers, 60) histogram on the GRAD_COLUMNS layout. `layer_ids` is no longer needed."""
+    device = grads[0].device
+    return GradientSummarizer([g.shape for g in grads], device)(grads)
+
 
 def grad_histogram(flat: torch.Tensor, layer_ids: torch.Tensor, n_layers: int,
-                   edges: torch.Tensor) -> torch.Tensor:
-    """Counts per layer of a flat gradient vector on the GRAD_COLUMNS layout: (n_layers, 60)."""
-    mag = flat.abs()
-    code = torch.bucketize(torch.log10(mag), edges) + 1  # 1 below, 2..57 bins, 58 above
-    code = torch.where(mag == 0, 0, code)
-    code = torch.where(torch.isfinite(flat), code, len(GRAD_COLUMNS) - 1)
-    width = len(GRAD_COLUMNS)
-    return torch.bincount(code + layer_ids * width, minlength=n_layers * width).view(n_layers, width)
+                   edges: torch.Tensor | None = None) -> torch.Tensor:
+    """Counts per layer of a flat gradient vector on the GRAD_COLUMNS layout: (n_layers, 60).
+    `edges` is ignored: the bins are fixed (GRAD_EDGE_VALUES)."""
+    sizes = torch.bincount(layer_ids, minlength=n_layers).tolist()
+    grads = list(torch.split(flat, sizes))
+    return GradientSummarizer([g.shape for g in grads], flat.device)(grads)[1]
 
 
-def gradient_stats(grads: list[torch.Tensor], layer_ids: torch.Tensor) -> torch.Tensor:
-    """(n_layers, 4): L2 norm, mean |g|, max |g|, std of each gradient tensor."""
-    n = len(grads)
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    counts = torch.bincount(layer_ids, minlength=n).to(flat.dtype)
-    zeros = torch.zeros(n, dtype=flat.dtype, device=flat.device)
-    s1 = zeros.index_add(0, layer_ids, flat)
-    s2 = zeros.index_add(0, layer_ids, flat * flat)
-    sabs = zeros.index_add(0, layer_ids, flat.abs())
-    mx = zeros.scatter_reduce(0, layer_ids, flat.abs(), reduce="amax", include_self=False)
-    mean = s1 / counts
-    # Unbiased std, like torch.std; the clamp absorbs rounding for constant tensors.
-    var = (s2 - counts * mean * mean).clamp_min(0) / (counts - 1).clamp_min(1)
-    return torch.stack([s2.sqrt(), sabs / counts, mx, var.sqrt()], dim=1), flat
+_ACT_WIDTH = ACT_BINS + 3  # under, the bins, over, NaN
+
+
+class ActivationSummarizer:
+    """Activation statistics of all hidden layers of a logged step, in a few batched ops.
+
+        summarize = ActivationSummarizer(ACTIVATION_SPECS["tanh"])
+        rows = summarize(outputs)   # (L, 46) float64: mean, std, saturated, dead, under, 40 bins, over
+
+    Mean and std are computed per layer (torch's own reductions); the counts (saturated units,
+    dead units, histogram) for all layers at once. The histogram bins exactly as torch.histc
+    does: bin = int((x - lo) * bins / (hi - lo)) in float32, hi in the last bin.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.lo, self.hi = (np.float32(v) for v in spec.hist_range)
+        self.span = float(self.hi - self.lo)  # float32 arithmetic, as histc's
+        self._ids: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _layer_ids(self, outs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per element, its layer's offset into the flat histogram; per unit, its layer
+        (cached for the current shapes: only the last batch of an epoch differs)."""
+        key = tuple(tuple(o.shape) for o in outs)
+        if key not in self._ids:
+            device = outs[0].device
+            layers = torch.arange(len(outs), device=device, dtype=torch.int32)
+            elems = torch.repeat_interleave(layers, torch.tensor([o.numel() for o in outs], device=device))
+            units = torch.repeat_interleave(layers.long(), torch.tensor([o.shape[1] for o in outs], device=device))
+            self._ids = {key: (elems * (2 * _ACT_WIDTH), units)}
+        return self._ids[key]
+
+    def __call__(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        outs = [o.detach().float() for o in outs]
+        n_layers, device, spec = len(outs), outs[0].device, self.spec
+        offsets, unit_ids = self._layer_ids(outs)
+        sizes = torch.tensor([o.numel() for o in outs], dtype=torch.float32, device=device)
+        flat = torch.cat([o.reshape(-1) for o in outs])
+        # Histogram code: 0 under, 1..bins (as torch.histc: int((x - lo) * bins / (hi - lo)) in
+        # float32, hi in the last bin), bins + 1 over, bins + 2 NaN; plus _ACT_WIDTH when the
+        # unit is saturated, so one bincount counts both.
+        pos = ((flat - self.lo) * ACT_BINS / self.span).nan_to_num_(-1.0).floor_().clamp_(-1, ACT_BINS - 1)
+        code = pos.to(torch.int32).add_(1)  # 0 below lo (and NaN, fixed next), 1..bins
+        code = torch.where(flat > self.hi, ACT_BINS + 1, code)
+        code = torch.where(flat.isnan(), ACT_BINS + 2, code)
+        if spec.saturation_threshold is not None:
+            saturated = (flat - spec.saturation_centre).abs() > spec.saturation_threshold
+            code = code + saturated.to(torch.int32) * _ACT_WIDTH
+        counts = torch.bincount(code + offsets, minlength=n_layers * 2 * _ACT_WIDTH)
+        counts = counts.view(n_layers, 2, _ACT_WIDTH)
+        hist = counts.sum(1)[:, :ACT_BINS + 2]
+        nan = torch.full((n_layers,), float("nan"), device=device)
+        saturated = counts[:, 1].sum(1).float() / sizes if spec.saturation_threshold is not None else nan
+        dead = self._dead(outs, unit_ids) if spec.can_die else nan
+        means = torch.stack([o.mean() for o in outs])
+        stds = torch.stack([o.std() for o in outs])
+        head = torch.stack([means, stds, saturated, dead], dim=1).double()
+        return torch.cat([head, hist.double()], dim=1)
+
+    @staticmethod
+    def _dead(outs: list[torch.Tensor], unit_ids: torch.Tensor) -> torch.Tensor:
+        """Fraction of units (features, or channels of a CNN) that are 0 for the whole batch."""
+        if all(o.dim() == 2 for o in outs):
+            alive = (torch.cat(outs, dim=1) != 0).any(dim=0)  # (all units,)
+            counts = torch.zeros(len(outs), dtype=torch.float64, device=alive.device).index_add_(
+                0, unit_ids, alive.double())
+            units = torch.tensor([o.shape[1] for o in outs], dtype=torch.float32, device=alive.device)
+            return 1.0 - counts.float() / units
+        rows = []
+        for out in outs:
+            per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)
+            rows.append(1.0 - (per_unit != 0).any(dim=1).float().mean())
+        return torch.stack(rows)
 
 
 class LayerStatsRecorder:
-    """Trainer callback that records per-layer statistics at logged steps."""
+    """Trainer callback that records per-layer statistics at logged steps.
+
+    `net` needs `layers` (modules or objects with a `.weight` tensor whose `.grad` is set after
+    backward) and `activations` (the activation modules, one per hidden layer). The stacked
+    trainer passes views of its stacked tensors and calls `record_activation` itself.
+    """
 
     def __init__(self, net, activation: str, log_every: int, noise_on: bool):
         self.net = net
@@ -68,22 +274,19 @@ class LayerStatsRecorder:
         self.noise_on = noise_on
         self.layers = net.layers
         self.n_layers = len(self.layers)
+        self.n_acts = len(net.activations)
         device = self.layers[0].weight.device
-        sizes = torch.tensor([m.weight.numel() for m in self.layers], device=device)
-        self.layer_ids = torch.repeat_interleave(torch.arange(self.n_layers, device=device), sizes)
-        self.edges = torch.tensor(GRAD_EDGES, dtype=torch.float32, device=device)
+        self.summarize = GradientSummarizer([m.weight.shape for m in self.layers], device)
         spec = ACTIVATION_SPECS[activation]
         self.spec = spec
+        self.summarize_activations = ActivationSummarizer(spec)
         self.act_edges = np.linspace(spec.hist_range[0], spec.hist_range[1], ACT_BINS + 1)
-        # Host-side results, one entry per logged step.
-        self.rows: list[dict] = []
-        self.hist_steps: list[int] = []
-        self.grad_hist: list[np.ndarray] = []
-        self.noisy_grad_hist: list[np.ndarray] = []
-        self.act_hist: list[np.ndarray] = []
+        # Host-side results, one entry per logged step: (step, epoch, {block name: array}).
+        self._logged: list[tuple[int, int, dict]] = []
         self._pending: dict[str, torch.Tensor] = {}
-        self._act_rows: list[torch.Tensor | None] = []
-        self._before: list[torch.Tensor] = []
+        self._act_outs: list[torch.Tensor | None] = []  # this logged step's activation outputs
+        self._before: list[torch.Tensor] = []  # weight snapshot buffers, reused every log
+        self._w_norm: torch.Tensor | None = None
 
     # ------------------------------------------------------------------ schedule
     def wants(self, step: int) -> bool:
@@ -96,7 +299,7 @@ class LayerStatsRecorder:
         if not active:
             yield
             return
-        self._act_rows = [None] * len(self.net.activations)
+        self._act_outs = [None] * self.n_acts
         handles = [m.register_forward_hook(self._make_hook(i)) for i, m in enumerate(self.net.activations)]
         try:
             yield
@@ -106,114 +309,105 @@ class LayerStatsRecorder:
 
     def _make_hook(self, i: int):
         def hook(module, inputs, output):
-            with torch.no_grad():
-                self._act_rows[i] = self._activation_row(output.detach())
+            self.record_activation(i, output)
         return hook
 
-    def _activation_row(self, out: torch.Tensor) -> torch.Tensor:
-        """mean, std, saturated fraction, dead fraction, then histogram counts (under, bins, over)."""
-        out = out.float()
-        spec = self.spec
-        nan = torch.full((), float("nan"), device=out.device)
-        if spec.saturation_threshold is not None:
-            saturated = ((out - spec.saturation_centre).abs() > spec.saturation_threshold).float().mean()
-        else:
-            saturated = nan
-        if spec.can_die:
-            # A unit is a feature (MLP) or a channel (CNN); dead = zero for the whole batch.
-            per_unit = out.transpose(0, 1).reshape(out.shape[1], -1)
-            dead = 1.0 - (per_unit != 0).any(dim=1).float().mean()
-        else:
-            dead = nan
-        lo, hi = spec.hist_range
-        hist = torch.histc(out, bins=ACT_BINS, min=lo, max=hi)
-        under = (out < lo).sum().float()
-        over = (out > hi).sum().float()
-        head = torch.stack([out.mean(), out.std(), saturated, dead, under])
-        return torch.cat([head, hist, over.reshape(1)])
+    def record_activation(self, i: int, output: torch.Tensor) -> None:
+        """Keep hidden layer i's activation output (B, ...) of this logged step; its statistics
+        are computed with the other layers' in after_update (autograd keeps it alive anyway)."""
+        if len(self._act_outs) != self.n_acts:
+            self._act_outs = [None] * self.n_acts
+        self._act_outs[i] = output.detach()
 
     # ------------------------------------------------------------------ gradients
+    @torch.no_grad()
     def record_gradients(self, kind: str) -> None:
         """kind 'true' (right after backward) or 'noisy' (after gradient noise was added)."""
-        grads = [m.weight.grad for m in self.layers]
-        stats, flat = gradient_stats(grads, self.layer_ids)
+        stats, hist = self.summarize([m.weight.grad for m in self.layers])
         self._pending[kind] = stats
-        self._pending[kind + "_hist"] = grad_histogram(flat, self.layer_ids, self.n_layers, self.edges)
+        self._pending[kind + "_hist"] = hist
 
+    @torch.no_grad()
     def before_update(self) -> None:
-        self._before = [m.weight.detach().clone() for m in self.layers]
+        weights = [m.weight.detach() for m in self.layers]
+        if not self._before:
+            self._before = [torch.empty_like(w) for w in weights]
+        torch._foreach_copy_(self._before, weights)
+        self._w_norm = torch.stack(torch._foreach_norm(self._before))
 
+    @torch.no_grad()
     def after_update(self, step: int, epoch: int) -> np.ndarray:
         """Finish the logged step: update ratios, one transfer to the host. Returns true grad stats."""
-        with torch.no_grad():
-            after = [m.weight.detach() for m in self.layers]
-            w_norm = torch.stack(torch._foreach_norm(self._before))
-            delta = torch._foreach_sub(after, self._before)
-            d_norm = torch.stack(torch._foreach_norm(delta))
-            ratio = d_norm / w_norm.clamp_min(1e-30)
-            parts = {"true": self._pending["true"], "w": torch.stack([w_norm, ratio], dim=1),
-                     "true_hist": self._pending["true_hist"]}
-            if "noisy" in self._pending:
-                parts["noisy"] = self._pending["noisy"]
-                parts["noisy_hist"] = self._pending["noisy_hist"]
-            if self._act_rows and all(r is not None for r in self._act_rows):
-                parts["act"] = torch.stack(self._act_rows)
-            host = {k: v.cpu().numpy() for k, v in parts.items()}  # the one sync of this step
-        self._pending, self._act_rows, self._before = {}, [], []
-        self._append(step, epoch, host)
+        after = [m.weight.detach() for m in self.layers]
+        torch._foreach_sub_(self._before, after)  # W_before - W_after, in the snapshot buffers
+        d_norm = torch.stack(torch._foreach_norm(self._before))
+        ratio = d_norm / self._w_norm.clamp_min(1e-30)
+        parts = {"true": self._pending["true"], "w": torch.stack([self._w_norm, ratio], dim=1),
+                 "true_hist": self._pending["true_hist"]}
+        if "noisy" in self._pending:
+            parts["noisy"] = self._pending["noisy"]
+            parts["noisy_hist"] = self._pending["noisy_hist"]
+        if self._act_outs and all(o is not None for o in self._act_outs):
+            parts["act"] = self.summarize_activations(self._act_outs)
+        host = {k: v.cpu().numpy() for k, v in parts.items()}  # the one sync of this step
+        self._pending, self._act_outs = {}, []
+        self._logged.append((step, epoch, host))
         return host["true"]
 
-    def _append(self, step: int, epoch: int, host: dict) -> None:
-        names = [GRAD_STATS]
-        blocks = [host["true"]]
-        if "noisy" in host:
-            names.append(tuple("noisy_" + s for s in GRAD_STATS))
-            blocks.append(host["noisy"])
-        names.append(("weight_norm", "update_ratio"))
-        blocks.append(host["w"])
-        for stat_names, block in zip(names, blocks):
-            for layer in range(self.n_layers):
-                for j, stat in enumerate(stat_names):
-                    self.rows.append(dict(step=step, epoch=epoch, layer=layer + 1, stat=stat,
-                                          value=float(block[layer, j])))
-        if "act" in host:
-            act = host["act"]
-            for layer in range(act.shape[0]):
-                for j, stat in enumerate(ACT_STATS):
-                    if not np.isnan(act[layer, j]) or stat in ("act_mean", "act_std"):
-                        self.rows.append(dict(step=step, epoch=epoch, layer=layer + 1, stat=stat,
-                                              value=float(act[layer, j])))
-            self.act_hist.append(act[:, 4:].astype(np.int64))
-        self.hist_steps.append(step)
-        self.grad_hist.append(host["true_hist"].astype(np.int64))
-        if "noisy_hist" in host:
-            self.noisy_grad_hist.append(host["noisy_hist"].astype(np.int64))
-
     # ------------------------------------------------------------------ results
+    @property
+    def hist_steps(self) -> list[int]:
+        return [step for step, _, _ in self._logged]
+
     def truncate_after(self, step: int) -> None:
         """Drop everything logged after `step` (used when training diverged there)."""
-        keep = [i for i, s in enumerate(self.hist_steps) if s <= step]
-        self.rows = [r for r in self.rows if r["step"] <= step]
-        self.hist_steps = [self.hist_steps[i] for i in keep]
-        self.grad_hist = [self.grad_hist[i] for i in keep]
-        if self.noisy_grad_hist:
-            self.noisy_grad_hist = [self.noisy_grad_hist[i] for i in keep]
-        if self.act_hist:
-            self.act_hist = [self.act_hist[i] for i in keep if i < len(self.act_hist)]
+        self._logged = [entry for entry in self._logged if entry[0] <= step]
 
     def table(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows, columns=["step", "epoch", "layer", "stat", "value"])
-        return df.astype({"step": "int64", "epoch": "int64", "layer": "int64", "value": "float64"})
+        """The long table: per logged step, gradient stats (true, then noisy), weight stats,
+        then activation stats; layer-major within each block."""
+        steps, epochs, layers, stats, values = [], [], [], [], []
+
+        def add(step, epoch, names, block, keep=None):
+            n_rows, n_cols = block.shape[0], len(names)
+            mask = np.ones((n_rows, n_cols), bool) if keep is None else keep
+            layer_idx, col_idx = np.nonzero(mask)  # row-major: layer, then stat
+            steps.append(np.full(len(layer_idx), step, np.int64))
+            epochs.append(np.full(len(layer_idx), epoch, np.int64))
+            layers.append(layer_idx.astype(np.int64) + 1)
+            stats.extend(names[j] for j in col_idx)
+            values.append(block[layer_idx, col_idx].astype(np.float64))
+
+        noisy_names = tuple("noisy_" + s for s in GRAD_STATS)
+        for step, epoch, host in self._logged:
+            add(step, epoch, GRAD_STATS, host["true"])
+            if "noisy" in host:
+                add(step, epoch, noisy_names, host["noisy"])
+            add(step, epoch, ("weight_norm", "update_ratio"), host["w"])
+            if "act" in host:
+                act = host["act"][:, :4]
+                keep = ~np.isnan(act)
+                keep[:, :2] = True  # mean and std are always reported
+                add(step, epoch, ACT_STATS, act, keep)
+        if not steps:
+            return pd.DataFrame({"step": np.zeros(0, np.int64), "epoch": np.zeros(0, np.int64),
+                                 "layer": np.zeros(0, np.int64), "stat": pd.Series([], dtype=object),
+                                 "value": np.zeros(0, np.float64)})
+        return pd.DataFrame({"step": np.concatenate(steps), "epoch": np.concatenate(epochs),
+                             "layer": np.concatenate(layers), "stat": stats,
+                             "value": np.concatenate(values)})
 
     def histograms(self) -> dict[str, np.ndarray]:
         out = {"steps": np.asarray(self.hist_steps, dtype=np.int64),
                "grad_edges": GRAD_EDGES.astype(np.float64),
                "act_edges": self.act_edges.astype(np.float64)}
-        n_act = len(self.net.activations)
-        out["grad"] = np.stack(self.grad_hist).astype(np.int32) if self.grad_hist else \
+        grad = [host["true_hist"] for _, _, host in self._logged]
+        out["grad"] = np.stack(grad).astype(np.int32) if grad else \
             np.zeros((0, self.n_layers, len(GRAD_COLUMNS)), np.int32)
-        if self.noisy_grad_hist:
-            out["noisy_grad"] = np.stack(self.noisy_grad_hist).astype(np.int32)
-        out["act"] = np.stack(self.act_hist).astype(np.int32) if self.act_hist else \
-            np.zeros((0, n_act, ACT_BINS + 2), np.int32)
+        noisy = [host["noisy_hist"] for _, _, host in self._logged if "noisy_hist" in host]
+        if noisy:
+            out["noisy_grad"] = np.stack(noisy).astype(np.int32)
+        act = [host["act"][:, 4:].astype(np.int64) for _, _, host in self._logged if "act" in host]
+        out["act"] = np.stack(act).astype(np.int32) if act else \
+            np.zeros((0, self.n_acts, ACT_BINS + 2), np.int32)
         return out
