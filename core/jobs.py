@@ -55,6 +55,7 @@ class Job:
     error: str | None = None
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    group: int | None = None  # jobs submitted together train together (stacked where they can)
 
     @property
     def run_id(self) -> str:
@@ -100,14 +101,20 @@ def _worker_main(conn, cancel, cache_dir: str) -> None:
             return  # the server went away
         if message is None:
             return
-        cfg = RunConfig.from_dict(message)
+        configs = [RunConfig.from_dict(m) for m in message]
+        send = lambda e: conn.send(("event", e))  # noqa: E731
         try:
-            result = store.get_or_train(cfg, on_event=lambda e: conn.send(("event", e)),
-                                        should_stop=cancel.is_set)
-            conn.send(("done", {"status": result.status, "cached": result.cached,
-                                "store_error": result.meta.get("store_error")}))
-        except Exception as exc:  # reported to the job; the worker lives on
-            conn.send(("done", {"status": "error", "error": f"{type(exc).__name__}: {exc}"}))
+            if len(configs) == 1:
+                results = [store.get_or_train(configs[0], on_event=send, should_stop=cancel.is_set)]
+            else:  # several runs at once, as one stacked model where their settings allow
+                from .sweep import get_or_train_many
+
+                results = get_or_train_many(store, configs, on_event=send, should_stop=cancel.is_set)
+            conn.send(("done", {r.run_id: {"status": r.status, "store_error": r.meta.get("store_error")}
+                                for r in results}))
+        except Exception as exc:  # reported to the jobs; the worker lives on
+            error = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+            conn.send(("done", {c.run_id: error for c in configs}))
 
 
 class WorkerDied(RuntimeError):
@@ -129,10 +136,11 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def run(self, job: Job, should_stop) -> dict:
-        """Train `job` in the worker; returns the worker's 'done' message."""
+    def run(self, jobs: list[Job], should_stop) -> dict:
+        """Train `jobs` in the worker; returns {run_id: {"status", "store_error" or "error"}}."""
+        by_id = {j.run_id: j for j in jobs}
         self.cancel.clear()
-        self.conn.send(job.config.to_dict())
+        self.conn.send([j.config.to_dict() for j in jobs])
         while True:
             if should_stop():
                 self.cancel.set()
@@ -146,7 +154,10 @@ class _Worker:
                 except (EOFError, OSError) as exc:
                     raise WorkerDied(self._death()) from exc
                 if kind == "event":
-                    job.on_event(payload)
+                    # one job's events carry no run id; a group's are tagged with theirs
+                    target = by_id.get(payload.get("run_id"), jobs[0] if len(jobs) == 1 else None)
+                    if target is not None:
+                        target.on_event(payload)
                 else:
                     return payload
             elif not self.process.is_alive():
@@ -174,6 +185,7 @@ class JobQueue:
         self.store = store
         self.abandon_after = default_abandon_after() if abandon_after is None else abandon_after
         self.trained = 0  # jobs handed to a worker (for tests and the status display)
+        self._groups = 0
         self._lock = threading.RLock()
         self._queues: dict[str, deque[Job]] = {}
         self._jobs: dict[str, Job] = {}  # run_id -> latest job
@@ -206,6 +218,22 @@ class JobQueue:
             self._ensure_thread(device)
             self._wakeup[device].notify()
             return job
+
+    def submit_many(self, configs: list[RunConfig], watcher: str | None = None) -> list[Job | None]:
+        """Queue several configs to train together: the worker trains those whose settings
+        allow it as one stacked model (core.sweep), the rest one by one, in one turn of the
+        queue. Returns one entry per config, as `submit` would."""
+        with self._lock:
+            self._groups += 1
+            group = self._groups
+            jobs = []
+            for cfg in configs:
+                job = self.submit(cfg, watcher)
+                if job is not None and job.state == QUEUED and job.group is None and \
+                        all(j is not job for j in jobs):
+                    job.group = group
+                jobs.append(job)
+            return jobs
 
     def get(self, run_id: str) -> Job | None:
         with self._lock:
@@ -244,6 +272,11 @@ class JobQueue:
             if job.state == QUEUED:
                 self._queues[job.device].remove(job)
                 self._finish(job, CANCELLED)
+                return "cancelled"
+            if job.group is not None and any(
+                    j.group == job.group and j.state == RUNNING and not j.cancel_event.is_set()
+                    for j in self._jobs.values()):
+                return "detached"  # trained with its group, which goes on for the others
             return "cancelled"
 
     def jobs(self) -> list[Job]:
@@ -296,7 +329,8 @@ class JobQueue:
             return False  # submitted by a script: nobody is expected to watch
         return time.time() - max(job.watchers.values()) > self.abandon_after
 
-    def _next_job(self, device: str) -> Job:
+    def _next_jobs(self, device: str) -> list[Job]:
+        """The next job of the device's queue, with the queued jobs of its group."""
         with self._lock:
             queue = self._queues[device]
             while True:
@@ -305,10 +339,18 @@ class JobQueue:
                     if self._abandoned(job):
                         self._finish(job, CANCELLED, "nobody was waiting for it any more")
                         continue
-                    job.state, job.started_at = RUNNING, time.time()
-                    self.trained += 1
-                    log.info("training run %s on %s: %s", job.run_id, device, job.config.describe())
-                    return job
+                    batch = [job]
+                    if job.group is not None:
+                        mates = [j for j in queue if j.group == job.group]
+                        for j in mates:
+                            queue.remove(j)
+                        batch += [j for j in mates if not self._abandoned(j)]
+                    now = time.time()
+                    for j in batch:
+                        j.state, j.started_at = RUNNING, now
+                        self.trained += 1
+                        log.info("training run %s on %s: %s", j.run_id, device, j.config.describe())
+                    return batch
                 self._wakeup[device].wait(timeout=5.0)
 
     def _worker(self, device: str) -> _Worker:
@@ -319,34 +361,40 @@ class JobQueue:
         return worker
 
     def _serve(self, device: str) -> None:
-        """One thread per device: hand queued jobs to the device's worker process, one at a time."""
+        """One thread per device: hand queued jobs to the device's worker process, one turn at a time."""
         while True:
-            job = self._next_job(device)
+            batch = self._next_jobs(device)
 
-            def should_stop(job=job) -> bool:
-                if self._abandoned(job):
-                    job.cancel_event.set()
-                return job.cancel_event.is_set()
+            def should_stop(batch=batch) -> bool:
+                # A group stops only when every one of its jobs is cancelled or abandoned.
+                for job in batch:
+                    if self._abandoned(job):
+                        job.cancel_event.set()
+                return all(job.cancel_event.is_set() for job in batch)
 
             try:
-                outcome = self._worker(device).run(job, should_stop)
-            except Exception as exc:  # WorkerDied, or a broken pipe: fail the job, not the queue
-                log.error("job %s: %s", job.run_id, exc)
+                outcomes = self._worker(device).run(batch, should_stop)
+            except Exception as exc:  # WorkerDied, or a broken pipe: fail the jobs, not the queue
+                log.error("jobs %s: %s", [j.run_id for j in batch], exc)
                 with self._lock:
                     self._workers.pop(device, None)
-                    self._finish(job, FAILED, str(exc))
+                    for job in batch:
+                        self._finish(job, FAILED, str(exc))
                 continue
-            status = outcome["status"]
             with self._lock:
-                if status == "cancelled":
-                    self._finish(job, CANCELLED, "nobody was waiting for it any more"
-                                 if self._abandoned(job) else None)
-                elif status == "error":
-                    self._finish(job, FAILED, outcome.get("error"))
-                elif outcome.get("store_error"):
-                    self._finish(job, FAILED, f"trained, but not stored: {outcome['store_error']}")
-                else:
-                    self._finish(job, DONE)
+                for job in batch:
+                    self._settle(job, outcomes.get(job.run_id, {"status": "error", "error": "no result"}))
+
+    def _settle(self, job: Job, outcome: dict) -> None:
+        status = outcome["status"]
+        if status == "cancelled":
+            self._finish(job, CANCELLED, "nobody was waiting for it any more" if self._abandoned(job) else None)
+        elif status == "error":
+            self._finish(job, FAILED, outcome.get("error"))
+        elif outcome.get("store_error"):
+            self._finish(job, FAILED, f"trained, but not stored: {outcome['store_error']}")
+        else:
+            self._finish(job, DONE)
 
     def _finish(self, job: Job, state: str, error: str | None = None) -> None:
         job.state, job.finished_at = state, time.time()

@@ -79,8 +79,9 @@ if missing:
             f"({', '.join(label for label, _ in missing)}); rough estimate {max(seconds, 1):.0f} s on a laptop CPU.")
     if not waiting:
         if st.button(f"Train {len(missing)} missing run{'s' if len(missing) != 1 else ''}", type="primary"):
-            for _, cfg in missing:
-                jobs.submit(cfg, watcher=session_id())
+            # one turn of the queue: runs that differ only in seed, init, lr, optimizer or noise
+            # train together as one stacked model
+            jobs.submit_many([cfg for _, cfg in missing], watcher=session_id())
             st.rerun()
     else:
         @st.fragment(run_every=1.0)

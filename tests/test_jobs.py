@@ -110,3 +110,16 @@ def test_a_job_whose_dataset_is_missing_fails_with_the_reason(queue):
     job = queue.submit(cfg, watcher="a")
     queue.wait(cfg.run_id)
     assert job.state == FAILED and "dataset: 'cifar10' is not on this machine" in job.error
+
+
+def test_runs_submitted_together_train_in_one_turn_and_are_each_stored(queue):
+    configs = [TINY.replace(seed=s) for s in range(3)] + [TINY.replace(bn="before")]  # the last one cannot stack
+    jobs = queue.submit_many(configs, watcher="a")
+    assert len({j.group for j in jobs}) == 1 and jobs[0].group is not None
+    for c in configs:
+        queue.wait(c.run_id)
+    assert [j.state for j in jobs] == [DONE] * 4
+    assert all(queue.store.has(c.run_id) for c in configs)
+    assert len({j.started_at for j in jobs}) == 1  # handed to the worker together
+    assert all(j.epoch_rows for j in jobs)  # each job got its own progress events
+    assert queue.submit_many(configs, watcher="a") == [None] * 4  # stored now
