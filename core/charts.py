@@ -249,7 +249,7 @@ def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", pe
                         scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels)),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title="configuration"),
                  alt.Tooltip("value:Q", title=value_title, format=".1%" if percent else ".3g")],
-    ).properties(height=HEIGHT)
+    ).properties(height=_series_height(labels))
 
 
 def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
@@ -262,7 +262,7 @@ def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
     data = _finite(df, "share", positive=True)
     return alt.Chart(data).mark_line(interpolate="step-after", point=False).encode(
         x=alt.X("low:Q", title="log10 |gradient|", scale=alt.Scale(zero=False, nice=False)),
-        y=alt.Y("share:Q", title="share of the layer's weights", scale=alt.Scale(type="log")),
+        y=alt.Y("share:Q", title="share of the layer's nonzero gradients", scale=alt.Scale(type="log")),
         color=_layer_color(order),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("low:Q", title="from log10|g|", format=".2f"),
                  alt.Tooltip("high:Q", title="to log10|g|", format=".2f"),

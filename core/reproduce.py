@@ -29,11 +29,10 @@ import pandas as pd
 
 from .config import RunConfig
 from .cost import estimate
-from .diagnosis import gradient_ratio
 from .presets import PRESETS, SCALES, Cell, Preset, check_scale, get_preset, resolve, substitutions
-from .result import RunResult
+from .result import RunResult, gradient_ratio
 
-TINY_GRADIENT = 1e-4  # 'share |g| < 1e-4' of 004_*: gradients this small barely move a weight
+TINY_GRADIENT = 1e-4  # deep-sigmoid's 'layer 1 gradients below 1e-4': such a weight barely moves
 
 
 # ---------------------------------------------------------------------- metrics
@@ -42,7 +41,6 @@ class Metric:
     label: str
     unit: str  # "%" values are fractions shown x100
     fn: Callable[[RunResult, "RunResult | None"], float | None]  # (result, baseline result)
-    digits: int = 2
 
 
 def _final(key: str):
@@ -73,6 +71,15 @@ def _best_epoch_change(r: RunResult, base: RunResult | None) -> float | None:
     return mine[1] / theirs[1] - 1.0
 
 
+def _epochs_to_base_best(r: RunResult, base: RunResult | None) -> float | None:
+    """First epoch at which `r` reaches the baseline row's best validation accuracy."""
+    target = _best_val(base if base is not None else r)
+    if target is None or r.epochs.empty:
+        return None
+    reached = r.epochs[r.epochs["val_acc"] >= target[0]]
+    return float(reached["epoch"].iloc[0]) if len(reached) else None
+
+
 def _ratio(which: str):
     def fn(r: RunResult, base) -> float | None:
         v = gradient_ratio(r.grad_flow(which))
@@ -81,17 +88,20 @@ def _ratio(which: str):
 
 
 def _tiny_share(r: RunResult, base) -> float | None:
-    """Share of layer 1's weight gradients below TINY_GRADIENT at the last logged step."""
+    """Share of layer 1's nonzero weight gradients below TINY_GRADIENT at the last logged step.
+
+    Exact zeros are left out: in layer 1 they belong to input pixels that are blank in the
+    whole batch (MNIST's borders), not to a vanishing gradient."""
     grad, edges = r.histograms.get("grad"), r.histograms.get("grad_edges")
     if grad is None or grad.shape[0] == 0:
         return None
     row = grad[-1, 0].astype(np.float64)  # GRAD_COLUMNS: zero, below, bins..., above, nonfinite
-    total = row.sum()
+    total = row[1:].sum()
     if total == 0:
         return None
     cut = math.log10(TINY_GRADIENT)
     below_bins = row[2:2 + len(edges) - 1][edges[1:] <= cut + 1e-9].sum()
-    return float((row[0] + row[1] + below_bins) / total)
+    return float((row[1] + below_bins) / total)
 
 
 def _saturation(which: str, layer: str):
@@ -109,21 +119,22 @@ METRICS: dict[str, Metric] = {
     "test_acc": Metric("test acc", "%", _final("test_acc")),
     "train_acc": Metric("train acc", "%", _final("train_acc")),
     "val_acc": Metric("val acc", "%", _final("val_acc")),
-    "train_loss": Metric("train loss", "", _final("train_loss"), 3),
-    "val_loss": Metric("val loss", "", _final("val_loss"), 3),
-    "test_loss": Metric("test loss", "", _final("test_loss"), 3),
+    "train_loss": Metric("train loss", "", _final("train_loss")),
+    "val_loss": Metric("val loss", "", _final("val_loss")),
+    "test_loss": Metric("test loss", "", _final("test_loss")),
     "params_k": Metric("# params", "K",
-                       lambda r, base: r.meta["params"] / 1000 if r.meta.get("params") else None, 1),
+                       lambda r, base: r.meta["params"] / 1000 if r.meta.get("params") else None),
     "best_val_acc": Metric("best val acc", "%", lambda r, base: (_best_val(r) or (None,))[0]),
     "best_epoch": Metric("epochs to best val", "",
-                         lambda r, base: (_best_val(r) or (None, None))[1], 0),
-    "best_epoch_change": Metric("epochs to best vs regular", "%", _best_epoch_change, 0),
+                         lambda r, base: (_best_val(r) or (None, None))[1]),
+    "best_epoch_change": Metric("epochs to best vs regular", "%", _best_epoch_change),
+    "epochs_to_base_best": Metric("epochs to regular's best val", "", _epochs_to_base_best),
     "ratio_init": Metric("grad ratio at init", "ratio", _ratio("init")),
     "ratio_end": Metric("grad ratio at end", "ratio", _ratio("final")),
-    "tiny_grad_share": Metric(f"layer 1 share |g| < {TINY_GRADIENT:g}", "%", _tiny_share, 1),
-    "sat_first_init": Metric("layer 1 saturated at init", "%", _saturation("init", "first"), 1),
-    "sat_top_init": Metric("top layer saturated at init", "%", _saturation("init", "top"), 1),
-    "sat_top_end": Metric("top layer saturated at end", "%", _saturation("final", "top"), 1),
+    "tiny_grad_share": Metric("layer 1 nonzero gradients below 1e-4", "%", _tiny_share),
+    "sat_first_init": Metric("layer 1 saturated at init", "%", _saturation("init", "first")),
+    "sat_top_init": Metric("top layer saturated at init", "%", _saturation("init", "top")),
+    "sat_top_end": Metric("top layer saturated at end", "%", _saturation("final", "top")),
 }
 
 
@@ -185,8 +196,9 @@ def comparison_table(preset: Preset, cells: list[Cell], results: dict[str, RunRe
 
 
 def flow_summary(cells: list[Cell], results: dict[str, RunResult]) -> pd.DataFrame:
-    """Per configuration: mean |g| of layer 1 and of the last hidden layer, and their ratio,
-    at initialization and at the last logged step (ratio < 1e-2: vanishing; > 1e2: exploding)."""
+    """Per configuration: mean |g| of layer 1 and of the top layer (the last hidden layer; the
+    output layer when there is only one hidden layer), and their ratio, at initialization and at
+    the last logged step (ratio < 1e-2: vanishing; > 1e2: exploding)."""
     rows = []
     for c in cells:
         r = results.get(c.config.run_id)
@@ -196,7 +208,7 @@ def flow_summary(cells: list[Cell], results: dict[str, RunResult]) -> pd.DataFra
             flow = r.grad_flow(key) if r is not None else []
             hidden = flow[:-1] if len(flow) >= 3 else flow
             rec[f"layer 1 |g| {when}"] = hidden[0] if hidden else None
-            rec[f"last hidden |g| {when}"] = hidden[-1] if hidden else None
+            rec[f"top |g| {when}"] = hidden[-1] if hidden else None
             ratio = gradient_ratio(flow) if flow else float("nan")
             rec[f"ratio {when}"] = ratio if math.isfinite(ratio) else None
         rows.append(rec)
@@ -214,7 +226,7 @@ def format_table(table: pd.DataFrame, style: str = "text") -> str:
             return f"{v:.1e}"
         if "# params" in col:
             return f"{v:.0f}"
-        if "epochs to best" in col and "vs" not in col:
+        if "epochs to" in col and "vs" not in col:
             return f"{v:.0f}"
         if "loss" in col:
             return f"{v:.3f}"
@@ -239,8 +251,9 @@ def format_table(table: pd.DataFrame, style: str = "text") -> str:
             getters.append(lambda row, i=i, c=col: fmt(c, row[i]))
     cells = [[get(row) for get in getters] for row in table.itertuples(index=False)]
     if style == "markdown":
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        esc = lambda text: text.replace("|", "\\|")  # noqa: E731  (|g| inside a cell)
+        lines = ["| " + " | ".join(map(esc, headers)) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(map(esc, row)) + " |" for row in cells]
         return "\n".join(lines)
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
@@ -286,8 +299,9 @@ def layer_stat_frame(cells: list[Cell], results: dict[str, RunResult], stat: str
 
 
 def grad_value_histogram_frame(result: RunResult, step: str = "final") -> pd.DataFrame:
-    """Share of weight-gradient entries per log10|g| bin at one logged step, per layer
-    (exact zeros and values below the first bin go into the lowest bin)."""
+    """Share of nonzero weight-gradient entries per log10|g| bin at one logged step, per layer
+    (values below the first bin go into the lowest bin; exact zeros, e.g. the weights of input
+    pixels blank in the whole batch, are left out)."""
     grad, edges = result.histograms["grad"], result.histograms["grad_edges"]
     if grad.shape[0] == 0:
         return pd.DataFrame(columns=["low", "high", "share", "name", "layer"])
@@ -297,11 +311,11 @@ def grad_value_histogram_frame(result: RunResult, step: str = "final") -> pd.Dat
     frames = []
     for i, name in enumerate(names):
         row = counts[i]
-        total = row.sum()
+        total = row[1:].sum()
         if total == 0:
             continue
         bins = row[2:2 + n_bins].copy()
-        bins[0] += row[0] + row[1]
+        bins[0] += row[1]
         bins[-1] += row[2 + n_bins]
         frames.append(pd.DataFrame({"low": edges[:-1], "high": edges[1:], "share": bins / total,
                                     "name": name, "layer": i + 1}))
@@ -330,17 +344,18 @@ def ours_vs_published_frame(preset: Preset, cells: list[Cell], results: dict[str
 
 
 # ---------------------------------------------------------------------- planning and running
-# This trainer's speed on a 2-core laptop CPU, measured on the quick presets: multiply-
-# accumulates per second of the forward pass (backward included) and a fixed cost per step
-# (Python, logging). Stored runs of the same preset rescale the estimate to this machine.
-MACS_PER_SECOND = {"mlp": 1.5e9, "vgg": 8e9}
-SECONDS_PER_STEP = 0.006
+# This trainer's speed on an idle 2-core laptop CPU, fitted to the quick presets' measured times:
+# multiply-accumulates per second (forward and backward together) and a cost per weight layer
+# and step (statistics, Python). Rough (within 2x); plan() rescales it by the stored runs.
+MACS_PER_SECOND = {"mlp": 5e9, "vgg": 5e9}
+SECONDS_PER_LAYER_STEP = 6e-4
 
 
 def rough_seconds(cfg: RunConfig) -> float:
-    """Rough training time of `cfg` on a 2-core laptop CPU."""
+    """Rough training time of `cfg` on an idle 2-core laptop CPU."""
     est = estimate(cfg)
-    return est.work / MACS_PER_SECOND[cfg.arch] + SECONDS_PER_STEP * est.steps_per_epoch * cfg.epochs
+    steps = est.steps_per_epoch * cfg.epochs
+    return est.work / MACS_PER_SECOND[cfg.arch] + SECONDS_PER_LAYER_STEP * (cfg.depth + 1) * steps
 
 
 @dataclass
@@ -599,35 +614,26 @@ def render(rep: Reproduction, style: str = "text") -> str:
                           allow_nan=False)
     p = rep.preset
     note = p.quick_note if rep.scale == "quick" else p.full_note
-    trained_s = sum(float(rep.results[i].meta.get("seconds", 0.0)) for i in rep.trained)
-    stored_s = sum(float(r.meta.get("seconds", 0.0)) for r in rep.results.values())
     n_runs = len({c.config.run_id for c in rep.cells})
-    lines = []
-    if style == "markdown":
-        lines += [f"### {p.title} (`{p.name}`, {rep.scale})", "", f"Source: {p.source}.", ""]
-    else:
-        lines += [f"{p.title}  [{p.name}, {rep.scale} scale]", f"source: {p.source}"]
-    lines.append(f"{'Scaled down' if rep.scale == 'quick' else 'Settings'}: {note}")
+    head = [f"{'Scaled down' if rep.scale == 'quick' else 'Settings'}: {note}"]
     if subs:
-        lines.append(f"Dataset substituted (not available here): {', '.join(subs)}")
-    lines.append(f"{len(rep.results)} of {n_runs} runs available ({len(rep.trained)} trained now in "
-                 f"{_duration(trained_s)}); training time of all of them: {_duration(stored_s)} "
-                 f"on {_devices(rep)}.")
-    lines.append(f"Published: {p.published_note}")
-    lines.append("")
+        head.append(f"Dataset substituted (not available here): {', '.join(subs)}.")
+    head += [f"Note: {n}." for n in dict.fromkeys(c.note for c in rep.cells if c.note)]
+    head.append(f"{len(rep.results)} of {n_runs} runs available, {len(rep.trained)} of them trained "
+                f"now (this call took {_duration(rep.seconds)}; device: {_devices(rep)}).")
+    head.append(f"Published: {p.published_note}")
     if any(c.endswith(" · published") for c in table.columns):
-        lines.append("Where a cell holds two numbers: ours / published (— where there is none).")
-        lines.append("")
-    lines.append(format_table(table, style))
-    lines.append("")
-    lines.append("Gradient flow: mean |gradient| of the weights of layer 1 and of the last hidden "
-                 "layer, and their ratio (below 1e-2: vanishing; above 1e2: exploding):")
-    lines.append("")
-    lines.append(format_table(flow.drop(columns=["dataset"]), style))
-    lines.append("")
-    lines.append(f"How to read it: {p.reading}")
-    return "\n".join(lines) if style != "markdown" else "\n".join(
-        line if not line or line.startswith(("|", "#")) else line + "\n" for line in lines)
+        head.append("Where a cell holds two numbers: ours / published (— where there is none).")
+    flow_intro = ("Gradient flow: mean |gradient| of the weights of layer 1 and of the top layer (the "
+                  "last hidden layer, or the output layer when there is only one hidden layer), and "
+                  "their ratio (below 1e-2: vanishing; above 1e2: exploding):")
+    sections = [format_table(table, style), flow_intro, format_table(flow.drop(columns=["dataset"]), style),
+                f"How to read it: {p.reading}"]
+    if style == "markdown":
+        title = f"### {p.title} (`{p.name}`, {rep.scale})"
+        return "\n\n".join([title, f"Source: {p.source}.", *head, *sections])
+    title = f"{p.title}  [{p.name}, {rep.scale} scale]\nsource: {p.source}"
+    return "\n\n".join(["\n".join([title, *head]), sections[0], "\n".join(sections[1:3]), sections[3]])
 
 
 def _devices(rep: Reproduction) -> str:

@@ -19,6 +19,16 @@ st.title("Reproduce")
 st.caption("The experiments of the source documents, one click each: train what the store lacks, "
            "then compare our numbers with the published ones.")
 
+def _number_format(column: str) -> str:
+    if "loss" in column:
+        return "%.3f"
+    if "# params" in column or "epochs to" in column:
+        return "%+.0f" if "vs regular" in column else "%.0f"
+    if "grad ratio" in column:
+        return "%.1e"
+    return "%.2f"
+
+
 # ---------------------------------------------------------------- choice (URL -> widgets -> URL)
 names = list(PRESETS)
 params = st.query_params.to_dict()
@@ -129,9 +139,9 @@ if not results:
 
 st.subheader("Ours vs published")
 table = comparison_table(preset, cells, results)
-number_format = {c: st.column_config.NumberColumn(format="%.3f" if "loss" in c else "%.2f")
-                 for c in table.columns if "·" in c or c.endswith(("ours", "published"))}
-st.dataframe(table, hide_index=True, column_config=number_format)
+number_format = {c: st.column_config.NumberColumn(format=_number_format(c)) for c in table.columns
+                 if "·" in c and pd.api.types.is_numeric_dtype(table[c])}
+st.dataframe(table, hide_index=True, column_config=number_format, height=35 * (len(table) + 1) + 3)
 st.caption(f"Laid out like the document's table; accuracy in %. Published: {preset.published_note}")
 st.download_button("Download the table (CSV)", table.to_csv(index=False), f"{name}-{scale}.csv", "text/csv")
 with st.expander("How to read it", expanded=True):
@@ -146,9 +156,10 @@ st.subheader("Gradient flow")
 flow = flow_summary(cells, results)
 st.dataframe(flow, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.1e") for c in flow.columns if "|g|" in c or c.startswith("ratio")})
-st.caption("Mean |gradient| of the weights of layer 1 and of the last hidden layer, and their ratio, "
-           "at initialization and at the last logged step: below 1e-2 the gradient vanishes on its "
-           "way back, above 1e2 it explodes.")
+st.caption("Mean |gradient| of the weights of layer 1 and of the top layer (the last hidden layer, or "
+           "the output layer when there is only one hidden layer), and their ratio, at initialization "
+           "and at the last logged step: below 1e-2 the gradient vanishes on its way back, above 1e2 "
+           "it explodes.")
 
 trained_cells = [c for c in cells if c.config.run_id in results]
 groups = [g for g in preset.columns if any(c.column == g for c in trained_cells)]
@@ -183,8 +194,9 @@ if "activation_std" in preset.charts or "saturation" in preset.charts:
     std = layer_stat_frame(shown, results, "act_std", "init" if which == "at initialization" else "final")
     if not std.empty:
         chart(charts.layer_profile(std, "activation std", percent=False, log=True))
-        st.caption("Standard deviation of each hidden layer's output (log scale): a self-normalizing "
-                   "network keeps it near 1 through the depth.")
+        st.caption("Standard deviation of each hidden layer's output (log scale)."
+                   + (" A self-normalizing network keeps it near 1 through the depth."
+                      if "activation_std" in preset.charts else ""))
 
 st.subheader("Training curves")
 epochs = {c.label: results[c.config.run_id].epochs for c in shown}
@@ -204,7 +216,9 @@ if "grad_histogram" in preset.charts:
     if not hist.empty:
         chart(charts.grad_value_histogram(hist))
         st.caption("Weight gradients of every layer at the last logged step, by magnitude (log10 |g| "
-                   "bins, log share): the sigmoid network's first layers pile up at tiny values.")
+                   "bins, log share of the layer's nonzero gradients; exact zeros, such as the weights "
+                   "of always-blank border pixels, are left out). Where a vanishing gradient is, the "
+                   "first layers' distributions sit decades to the left of the last ones'.")
 show_histograms(result, key=f"reproduce-{cell.config.run_id}")
 st.page_link("pages/explore.py", label="Open this configuration in Explore", icon=":material/biotech:",
              query_params=config_to_query(cell.config))

@@ -115,7 +115,7 @@ def test_empty_tables_have_the_documents_layout_with_published_numbers():
     assert [c for c in table.columns if "·" in c] == [
         "2-layer · test acc % · ours", "2-layer · test acc % · published",
         "5-layer · test acc % · ours", "5-layer · test acc % · published"]
-    assert len(table) == 15 and tuple(table.iloc[0, :2]) == ("Baseline", "Logistic")
+    assert len(table) == 20 and tuple(table.iloc[0, :2]) == ("Baseline", "Logistic")
     assert table["5-layer · test acc % · published"].iloc[0] == 10.28
     assert table["2-layer · test acc % · ours"].isna().all()
     assert (table["notes"] != "").all()
@@ -192,7 +192,7 @@ def test_tiny_reproduction_end_to_end_through_the_cli(monkeypatch, capsys, isola
     monkeypatch.setitem(PRESETS, "init-act-bn", tiny_preset("init-act-bn"))
     assert cli.main(["reproduce", "init-act-bn", "--scale", "quick"]) == 0
     first = capsys.readouterr()
-    assert "2 trained now" in first.out
+    assert "2 of them trained now" in first.out
     assert "/ 94.51" in first.out and "/ 95.50" in first.out  # ours / published
     assert "Gradient flow" in first.out and "How to read it" in first.out
     # The store keeps them: a second call trains nothing.

@@ -32,9 +32,9 @@ def test_renders_with_plan_and_estimate_and_no_results_yet():
     assert at.title[0].value == "Reproduce"
     assert at.session_state["reproduce-preset"] == "gna-bn" and at.session_state["reproduce-scale"] == "quick"
     shown = texts(at)
-    assert "0 of 30 runs are stored" in shown and "min here" in shown
+    assert "0 of 40 runs are stored" in shown and "min here" in shown
     assert "Scaled down" in shown
-    assert any(b.label == "Run the 30 missing runs" for b in at.button)
+    assert any(b.label == "Run the 40 missing runs" for b in at.button)
     assert not at.warning
 
 
