@@ -97,8 +97,9 @@ elif not active:
             f"{len(pl.missing)} take about {max(minutes, 0.1):.1f} min here (rough estimate, refined "
             "from this machine's stored runs).", icon=":material/schedule:")
     if st.button(f"Run the {len(pl.missing)} missing runs", type="primary", key="reproduce-run"):
-        for c in pl.missing:
-            jobs.submit(c.config, watcher=session_id())
+        # One turn of the queue: runs that differ only in seed, init or optimizer settings
+        # train together as one stacked model (core.sweep), the rest one after the other.
+        jobs.submit_many([c.config for c in pl.missing], watcher=session_id())
         st.rerun()
     failed = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and j.state == "failed"]
     if failed:
