@@ -335,6 +335,46 @@ def _probe(batched, looped, operands, out) -> bool:
     return as_int is not None and torch.equal(a.contiguous().view(as_int), b.contiguous().view(as_int))
 
 
+def _activation_stacks(act: torch.nn.Module, z: torch.Tensor) -> bool:
+    """May `act` run on the whole stack z (C, B, width) at once? Yes where, on random data of
+    this shape and layout, its output and its input gradient equal those of the per-run calls
+    bit for bit, and every run's slice of the output starts aligned (so the statistics that
+    read it see what a single run's tensor would give them). Checked once per shape."""
+    key = ("activation", repr(act), torch.get_num_threads(), z.dtype, z.device.type,
+           tuple(z.shape), z.stride(), _aligned(z))
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        verdict = _probe_activation(act, z)
+        with _VERDICTS_LOCK:
+            _VERDICTS[key] = verdict
+    return verdict
+
+
+def _probe_activation(act: torch.nn.Module, z: torch.Tensor) -> bool:
+    per_run = int(np.prod(z.shape[1:])) * z.element_size()
+    if not _aligned(z) or per_run % _align_bytes(z.device):
+        return False
+    as_int = _AS_INT.get(z.dtype)
+    if as_int is None:
+        return False
+    gen = torch.Generator(device=z.device).manual_seed(12345)
+    # Spread over the range where activations bend and saturate (|x| up to ~12).
+    data = 4 * torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device)
+    grad = torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device)
+    with torch.enable_grad():
+        x = stacked_empty(z.shape[0], z.shape[1:], z).copy_(data).requires_grad_(True)
+        out = act(x)
+        (gx,) = torch.autograd.grad(out, x, grad)
+        for c in range(z.shape[0]):
+            xc = data[c].clone().requires_grad_(True)  # a fresh tensor, as a single run's
+            oc = act(xc)
+            (gc,) = torch.autograd.grad(oc, xc, grad[c].clone())
+            if not (torch.equal(out[c].detach().view(as_int), oc.detach().view(as_int))
+                    and torch.equal(gx[c].view(as_int), gc.view(as_int))):
+                return False
+    return out.data_ptr() % _align_bytes(z.device) == 0
+
+
 class _StackedLinear(torch.autograd.Function):
     """y[c] = h[c] @ w[c].T + b[c] for every run c; the backward writes the weight and bias
     gradients into the stack's gradient buffers (which the runs' parameter views read)."""
@@ -402,16 +442,21 @@ class StackedMLP:
         for l in range(self.n_layers):
             z = _StackedLinear.apply(h, self.weights[l][runs], self.biases[l][runs],
                                      self.grad_w[l][runs], self.grad_b[l][runs], self.token)
-            parts = _Unstack.apply(z)
             if l == self.n_layers - 1:
-                return z, parts
-            # Per run, so every element goes through the same vectorized or scalar code path
-            # as in a single run (transcendental functions differ in the last bit between them).
-            outs = [self.acts[l](zc) for zc in parts]
+                return z, _Unstack.apply(z)
+            if _activation_stacks(self.acts[l], z):
+                # One elementwise op for all runs (and both cores), where it was checked to give
+                # every element the bits a single run's call gives it, forward and backward.
+                h = self.acts[l](z)
+                outs = h.unbind(0)
+            else:
+                # Per run, so every element goes through the same vectorized or scalar code path
+                # as in a single run (transcendental functions differ in the last bit between them).
+                outs = [self.acts[l](zc) for zc in _Unstack.apply(z)]
+                h = _Stack.apply(*outs)
             if record is not None:
                 for c, out in enumerate(outs):
                     record(l, c, out)
-            h = _Stack.apply(*outs)
         raise AssertionError("unreachable: the last layer returns")
 
     @torch.no_grad()
