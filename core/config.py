@@ -171,7 +171,7 @@ class RunConfig:
                    group="optimization", lo=0, hi=2**31 - 1)
     # --- instrumentation and execution
     log_every: int = _f(0, "Log per-layer statistics every k steps (0 = automatic: about 100 "
-                        "points over the run).", group="instrumentation", lo=0, hi=1_000_000)
+                        "points over the run, at most one step in 16).", group="instrumentation", lo=0, hi=1_000_000)
     device: str = _f("auto", "Where to train: auto picks cuda, then mps, then cpu.",
                      group="instrumentation", choices=DEVICES, key=False)
 

@@ -35,7 +35,12 @@ from .result import RunResult
 from .stats import LayerStatsRecorder
 
 EVAL_BATCH = 2048
+# Automatic logging: about 100 logged steps per run, but never more than one step in
+# MIN_LOG_INTERVAL. A logged step costs about two thirds of a training step on 004_*'s
+# 5 x 1000 network and about two steps on the app's tiny default (docs/PERFORMANCE.md), so
+# one in 16 keeps the statistics to about 4% of the training time on the big network.
 TARGET_LOG_POINTS = 100
+MIN_LOG_INTERVAL = 16
 
 
 def resolve_device(name: str) -> torch.device:
@@ -62,7 +67,7 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def auto_log_every(total_steps: int) -> int:
-    return max(1, round(total_steps / TARGET_LOG_POINTS))
+    return max(MIN_LOG_INTERVAL, round(total_steps / TARGET_LOG_POINTS))
 
 
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
