@@ -281,25 +281,34 @@ class RunStore:
                      should_stop: Callable[[], bool] | None = None,
                      trainer: Callable | None = None) -> RunResult:
         """The stored run for `cfg`, training it (once, under a lock) when it is missing."""
-        result = self._load_or_drop(cfg.run_id)
+        result = self.load_or_drop(cfg.run_id)
         if result is not None:
             return result
         with self.lock(cfg.run_id):
-            result = self._load_or_drop(cfg.run_id)  # someone may have finished it meanwhile
+            result = self.load_or_drop(cfg.run_id)  # someone may have finished it meanwhile
             if result is not None:
                 return result
             if trainer is None:
                 from .train import train as trainer
             result = trainer(cfg, on_event=on_event, should_stop=should_stop)
-            if result.status in ("completed", "diverged"):
-                try:
-                    self.save(result)
-                except StoreError as exc:
-                    log.warning("%s", exc)
-                    result.meta["store_error"] = str(exc)
+            self.keep(result)
             return result
 
-    def _load_or_drop(self, run_id: str) -> RunResult | None:
+    def keep(self, result: RunResult) -> None:
+        """Save a freshly trained run if it finished (completed or diverged; a cancelled run
+        is not a result). A failed save is logged and noted in result.meta, not raised: the
+        caller still gets its result."""
+        if result.status not in ("completed", "diverged"):
+            return
+        try:
+            self.save(result)
+        except StoreError as exc:
+            log.warning("%s", exc)
+            result.meta["store_error"] = str(exc)
+
+    def load_or_drop(self, run_id: str) -> RunResult | None:
+        """The stored run, or None when it is missing or damaged (a damaged one is removed so
+        that it is trained again)."""
         try:
             return self.load(run_id)
         except CorruptRun as exc:

@@ -125,14 +125,12 @@ def get_or_train_many(store, configs: list[RunConfig], on_event: Callable[[dict]
     """RunStore.get_or_train for several configs: stored runs load; the missing ones are trained
     once (under their store locks, taken in run-id order so two callers never deadlock), stacked
     where they can be, and saved (completed and diverged runs, as get_or_train does)."""
-    from .store import StoreError
-
     found: dict[str, RunResult] = {}
     missing: dict[str, RunConfig] = {}
     for cfg in configs:
         if cfg.run_id in found or cfg.run_id in missing:
             continue
-        result = _load(store, cfg.run_id)
+        result = store.load_or_drop(cfg.run_id)
         if result is not None:
             found[cfg.run_id] = result
         else:
@@ -143,31 +141,15 @@ def get_or_train_many(store, configs: list[RunConfig], on_event: Callable[[dict]
                 locks.enter_context(store.lock(run_id))
             todo = []
             for run_id, cfg in missing.items():
-                result = _load(store, run_id)  # someone may have trained it while we waited
+                result = store.load_or_drop(run_id)  # someone may have trained it while we waited
                 if result is not None:
                     found[run_id] = result
                 else:
                     todo.append(cfg)
             for result in train_many(todo, on_event, should_stop) if todo else []:
-                if result.status in ("completed", "diverged"):
-                    try:
-                        store.save(result)
-                    except StoreError as exc:
-                        log.warning("%s", exc)
-                        result.meta["store_error"] = str(exc)
+                store.keep(result)
                 found[result.run_id] = result
     return [found[cfg.run_id] for cfg in configs]
-
-
-def _load(store, run_id: str) -> RunResult | None:
-    from .store import CorruptRun
-
-    try:
-        return store.load(run_id)
-    except CorruptRun as exc:
-        log.warning("%s; removing it so it is trained again", exc)
-        store.delete(run_id)
-        return None
 
 
 def _tagged(on_event, cfg: RunConfig):
