@@ -2,6 +2,8 @@
 import time
 from pathlib import Path
 
+import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -42,3 +44,18 @@ def wait_for_jobs(timeout: float = 120) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError("training jobs did not finish")
+
+
+@pytest.fixture(autouse=True)
+def fresh_app_caches(isolated_cache):
+    """Autouse in every test module that imports it: each test gets its own store; the
+    process-wide store, job queue and cached data are dropped before and after."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    wait_for_jobs()
+    from pages.services import get_jobs
+
+    get_jobs().shutdown()
+    st.cache_resource.clear()
+    st.cache_data.clear()

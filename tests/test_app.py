@@ -2,25 +2,11 @@
 import pytest
 import streamlit as st
 
-from apptest_helpers import TINY, charts, open_page, texts, wait_for_jobs
+from apptest_helpers import TINY, charts, fresh_app_caches, open_page, texts, wait_for_jobs  # noqa: F401 (autouse fixture)
 from core.config import RunConfig
 from core.store import RunStore
 from core.train import train
 from core.urlstate import config_from_query, config_to_query
-
-
-@pytest.fixture(autouse=True)
-def fresh_app_caches(isolated_cache):
-    """Each test gets its own store: drop the process-wide store/job queue and cached data."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    wait_for_jobs()
-    from pages.services import get_jobs
-
-    get_jobs().shutdown()
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 @pytest.mark.parametrize("page", ["pages/home.py", "pages/explore.py", "pages/compare.py",

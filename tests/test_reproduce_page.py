@@ -1,24 +1,8 @@
 """The Reproduce page through AppTest: renders, link round-trip, bad links, a tiny reproduction."""
-import pytest
-import streamlit as st
 
-from apptest_helpers import charts, open_page, texts, wait_for_jobs
+from apptest_helpers import charts, fresh_app_caches, open_page, texts, wait_for_jobs  # noqa: F401 (autouse fixture)
 from core.presets import PRESETS
 from test_presets import tiny_preset
-
-
-@pytest.fixture(autouse=True)
-def fresh_app_caches(isolated_cache):
-    """Each test gets its own store: drop the process-wide store/job queue and cached data."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    wait_for_jobs()
-    from pages.services import get_jobs
-
-    get_jobs().shutdown()
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def _param(at, name):
