@@ -31,6 +31,7 @@ from .config import RunConfig
 from .cost import estimate
 from .presets import PRESETS, SCALES, Cell, Preset, check_scale, get_preset, resolve, substitutions
 from .result import RunResult, gradient_ratio
+from .sweep import get_or_train_many
 
 TINY_GRADIENT = 1e-4  # deep-sigmoid's 'layer 1 gradients below 1e-4': such a weight barely moves
 
@@ -418,10 +419,12 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
                on_run: Callable[[int, int, Cell], None] | None = None,
                on_event: Callable[[dict], None] | None = None,
                should_stop: Callable[[], bool] | None = None, train_missing: bool = True,
-               allow_download: bool = False) -> Reproduction:
-    """Open every cell of `preset` at `scale` from the store, training the missing ones (in
-    order, one at a time) unless `train_missing` is False. `on_run(i, n, cell)` announces each
-    run about to be trained; `on_event` receives its trainer events."""
+               allow_download: bool = False, stacked: bool = True) -> Reproduction:
+    """Open every cell of `preset` at `scale` from the store, training the missing ones unless
+    `train_missing` is False: as stacked models where configs allow it (core.sweep, results
+    identical to one-by-one training), or one at a time in order with `stacked=False`.
+    `on_run(i, n, cell)` announces each run about to be trained; `on_event` receives its
+    trainer events."""
     from .store import CorruptRun, RunStore
 
     t0 = time.perf_counter()
@@ -442,24 +445,12 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
         elif train_missing:
             todo.append(c)  # damaged, or evicted since has() said yes
     if train_missing and todo:
-        many = _get_or_train_many()
-        if many is not None:
-            _train_together(many, store, todo, rep, on_run, on_event, should_stop)
+        if stacked:
+            _train_together(store, todo, rep, on_run, on_event, should_stop)
         else:
             _train_one_by_one(store, todo, rep, on_run, on_event, should_stop)
     rep.seconds = time.perf_counter() - t0
     return rep
-
-
-def _get_or_train_many():
-    """core.sweep.get_or_train_many where the project has it (it trains configs that differ only
-    in seed, init, optimizer settings or gradient noise as one stacked model, with results
-    identical to one-by-one training), else None."""
-    try:
-        from .sweep import get_or_train_many
-    except ImportError:
-        return None
-    return get_or_train_many
 
 
 def _train_one_by_one(store, todo, rep, on_run, on_event, should_stop) -> None:
@@ -476,7 +467,7 @@ def _train_one_by_one(store, todo, rep, on_run, on_event, should_stop) -> None:
             rep.trained.append(c.config.run_id)
 
 
-def _train_together(many, store, todo, rep, on_run, on_event, should_stop) -> None:
+def _train_together(store, todo, rep, on_run, on_event, should_stop) -> None:
     by_id = {c.config.run_id: c for c in todo}
     announced: list[str] = []
 
@@ -490,8 +481,8 @@ def _train_together(many, store, todo, rep, on_run, on_event, should_stop) -> No
         if on_event is not None:
             on_event(event)
 
-    for c, result in zip(todo, many(store, [c.config for c in todo], on_event=tagged,
-                                    should_stop=should_stop)):
+    for c, result in zip(todo, get_or_train_many(store, [c.config for c in todo], on_event=tagged,
+                                                 should_stop=should_stop)):
         if result.status == "cancelled":
             continue
         rep.results[c.config.run_id] = result
