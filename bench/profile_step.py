@@ -1,0 +1,94 @@
+"""Where the time of a training step goes: torch.profiler tables for the benchmarks' workloads.
+
+    python bench/profile_step.py            # 004_*'s deep sigmoid network: a plain and a logged step
+    python bench/profile_step.py --sweep    # also 8 stacked runs of 003_*'s 20 x 100 SELU network
+
+Prints, per workload, the operators that take the most time of the profiled steps (self time,
+so nested calls are not counted twice). docs/PERFORMANCE.md quotes these.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+import _common as C
+from _deep_sigmoid import BATCH, load_workload, ours_config, same_data_bundle
+from core.models import build_model
+from core.stats import LayerStatsRecorder
+from core.train import make_optimizer
+
+
+def table(prof, device, rows: int = 15) -> str:
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=45)
+
+
+def deep_sigmoid(device, steps: int) -> None:
+    w = load_workload()
+    cfg = ours_config(w)
+    bundle = same_data_bundle(w, device)
+    net = build_model(cfg, bundle.info).to(device)
+    params = [p for p in net.parameters()]
+    opt = make_optimizer(cfg, params)
+    rec = LayerStatsRecorder(net, cfg.activation, 1, noise_on=False)
+    x, y = bundle.x_train[:BATCH], bundle.y_train[:BATCH]
+
+    def step(logged: bool):
+        with rec.capture_activations(logged):
+            logits = net(x)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if logged:
+            rec.record_gradients("true")
+            rec.before_update()
+        opt.step()
+        if logged:
+            rec.after_update(0, 1)
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    for logged in (False, True):
+        for _ in range(3):
+            step(logged)
+        C.sync(device)
+        with profile(activities=activities) as prof:
+            for _ in range(steps):
+                step(logged)
+            C.sync(device)
+        what = "a logged step (statistics and histograms)" if logged else "a step without statistics"
+        print(f"\n004_*'s deep sigmoid net, batch {BATCH}: {steps} x {what}")
+        print(table(prof, device))
+
+
+def stacked_sweep(device, steps: int) -> None:
+    from core.config import RunConfig
+    from core.sweep import train_many
+
+    base = RunConfig(widths=(100,) * 20, activation="selu", init="lecun_normal", standardize=True,
+                     optimizer="nadam", lr=7e-4, batch_size=128, epochs=1, train_subset=128 * steps,
+                     device=device.type)
+    configs = [base.replace(seed=s) for s in range(8)]
+    train_many(configs)  # warm-up: data, shape checks
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_many(configs)
+    print(f"\n8 stacked runs of 20 x 100 SELU, batch 128, {steps} steps (incl. evaluation)")
+    print(table(prof, device))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10, help="profiled steps (default 10)")
+    parser.add_argument("--sweep", action="store_true", help="also profile a stacked sweep")
+    args = parser.parse_args(argv)
+    device = C.pick_device()
+    C.print_machine(C.machine(device))
+    deep_sigmoid(device, args.steps)
+    if args.sweep:
+        stacked_sweep(device, args.steps)
+
+
+if __name__ == "__main__":
+    main()
