@@ -161,7 +161,8 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
     data = _finite(data, "low")
     y_title = "log10 |gradient|" if log_bins else "activation value"
     return alt.Chart(data).mark_rect().encode(
-        x=alt.X("step:Q", title="training step"), x2="step_end:Q",
+        # nice=False: the axis ends where the last logged interval does, not at a round number.
+        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False)), x2="step_end:Q",
         y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False)), y2="high:Q",
         color=alt.Color("fraction:Q", title="share of entries",
                         scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
