@@ -48,14 +48,19 @@ from pages.services import get_jobs, session_id  # noqa: E402  (after set_page_c
 def training_status():
     """Every page shows this session's training jobs; polling also keeps them alive."""
     mine = [j for j in get_jobs().active() if session_id() in j.watchers]
+    waiting = 0
     for job in mine:
         get_jobs().heartbeat(job.run_id, session_id())
         p = job.progress
-        if job.state == "running":
+        if job.phase == "training":
             st.caption(f"Training `{job.run_id}`: epoch {p.get('epoch', 0)}/{p.get('epochs', '?')}")
             st.progress(job.fraction_done())
+        elif job.phase == "waiting":
+            waiting += 1  # in the batch being trained, after the runs ahead of it
         else:
             st.caption(f"Queued `{job.run_id}` (position {get_jobs().position(job)})")
+    if waiting:
+        st.caption(f"{waiting} more run{'s' if waiting > 1 else ''} of this batch to follow")
 
 
 with st.sidebar:

@@ -78,6 +78,14 @@ class Job:
             self.progress.update(epoch=event["epoch"], loss=event["train_loss"],
                                  test_acc=event["test_acc"], elapsed=event["elapsed"], eta=event["eta"])
 
+    @property
+    def phase(self) -> str:
+        """What to tell a user: "queued", "waiting" (handed to the worker with the rest of its
+        group, which trains it after the runs ahead of it), "training", or the finished state."""
+        if self.state == RUNNING:
+            return "training" if self.progress else "waiting"
+        return self.state
+
     def fraction_done(self) -> float:
         total = self.progress.get("total_steps") or 0
         return min(1.0, self.progress.get("step", 0) / total) if total else 0.0

@@ -91,8 +91,8 @@ if missing:
                 job = jobs.get(cfg.run_id)
                 if job is not None:
                     jobs.heartbeat(cfg.run_id, session_id())
-                state = job.state if job else "not started"
-                done = f" ({job.fraction_done():.0%})" if job is not None and job.state == "running" else ""
+                state = job.phase if job else "not started"
+                done = f" ({job.fraction_done():.0%})" if job is not None and state == "training" else ""
                 states.append({"run": label, "state": state + done,
                                "queue position": jobs.position(job) if job is not None else None})
             st.dataframe(pd.DataFrame(states), hide_index=True)

@@ -112,11 +112,11 @@ else:
             job = jobs.get(c.config.run_id)
             if job is not None:
                 jobs.heartbeat(c.config.run_id, session_id())
-            state = job.state if job is not None else "not started"
+            state = job.phase if job is not None else "not started"
             frac = 1.0 if state == "done" else job.fraction_done() if job is not None else 0.0
             done += frac
             rows.append({"configuration": c.label, "state": state,
-                         "progress": f"{frac:.0%}" if state == "running" else ""})
+                         "progress": f"{frac:.0%}" if state == "training" else ""})
         st.progress(done / len(pl.missing), text=f"{done:.1f} of {len(pl.missing)} runs trained")
         st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(36 * (len(rows) + 1), 300))
         if all(jobs.get(c.config.run_id) is None or jobs.get(c.config.run_id).finished for c in pl.missing):
@@ -135,7 +135,7 @@ for c in cells:
     if r is not None:
         results[c.config.run_id] = r
 if not results:
-    st.info("No run of this experiment is stored yet: its table and charts appear as runs finish.")
+    st.info("No run of this experiment is stored yet: its table and charts appear here when the runs have finished.")
     st.stop()
 
 st.subheader("Ours vs published")

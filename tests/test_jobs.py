@@ -6,7 +6,7 @@ import time
 import pytest
 
 from core.config import RunConfig
-from core.jobs import CANCELLED, DONE, FAILED, RUNNING, JobQueue
+from core.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
 from core.store import RunStore
 
 TINY = RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh")
@@ -123,3 +123,14 @@ def test_runs_submitted_together_train_in_one_turn_and_are_each_stored(queue):
     assert len({j.started_at for j in jobs}) == 1  # handed to the worker together
     assert all(j.epoch_rows for j in jobs)  # each job got its own progress events
     assert queue.submit_many(configs, watcher="a") == [None] * 4  # stored now
+
+
+def test_phase_tells_queued_waiting_in_its_batch_and_training_apart(tiny):
+    job = Job(tiny, "cpu")
+    assert job.phase == "queued"
+    job.state = RUNNING  # handed to the worker with its group, not started yet
+    assert job.phase == "waiting" and job.eta_seconds() is None
+    job.on_event({"kind": "start", "total_steps": 20, "epochs": 1, "device": "cpu"})
+    assert job.phase == "training"
+    job.state = DONE
+    assert job.phase == "done"
