@@ -7,6 +7,7 @@ medians and their ratios are reported. The load average before and after is prin
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -66,6 +67,22 @@ def print_machine(info: dict) -> None:
     print(f"machine: {info['cpu']}, {info['cores']} cores, torch {info['torch']} "
           f"({info['torch_threads']} threads), Python {info['python']}, device {info['device']}{gpu}")
     print(f"load average at start: {info['load_average']} (other processes share these cores)")
+
+
+def start(doc: str, argv=None, reps: int | None = 3, extra=None):
+    """The benchmark's command line and machine: parses --reps (when `reps` is a default, not
+    None) and whatever `extra(parser)` adds, picks the device and prints the machine.
+    Returns (args, device, machine info)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if reps is not None:
+        parser.add_argument("--reps", type=int, default=reps, help=f"repetitions (default {reps})")
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    device = pick_device()
+    info = machine(device)
+    print_machine(info)
+    return args, device, info
 
 
 def timed(fn: Callable[[], object], device: torch.device) -> float:

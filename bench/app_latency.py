@@ -17,7 +17,6 @@ b) From a click to the gradient flow at initialization for the default configura
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import _common as C
@@ -90,12 +89,7 @@ def probe_only(cfg: RunConfig, cold_data: bool) -> float:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=5, help="repetitions of each measurement (default 5)")
-    args = parser.parse_args(argv)
-    device = C.pick_device()
-    info = C.machine(device)
-    C.print_machine(info)
+    args, device, info = C.start(__doc__, argv, reps=5)
     store, result = stored_long_run()
     print(f"stored run {LONG_RUN.run_id}: {len(result.epochs)} epochs, {len(result.histograms['steps'])} "
           f"logged steps, {len(result.layer_stats):,} statistics rows")

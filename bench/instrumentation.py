@@ -12,7 +12,6 @@ most 5%.
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -94,12 +93,7 @@ def parts_of_a_logged_step(w, device, reps: int) -> list:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
-    args = parser.parse_args(argv)
-    device = C.pick_device()
-    info = C.machine(device)
-    C.print_machine(info)
+    args, device, info = C.start(__doc__, argv, reps=3)
     w = load_workload()
     print(f"data: {w.note}")
 

@@ -8,7 +8,6 @@ so nested calls are not counted twice). docs/PERFORMANCE.md quotes these.
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 import torch.nn.functional as F
@@ -79,12 +78,11 @@ def stacked_sweep(device, steps: int) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=10, help="profiled steps (default 10)")
-    parser.add_argument("--sweep", action="store_true", help="also profile a stacked sweep")
-    args = parser.parse_args(argv)
-    device = C.pick_device()
-    C.print_machine(C.machine(device))
+    def options(parser):
+        parser.add_argument("--steps", type=int, default=10, help="profiled steps (default 10)")
+        parser.add_argument("--sweep", action="store_true", help="also profile a stacked sweep")
+
+    args, device, _ = C.start(__doc__, argv, reps=None, extra=options)
     deep_sigmoid(device, args.steps)
     if args.sweep:
         stacked_sweep(device, args.steps)

@@ -14,9 +14,7 @@ from _stored_run import LONG_RUN, stored_long_run
 
 
 def main(argv=None) -> None:
-    device = C.pick_device()
-    info = C.machine(device)
-    C.print_machine(info)
+    _, device, info = C.start(__doc__, argv, reps=None)
     store, result = stored_long_run()
     folder = store.run_dir(LONG_RUN.run_id)
     sizes = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}

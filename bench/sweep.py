@@ -13,7 +13,6 @@ faster on the CPU.
 """
 from __future__ import annotations
 
-import argparse
 
 import numpy as np
 import pandas as pd
@@ -67,12 +66,7 @@ def compare(title: str, configs: list[RunConfig], reps: int, device) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
-    args = parser.parse_args(argv)
-    device = C.pick_device()
-    info = C.machine(device)
-    C.print_machine(info)
+    args, device, info = C.start(__doc__, argv, reps=3)
     try:
         load_raw("fashion-mnist")
         dataset, note = "fashion-mnist", "one epoch of Fashion-MNIST (54,000 training images)"

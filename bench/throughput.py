@@ -13,7 +13,6 @@ Targets: CPU, ours at most 0.8x the baseline's time (aim 0.7x); GPU, at least 5x
 """
 from __future__ import annotations
 
-import argparse
 
 import _common as C
 from _deep_sigmoid import load_workload, make_baseline, make_matmuls, make_ours, ours_config
@@ -21,13 +20,7 @@ from core.train import train
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions (default 3)")
-    args = parser.parse_args(argv)
-
-    device = C.pick_device()
-    info = C.machine(device)
-    C.print_machine(info)
+    args, device, info = C.start(__doc__, argv, reps=3)
     w = load_workload()
     print(f"data: {w.note}")
     n = len(w.y)
