@@ -169,22 +169,6 @@ class GradientSummarizer:
         return sums, maxes, hist
 
 
-def gradient_stats(grads: list[torch.Tensor], layer_ids: torch.Tensor | None = None):
-    """(n_layers, 4): L2 norm, mean |g|, max |g|, std of each gradient tensor, and the
-    (n_layers, 60) histogram on the GRAD_COLUMNS layout. `layer_ids` is no longer needed."""
-    device = grads[0].device
-    return GradientSummarizer([g.shape for g in grads], device)(grads)
-
-
-def grad_histogram(flat: torch.Tensor, layer_ids: torch.Tensor, n_layers: int,
-                   edges: torch.Tensor | None = None) -> torch.Tensor:
-    """Counts per layer of a flat gradient vector on the GRAD_COLUMNS layout: (n_layers, 60).
-    `edges` is ignored: the bins are fixed (GRAD_EDGE_VALUES)."""
-    sizes = torch.bincount(layer_ids, minlength=n_layers).tolist()
-    grads = list(torch.split(flat, sizes))
-    return GradientSummarizer([g.shape for g in grads], flat.device)(grads)[1]
-
-
 _ACT_WIDTH = ACT_BINS + 3  # under, the bins, over, NaN
 
 
