@@ -263,40 +263,41 @@ def format_table(table: pd.DataFrame, style: str = "text") -> str:
 
 
 # ---------------------------------------------------------------------- chart data
-def grad_flow_frame(cells: list[Cell], results: dict[str, RunResult], which: str = "final") -> pd.DataFrame:
-    """layer, name, value (mean |g|), series (the cell's label): input of charts.grad_flow."""
+def _per_layer_frame(cells: list[Cell], results: dict[str, RunResult], values) -> pd.DataFrame:
+    """layer, name, value, series (the cell's label) for every stored cell. `values(result)`
+    gives {layer number: value} (the layers it covers), or None where the run has nothing."""
     frames = []
     for c in cells:
         r = results.get(c.config.run_id)
-        if r is None:
+        by_layer = values(r) if r is not None else None
+        if not by_layer:
             continue
-        flow = r.grad_flow(which)
-        names = list(r.layers.sort_values("layer")["name"])
-        if flow and len(flow) == len(names):
-            frames.append(pd.DataFrame({"layer": range(1, len(flow) + 1), "name": names,
-                                        "value": flow, "series": c.label}))
+        names = r.layers.set_index("layer")["name"]
+        frames.append(pd.DataFrame({"layer": list(by_layer), "name": [names[i] for i in by_layer],
+                                    "value": np.fromiter(by_layer.values(), dtype=float),
+                                    "series": c.label}))
     return pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame(columns=["layer", "name", "value", "series"])
+
+
+def grad_flow_frame(cells: list[Cell], results: dict[str, RunResult], which: str = "final") -> pd.DataFrame:
+    """layer, name, value (mean |g|), series (the cell's label): input of charts.grad_flow."""
+    def values(r: RunResult):
+        flow = r.grad_flow(which)
+        return dict(enumerate(flow, start=1)) if flow and len(flow) == len(r.layers) else None
+    return _per_layer_frame(cells, results, values)
 
 
 def layer_stat_frame(cells: list[Cell], results: dict[str, RunResult], stat: str,
                      which: str = "final") -> pd.DataFrame:
     """One per-layer statistic (e.g. act_saturation) at the first or last logged step."""
-    frames = []
-    for c in cells:
-        r = results.get(c.config.run_id)
-        if r is None:
-            continue
+    def values(r: RunResult):
         m = r.stat_matrix(stat)
         if m.empty:
-            continue
+            return None
         row = m.iloc[0] if which == "init" else m.iloc[-1]
-        names = r.layers.set_index("layer")["name"]
-        frames.append(pd.DataFrame({"layer": [int(i) for i in row.index],
-                                    "name": [names[int(i)] for i in row.index],
-                                    "value": row.to_numpy(dtype=float), "series": c.label}))
-    return pd.concat(frames, ignore_index=True) if frames else \
-        pd.DataFrame(columns=["layer", "name", "value", "series"])
+        return {int(i): float(v) for i, v in row.items()}
+    return _per_layer_frame(cells, results, values)
 
 
 def grad_value_histogram_frame(result: RunResult, step: str = "final") -> pd.DataFrame:

@@ -178,21 +178,21 @@ if not shown:
 
 which = st.radio("gradient flow", ["at the end of training", "at initialization"], horizontal=True,
                  key="reproduce-flow-when")
-frame = grad_flow_frame(shown, results, "init" if which == "at initialization" else "final")
+when = "init" if which == "at initialization" else "final"
+frame = grad_flow_frame(shown, results, when)
 if not frame.empty:
     chart(charts.grad_flow(frame, series="series", series_title="configuration"))
     st.caption("Mean |gradient| of each weight layer (log scale), one line per configuration: a line "
                "falling toward the input is a vanishing gradient.")
 
 if "saturation" in preset.charts:
-    when = "init" if which == "at initialization" else "final"
     sat = layer_stat_frame(shown, results, "act_saturation", when)
     if not sat.empty:
         chart(charts.layer_profile(sat, "saturated units"))
         st.caption("Share of each hidden layer's units in the flat tails of the logistic function "
                    "(derivative below 10% of its maximum), on one training batch.")
 if "activation_std" in preset.charts or "saturation" in preset.charts:
-    std = layer_stat_frame(shown, results, "act_std", "init" if which == "at initialization" else "final")
+    std = layer_stat_frame(shown, results, "act_std", when)
     if not std.empty:
         chart(charts.layer_profile(std, "activation std", percent=False, log=True))
         st.caption("Standard deviation of each hidden layer's output (log scale)."
