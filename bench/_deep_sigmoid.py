@@ -6,13 +6,13 @@ Fashion-MNIST training set, as the user's loop and through `core`.
   0.9 and lr 0.01, loss.item() every step, no instrumentation.
 - `ours_epoch`: the same model (5 hidden layers of 1000 logistic units, PyTorch's default
   init), the same 60,000 images normalized the same way, batch 100 and optimizer, trained by
-  `core.train.train` with per-layer statistics at the given logging frequency. The evaluation
+  `core.engine.loop.train` with per-layer statistics at the given logging frequency. The evaluation
   splits are empty, because the baseline does not evaluate either.
 - `matmul_epoch`: only the matrix multiplications of that epoch (forward, and backward for the
   weights and the inputs), on preallocated tensors: the practical limit of any loop.
 
 Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), or wherever
-core.data finds Fashion-MNIST; without it, the offline default dataset (mnist-5k) and a note.
+core.engine.data finds Fashion-MNIST; without it, the offline default dataset (mnist-5k) and a note.
 """
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ import torch.nn as nn
 from _common import OUT
 from core.config import RunConfig
 from core.cost import DatasetInfo
-from core.data import DataBundle, DatasetUnavailable, load_raw
-from core.train import train
+from core.engine.data import DataBundle, DatasetUnavailable, load_raw
+from core.engine.loop import train
 
 BATCH = 100
 WIDTHS = (1000,) * 5

@@ -13,7 +13,7 @@ STORE_DIR = OUT / "store"
 os.environ.setdefault("VG_CACHE_DIR", str(STORE_DIR))
 
 from core.config import RunConfig  # noqa: E402
-from core.store import RunStore  # noqa: E402
+from core.runs.store import RunStore  # noqa: E402
 
 LONG_RUN = RunConfig(epochs=100)  # 5 x 128 logistic on mnist-5k, ~100 logged steps
 

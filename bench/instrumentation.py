@@ -20,9 +20,9 @@ import torch.nn.functional as F
 import _common as C
 from _deep_sigmoid import BATCH, load_workload, make_ours, ours_config, same_data_bundle
 from core.config import RunConfig
-from core.models import build_model
-from core.stats import LayerStatsRecorder
-from core.train import make_optimizer, train
+from core.engine.models import build_model
+from core.engine.stats import LayerStatsRecorder
+from core.engine.loop import make_optimizer, train
 
 OFF = 1_000_000  # log_every beyond the run's length: only step 0 is logged
 

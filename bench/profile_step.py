@@ -15,9 +15,9 @@ from torch.profiler import ProfilerActivity, profile
 
 import _common as C
 from _deep_sigmoid import BATCH, load_workload, ours_config, same_data_bundle
-from core.models import build_model
-from core.stats import LayerStatsRecorder
-from core.train import make_optimizer
+from core.engine.models import build_model
+from core.engine.stats import LayerStatsRecorder
+from core.engine.loop import make_optimizer
 
 
 def table(prof, device, rows: int = 15) -> str:
@@ -64,7 +64,7 @@ def deep_sigmoid(device, steps: int) -> None:
 
 def stacked_sweep(device, steps: int) -> None:
     from core.config import RunConfig
-    from core.sweep import train_many
+    from core.engine.stacked import train_many
 
     base = RunConfig(widths=(100,) * 20, activation="selu", init="lecun_normal", standardize=True,
                      optimizer="nadam", lr=7e-4, batch_size=128, epochs=1, train_subset=128 * steps,

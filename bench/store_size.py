@@ -3,7 +3,7 @@
     python bench/store_size.py
 
 The default 5-layer network trained for 100 epochs at the default logging frequency (the run of
-bench/app_latency.py), saved by core.store: the size of every file of its folder, and the total
+bench/app_latency.py), saved by core.runs.store: the size of every file of its folder, and the total
 without the weights. Target: under 5 MB, with histograms that stay useful (every gradient entry
 counted at every logged step, 0.25-decade bins from 1e-12 to 1e2, plus exact zeros).
 """

@@ -5,8 +5,8 @@
 
 Eight variants of 003_*'s self-normalizing network (20 x 100 SELU, LeCun normal init,
 standardized inputs, Nadam 7e-4, batch 128), one epoch of Fashion-MNIST, default logging,
-differing in seed, initialization, learning rate and gradient noise: core.sweep.train_many
-(stacked) against core.train.train for each in turn. Then the same for the app's default
+differing in seed, initialization, learning rate and gradient noise: core.engine.stacked.train_many
+(stacked) against core.engine.loop.train for each in turn. Then the same for the app's default
 network (5 x 128 logistic, SGD with momentum, 5 epochs of mnist-5k), a typical Compare-page
 sweep. Each time the per-config results are checked to be identical. Target: at least 3x
 faster on the CPU.
@@ -20,9 +20,9 @@ import torch
 
 import _common as C
 from core.config import RunConfig
-from core.data import DatasetUnavailable, load_raw
-from core.sweep import train_many
-from core.train import train
+from core.engine.data import DatasetUnavailable, load_raw
+from core.engine.stacked import train_many
+from core.engine.loop import train
 
 
 def variants(base: RunConfig) -> list[RunConfig]:
@@ -57,8 +57,8 @@ def compare(title: str, configs: list[RunConfig], reps: int, device) -> dict:
     times = C.interleaved({"one by one": one_by_one, "stacked": stacked}, reps, device)
     med = {k: C.median(v) for k, v in times.items()}
     same = all(identical(a, b) for a, b in zip(last["stacked"], last["alone"]))
-    rows = [["one after another (core.train.train)", med["one by one"], 1.0],
-            ["stacked (core.sweep.train_many)", med["stacked"], med["one by one"] / med["stacked"]]]
+    rows = [["one after another (core.engine.loop.train)", med["one by one"], 1.0],
+            ["stacked (core.engine.stacked.train_many)", med["stacked"], med["one by one"] / med["stacked"]]]
     print(C.markdown_table([f"{len(configs)} configs", "seconds (median)", "speed-up"], rows))
     print(f"identical per-config results: {'yes' if same else 'NO'}; "
           f"logged every {last['stacked'][0].meta['log_every']} steps")

@@ -5,7 +5,7 @@
 
 One epoch of the deep sigmoid network (5 x 1000 logistic units) on Fashion-MNIST's 60,000
 training images, batch 100, SGD with momentum, three ways, interleaved: the baseline loop
-(torchvision dataset + DataLoader with 2 workers, no instrumentation), ours (core.train.train
+(torchvision dataset + DataLoader with 2 workers, no instrumentation), ours (core.engine.loop.train
 with statistics at the default logging frequency), and the matrix multiplications alone (the
 limit). Also ours as the app runs it: core's own split (54,000 training images) plus its
 per-epoch evaluation of 16,000 validation and test images. Prints median times and ratios.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import _common as C
 from _deep_sigmoid import load_workload, make_baseline, make_matmuls, make_ours, ours_config
-from core.train import train
+from core.engine.loop import train
 
 
 def main(argv=None) -> None:
@@ -38,7 +38,7 @@ def main(argv=None) -> None:
 
     rows = [
         ["baseline: 004_* loop (DataLoader, 2 workers, no statistics)", med["baseline"], n / med["baseline"], 1.0],
-        [f"ours: core.train, statistics every {log_every} steps (default)", med["ours"], n / med["ours"],
+        [f"ours: core.engine.loop, statistics every {log_every} steps (default)", med["ours"], n / med["ours"],
          med["ours"] / med["baseline"]],
         ["matrix multiplications alone (the limit)", med["matmuls"], n / med["matmuls"],
          med["matmuls"] / med["baseline"]],

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run_id")
         if name == "show":
             p.add_argument("--json", action="store_true")
-    from .reproduce import add_reproduce_parser
+    from .lab.reproduce import add_reproduce_parser
     add_reproduce_parser(sub)
     return parser
 
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # known runtime problems (dataset, device, store) are one line too
-        from .data import DatasetUnavailable
-        from .store import StoreError
+        from .engine.data import DatasetUnavailable
+        from .runs.store import StoreError
 
         if isinstance(exc, (DatasetUnavailable, StoreError, RuntimeError)):
             print(f"error: {_one_line(exc)}", file=sys.stderr)
@@ -101,7 +101,7 @@ def _one_line(exc: Exception) -> str:
 
 
 def _dispatch(args) -> int:
-    from .store import RunStore
+    from .runs.store import RunStore
 
     if args.command == "train":
         return _train(args, RunStore())
@@ -127,13 +127,13 @@ def _dispatch(args) -> int:
         print(f"deleted {args.run_id}")
         return 0
     if args.command == "reproduce":
-        from .reproduce import reproduce_command
+        from .lab.reproduce import reproduce_command
         return reproduce_command(args)
     raise CliError(f"unknown command {args.command}")
 
 
 def _checked_id(run_id: str) -> str:
-    from .store import StoreError, check_run_id
+    from .runs.store import StoreError, check_run_id
 
     try:
         return check_run_id(run_id)

@@ -23,7 +23,7 @@ class DatasetInfo:
         return self.channels * self.height * self.width
 
 
-# Split sizes follow core.data: small sets hold out 20% for test and 10% of the rest for
+# Split sizes follow core.engine.data: small sets hold out 20% for test and 10% of the rest for
 # validation; the torchvision sets keep their official test set and hold out 10% of train.
 DATASET_INFO = {
     "mnist-5k": DatasetInfo(1, 28, 28, 10, 3600, 400, 1000),

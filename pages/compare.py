@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts
-from core.compare import SWEEPABLE, comparison_table, sweep_configs
+from core.views import charts
+from core.lab.compare import SWEEPABLE, comparison_table, sweep_configs
 from core.cost import estimate
-from core.urlstate import config_to_query
+from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
 from pages.services import get_jobs, list_runs, require_app, session_id, stored_run

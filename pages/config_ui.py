@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import ConfigError, RunConfig, active_limits, field_spec
-from core.urlstate import config_from_query, config_to_query
+from core.views.links import config_from_query, config_to_query
 
 LR_CHOICES = [1e-5, 3e-5, 1e-4, 3e-4, 7e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 BATCH_CHOICES = [16, 32, 50, 64, 100, 128, 256, 512, 1024, 2048]

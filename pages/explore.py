@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.cost import estimate
-from core.urlstate import config_to_query
+from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import show_init_flow, show_job, show_run
 from pages.services import get_jobs, require_app, session_id, stored_run

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core.views import charts
 from core.config import RunConfig
-from core.scenarios import SCENARIOS
-from core.urlstate import config_to_query
+from core.lab.scenarios import SCENARIOS
+from core.views.links import config_to_query
 from pages.services import probe, require_app
 
 require_app()

@@ -3,12 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core.views import charts
 from core.config import ConfigError
-from core.presets import PRESETS, SCALES, resolve, substitutions
-from core.reproduce import (comparison_table, flow_summary, grad_flow_frame, grad_value_histogram_frame,
+from core.lab.presets import PRESETS, SCALES, resolve, substitutions
+from core.lab.reproduce import (comparison_table, flow_summary, grad_flow_frame, grad_value_histogram_frame,
                             layer_stat_frame, ours_vs_published_frame, plan)
-from core.urlstate import config_to_query
+from core.views.links import config_to_query
 from pages.config_ui import share_url
 from pages.run_views import chart, show_histograms
 from pages.services import get_jobs, get_store, require_app, session_id, stored_run
@@ -98,7 +98,7 @@ elif not active:
             "from this machine's stored runs).", icon=":material/schedule:")
     if st.button(f"Run the {len(pl.missing)} missing runs", type="primary", key="reproduce-run"):
         # One turn of the queue: runs that differ only in seed, init or optimizer settings
-        # train together as one stacked model (core.sweep), the rest one after the other.
+        # train together as one stacked model (core.engine.stacked), the rest one after the other.
         jobs.submit_many([c.config for c in pl.missing], watcher=session_id())
         st.rerun()
     failed = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and j.state == "failed"]

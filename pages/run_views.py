@@ -1,6 +1,6 @@
 """Drawing a run: the diagnosis, the charts of a stored run, and a training job's live progress.
 
-Pages call `show_*` functions with data from core; the charts themselves are core.charts.
+Pages call `show_*` functions with data from core; the charts themselves are core.views.charts.
 """
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import charts
+from core.views import charts
 from core.config import RunConfig
-from core.data import DatasetUnavailable
-from core.diagnosis import Finding, diagnose, diagnose_init
-from core.jobs import CANCELLED, DONE, FAILED, QUEUED
-from core.urlstate import config_to_query
+from core.engine.data import DatasetUnavailable
+from core.lab.diagnosis import Finding, diagnose, diagnose_init
+from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
+from core.views.links import config_to_query
 
 from .services import get_jobs, probe, session_id
 

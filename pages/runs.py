@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.urlstate import config_to_query
+from core.views.links import config_to_query
 from pages.services import get_store, list_runs, require_app, stored_run
 
 require_app()

@@ -11,9 +11,9 @@ import uuid
 import streamlit as st
 
 from core.config import RunConfig
-from core.jobs import JobQueue
-from core.probe import probe_at_init
-from core.store import CorruptRun, RunStore
+from core.runs.jobs import JobQueue
+from core.engine.probe import probe_at_init
+from core.runs.store import CorruptRun, RunStore
 
 
 def require_app() -> None:

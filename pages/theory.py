@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core import charts
-from core.activations import ACTIVATION_SPECS, activation_and_derivative
+from core.views import charts
+from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
 from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
-from core.inits import INIT_TABLE
+from core.engine.inits import INIT_TABLE
 from pages.services import probe, require_app
 
 require_app()

@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import RunConfig  # noqa: E402
-from core.store import RunStore, StoreError  # noqa: E402
-from core.train import train  # noqa: E402
+from core.runs.store import RunStore, StoreError  # noqa: E402
+from core.engine.loop import train  # noqa: E402
 
 SLOW = RunConfig(dataset="mnist-5k", widths=(512,) * 4, epochs=200, batch_size=16)
 

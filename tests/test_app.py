@@ -4,9 +4,9 @@ import streamlit as st
 
 from apptest_helpers import TINY, charts, fresh_app_caches, open_page, texts, wait_for_jobs  # noqa: F401 (autouse fixture)
 from core.config import RunConfig
-from core.store import RunStore
-from core.train import train
-from core.urlstate import config_from_query, config_to_query
+from core.runs.store import RunStore
+from core.engine.loop import train
+from core.views.links import config_from_query, config_to_query
 
 
 @pytest.mark.parametrize("page", ["pages/home.py", "pages/explore.py", "pages/compare.py",
@@ -24,7 +24,7 @@ def test_home_has_a_picture_and_opens_ready_made_experiments():
     assert len(links) >= 4
     from urllib.parse import parse_qsl
 
-    from core.scenarios import SCENARIOS
+    from core.lab.scenarios import SCENARIOS
 
     first = links[0].proto
     assert first.page.endswith("explore")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from core.config import RunConfig
-from core.store import RunStore
-from core.train import train
-from core.urlstate import config_to_query
+from core.runs.store import RunStore
+from core.engine.loop import train
+from core.views.links import config_to_query
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

@@ -5,8 +5,8 @@ import pytest
 
 from core.config import ConfigError, RunConfig, config_fields
 from core.cost import estimate
-from core.data import prepare_data
-from core.models import build_model
+from core.engine.data import prepare_data
+from core.engine.models import build_model
 
 
 def test_defaults_are_valid_and_id_is_stable():

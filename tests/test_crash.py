@@ -14,7 +14,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from core.config import RunConfig
-from core.store import RunStore
+from core.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
 KILLS = 500 if os.environ.get("VG_LONG_TESTS") == "1" else 40

@@ -9,12 +9,12 @@ import pytest
 import streamlit as st
 
 from apptest_helpers import open_page, texts
-from core import charts
+from core.views import charts
 from core.config import RunConfig
-from core.diagnosis import diagnose
-from core.store import RunStore
-from core.train import train
-from core.urlstate import config_to_query
+from core.lab.diagnosis import diagnose
+from core.runs.store import RunStore
+from core.engine.loop import train
+from core.views.links import config_to_query
 
 CASES = {
     "exploding": RunConfig(dataset="digits", activation="relu", init="normal", widths=(256,) * 6, lr=1.0,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from core.config import ConfigError, RunConfig, active_limits, config_fields, display_name
 from core.cost import estimate
-from core.urlstate import config_from_query
+from core.views.links import config_from_query
 
 LONG = os.environ.get("VG_LONG_TESTS") == "1"
 N = 10_000 if LONG else 1_000
@@ -123,7 +123,7 @@ def test_cli_exits_0_or_2_with_one_line_and_never_a_traceback(monkeypatch_sessio
 @pytest.fixture(scope="module")
 def monkeypatch_session(tmp_path_factory):
     """The CLI runs against an empty store; a request to train stops at the store."""
-    from core.store import RunStore
+    from core.runs.store import RunStore
 
     mp = pytest.MonkeyPatch()
     mp.setenv("VG_CACHE_DIR", str(tmp_path_factory.mktemp("fuzz-cache")))

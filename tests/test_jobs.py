@@ -6,8 +6,8 @@ import time
 import pytest
 
 from core.config import RunConfig
-from core.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
-from core.store import RunStore
+from core.runs.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
+from core.runs.store import RunStore
 
 TINY = RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh")
 # Long enough to be caught running (tens of seconds), stopped by the tests well before it ends.

@@ -7,7 +7,7 @@ import streamlit as st
 
 from apptest_helpers import open_page, texts, wait_for_jobs
 from core.config import RunConfig
-from core.urlstate import config_to_query
+from core.views.links import config_to_query
 
 # A few seconds of training: long enough for eight sessions to click while it is queued/running.
 SHARED = RunConfig(dataset="mnist-5k", widths=(256, 256), epochs=3, activation="tanh")

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from core.config import RunConfig
-from core.probe import flow_ratio, probe_at_init
-from core.train import train
+from core.engine.probe import flow_ratio, probe_at_init
+from core.engine.loop import train
 
 DEEP = (128,) * 8
 

@@ -1,4 +1,4 @@
-"""Presets of the source documents' experiments and their reproduction (core.presets, core.reproduce)."""
+"""Presets of the source documents' experiments and their reproduction (core.lab.presets, core.lab.reproduce)."""
 import dataclasses
 import json
 import os
@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import charts, cli, reproduce
+from core import cli
+from core.lab import reproduce
+from core.views import charts
 from core.config import ConfigError, RunConfig
-from core.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
-from core.result import RunResult
-from core.store import RunStore
+from core.lab.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
+from core.engine.result import RunResult
+from core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT_DATA = {"gna-bn": {"mnist"}, "vgg-bn-rc": {"cifar100"}, "init-act-bn": {"mnist"},

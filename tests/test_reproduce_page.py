@@ -1,7 +1,7 @@
 """The Reproduce page through AppTest: renders, link round-trip, bad links, a tiny reproduction."""
 
 from apptest_helpers import charts, fresh_app_caches, open_page, texts, wait_for_jobs  # noqa: F401 (autouse fixture)
-from core.presets import PRESETS
+from core.lab.presets import PRESETS
 from test_presets import tiny_preset
 
 

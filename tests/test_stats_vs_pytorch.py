@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from core.config import RunConfig
-from core.data import prepare_data
-from core.inits import expected_variance, fans, init_weight_
-from core.models import build_model
-from core.noise import noise_std
-from core.stats import GRAD_EDGE_VALUES, GRAD_EDGES, KEY_SHIFT
-from core.train import batch_bounds, train
+from core.engine.data import prepare_data
+from core.engine.inits import expected_variance, fans, init_weight_
+from core.engine.models import build_model
+from core.engine.noise import noise_std
+from core.engine.stats import GRAD_EDGE_VALUES, GRAD_EDGES, KEY_SHIFT
+from core.engine.loop import batch_bounds, train
 
 
 def first_step_by_hand(cfg):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from core.config import RunConfig
-from core.store import CorruptRun, RunStore, StoreError, check_run_id
-from core.train import train
+from core.runs.store import CorruptRun, RunStore, StoreError, check_run_id
+from core.engine.loop import train
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import random
 import threading
 
 from core.config import RunConfig
-from core.store import RunStore
-from core.train import train
+from core.runs.store import RunStore
+from core.engine.loop import train
 
 
 def test_many_runs_under_a_cap_with_concurrent_readers(isolated_cache):

@@ -1,14 +1,14 @@
-"""The stacked trainer against core.train.train: the same RunResult, bit for bit, per config."""
+"""The stacked trainer against core.engine.loop.train: the same RunResult, bit for bit, per config."""
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-import core.sweep as sweep
+import core.engine.stacked as sweep
 from core.config import RunConfig
-from core.store import RunStore
-from core.sweep import get_or_train_many, plan_stacks, stack_key, train_many
-from core.train import train
+from core.runs.store import RunStore
+from core.engine.stacked import get_or_train_many, plan_stacks, stack_key, train_many
+from core.engine.loop import train
 
 TIMING_META = ("seconds", "finished_at", "trained_with")
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from core.config import RunConfig
-from core.data import augment_batch
-from core.train import batch_bounds, train
+from core.engine.data import augment_batch
+from core.engine.loop import batch_bounds, train
 
 
 def test_same_config_same_numbers(tiny):
@@ -81,7 +81,7 @@ def test_architectures_and_options_train(kw):
 
 
 def test_vgg_works_on_three_channel_32x32_images():
-    from core.models import build_model
+    from core.engine.models import build_model
     from core.cost import DATASET_INFO
 
     cfg = RunConfig(arch="vgg", dataset="cifar100", vgg_blocks=1, vgg_filters=8, epochs=1)

@@ -1,4 +1,4 @@
-"""Rerunning a preset of core.presets and comparing it with the published numbers.
+"""Rerunning a preset of core.lab.presets and comparing it with the published numbers.
 
     cells = resolve(PRESETS["init-act-bn"], "quick")
     rep = run_preset(PRESETS["init-act-bn"], "quick")      # trains what the store lacks
@@ -27,11 +27,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
-from .cost import estimate
+from ..config import RunConfig
+from ..cost import estimate
 from .presets import PRESETS, SCALES, Cell, Preset, check_scale, get_preset, resolve, substitutions
-from .result import RunResult, gradient_ratio
-from .sweep import get_or_train_many
+from ..engine.result import RunResult, gradient_ratio
+from ..engine.stacked import get_or_train_many
 
 TINY_GRADIENT = 1e-4  # deep-sigmoid's 'layer 1 gradients below 1e-4': such a weight barely moves
 
@@ -422,11 +422,11 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
                should_stop: Callable[[], bool] | None = None, train_missing: bool = True,
                allow_download: bool = False, stacked: bool = True) -> Reproduction:
     """Open every cell of `preset` at `scale` from the store, training the missing ones unless
-    `train_missing` is False: as stacked models where configs allow it (core.sweep, results
+    `train_missing` is False: as stacked models where configs allow it (core.engine.stacked, results
     identical to one-by-one training), or one at a time in order with `stacked=False`.
     `on_run(i, n, cell)` announces each run about to be trained; `on_event` receives its
     trainer events."""
-    from .store import CorruptRun, RunStore
+    from ..runs.store import CorruptRun, RunStore
 
     t0 = time.perf_counter()
     store = store or RunStore()
@@ -511,8 +511,8 @@ FORMATS = ("text", "markdown", "json")
 
 def reproduce_command(args) -> int:
     """Run `python -m core reproduce ...` (bad input raises ConfigError / CliError: exit 2)."""
-    from .cli import CliError, _ProgressBar
-    from .store import RunStore
+    from ..cli import CliError, _ProgressBar
+    from ..runs.store import RunStore
 
     if args.list:
         width = max(len(n) for n in PRESETS)

@@ -13,9 +13,9 @@ column group), and the published numbers are keyed the same way. Two scales:
   survives) so that all presets together finish in about 20 minutes on a 2-core laptop CPU;
   what was scaled down is stated in `quick_note`.
 
-A dataset that is not on this machine (core.data raises DatasetUnavailable) is replaced by an
+A dataset that is not on this machine (core.engine.data raises DatasetUnavailable) is replaced by an
 offline one, and the cell records it (`Cell.substitution`), so every surface can say so.
-Running presets and building their tables lives in core.reproduce; this module is data only.
+Running presets and building their tables lives in core.lab.reproduce; this module is data only.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .config import ConfigError, RunConfig, active_limits
-from .cost import estimate
+from ..config import ConfigError, RunConfig, active_limits
+from ..cost import estimate
 
 SCALES = ("quick", "full")
 DATASET_NAMES = {"mnist-5k": "mnist-5k (5,000 MNIST digits)", "digits": "8x8 digits",
@@ -74,7 +74,7 @@ class Preset:
     build: Callable[[str], list[Cell]]  # scale -> cells with the document's datasets
     row_names: tuple[str, ...]  # headers of the row key parts, e.g. ("Model", "Activation")
     columns: tuple[str, ...]  # column groups in table order, ("",) for a single group
-    metrics: tuple[str, ...]  # core.reproduce.METRICS names shown per column group
+    metrics: tuple[str, ...]  # core.lab.reproduce.METRICS names shown per column group
     published: dict = field(default_factory=dict)  # (row, column) -> {metric: float | str}
     units: dict = field(default_factory=dict)  # metric -> unit of the published numbers
     published_note: str = ""  # where the published numbers come from, what they mean
@@ -119,8 +119,8 @@ def check_scale(scale: str) -> str:
 
 # ---------------------------------------------------------------------- dataset availability
 def dataset_available(name: str, allow_download: bool = False) -> bool:
-    """Whether core.data can load `name` here (a download is tried only when allowed)."""
-    from .data import DatasetUnavailable, load_raw
+    """Whether core.engine.data can load `name` here (a download is tried only when allowed)."""
+    from ..engine.data import DatasetUnavailable, load_raw
 
     try:
         load_raw(name, allow_download=allow_download)

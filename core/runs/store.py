@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from .config import FORMAT_VERSION, RunConfig
-from .result import RunResult
+from ..config import FORMAT_VERSION, RunConfig
+from ..engine.result import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class CorruptRun(StoreError):
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parent.parent / "cache"))
+    return Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parents[2] / "cache"))
 
 
 def check_run_id(run_id: str) -> str:
@@ -289,7 +289,7 @@ class RunStore:
             if result is not None:
                 return result
             if trainer is None:
-                from .train import train as trainer
+                from ..engine.loop import train as trainer
             result = trainer(cfg, on_event=on_event, should_stop=should_stop)
             self.keep(result)
             return result

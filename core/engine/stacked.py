@@ -11,9 +11,9 @@ Which configs stack (`stack_key`): MLPs without batch norm, dropout, residual co
 PReLU, augmentation or input noise, that agree on everything that shapes the computation
 (data, widths, activation, batch size, epochs, logging, device). They may differ in seed,
 initialization, learning rate, optimizer and its settings, schedule, weight decay and gradient
-noise (VARYING). Everything else is trained one run at a time by core.train.train.
+noise (VARYING). Everything else is trained one run at a time by core.engine.loop.train.
 
-Exactness: every run gets the RunResult core.train.train gives it, bit for bit (apart from
+Exactness: every run gets the RunResult core.engine.loop.train gives it, bit for bit (apart from
 timings; tests/test_sweep.py):
 - what is not a matrix product runs per run, on that run's slice of the stack, through the
   code a single run uses: activations, loss, optimizer (torch.optim over views of the stacked
@@ -42,14 +42,14 @@ import torch
 import torch.nn.functional as F
 
 from .activations import build_activation
-from .config import RunConfig, active_limits
-from .cost import estimate
+from ..config import RunConfig, active_limits
+from ..cost import estimate
 from .data import DataBundle, prepare_data
 from .models import Net, build_model
 from .noise import GradientNoise
 from .result import RunResult
 from .stats import LayerStatsRecorder
-from .train import (EVAL_BATCH, assemble_result, auto_log_every, batch_bounds, make_optimizer,
+from .loop import (EVAL_BATCH, assemble_result, auto_log_every, batch_bounds, make_optimizer,
                     resolve_device, train)
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ def plan_stacks(configs: list[RunConfig]) -> list[list[RunConfig]]:
 # ---------------------------------------------------------------------- public entry points
 def train_many(configs: list[RunConfig], on_event: Callable[[dict], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> list[RunResult]:
-    """Train every config; returns exactly what core.train.train returns for each, in order.
+    """Train every config; returns exactly what core.engine.loop.train returns for each, in order.
 
-    Events are those of core.train.train with the run's "run_id" added.
+    Events are those of core.engine.loop.train with the run's "run_id" added.
     """
     unique: dict[str, RunConfig] = {}
     for cfg in configs:
@@ -443,7 +443,7 @@ class StackedMLP:
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, runs: slice = slice(None)):
-        """Mean cross-entropy and accuracy of each selected run on a split, as core.train.evaluate."""
+        """Mean cross-entropy and accuracy of each selected run on a split, as core.engine.loop.evaluate."""
         k = len(range(self.n_runs)[runs])
         loss_sum = torch.zeros(k, device=x.device)
         correct = torch.zeros(k, device=x.device)
@@ -466,7 +466,7 @@ class StackedMLP:
 # ---------------------------------------------------------------------- the stacked loop
 @dataclass
 class _Run:
-    """One run's own state inside a stack: everything core.train.train keeps per run."""
+    """One run's own state inside a stack: everything core.engine.loop.train keeps per run."""
 
     index: int
     cfg: RunConfig
@@ -500,7 +500,7 @@ def _train_stacked(configs: list[RunConfig], on_event, should_stop) -> list[RunR
             for c, (cfg, net) in enumerate(zip(configs, nets))]
     n_runs = len(runs)
     losses = torch.full((n_runs, total_steps), float("nan"), device=device)
-    checked = 0  # like core.train's guard: losses before this step are known to be finite
+    checked = 0  # like core.engine.loop's guard: losses before this step are known to be finite
     guard_every = 1 if device.type == "cpu" else 25
     x_train = data.x_train.flatten(1)
     for run in runs:
@@ -561,7 +561,7 @@ def _train_stacked(configs: list[RunConfig], on_event, should_stop) -> list[RunR
                 for r in still:
                     r.status = "cancelled"
                 break
-        if device.type != "cpu":  # the guard's last look of the epoch, as in core.train
+        if device.type != "cpu":  # the guard's last look of the epoch, as in core.engine.loop
             going = [r for r in runs if r.status == "running"]
             _check_losses(losses, checked, step - 1, going)
             for r in going:
@@ -648,7 +648,7 @@ def _close_together(runs: list[_Run], stack: StackedMLP, data: DataBundle, state
 
 
 def _close(r: _Run, state: _EpochState, val_loss, val_acc, test_loss, test_acc) -> None:
-    """The epoch row (as core.train.train writes it); a run that stopped is closed for good."""
+    """The epoch row (as core.engine.loop.train writes it); a run that stopped is closed for good."""
     c = r.index
     row = dict(epoch=state.epoch, train_loss=float(state.loss_sum[c]) / max(state.seen, 1),
                train_acc=float(state.correct[c]) / max(state.seen, 1), val_loss=val_loss,

@@ -80,7 +80,7 @@ class GradientSummarizer:
         stats, hist = summarize(grads)   # (L, 4) float64: norm, mean|g|, max|g|, std; (L, 60) int64
 
     Results depend only on the gradients, not on how they are batched with other runs, so the
-    stacked trainer (core.sweep) gets the same numbers as the one-run trainer. Sums use torch's
+    stacked trainer (core.engine.stacked) gets the same numbers as the one-run trainer. Sums use torch's
     own reductions per layer (cascaded, accurate in float32); `_foreach_norm` for the L2 norms.
     """
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
+from ..config import RunConfig
 
 STATUSES = ("completed", "diverged", "cancelled")
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .config import ConfigError, RunConfig
-from .cost import DATASET_INFO
-from .result import gradient_ratio
+from ..config import ConfigError, RunConfig
+from ..cost import DATASET_INFO
+from ..engine.result import gradient_ratio
 
 VANISHING = 1e-2  # first/last hidden-layer mean |g| below this: vanishing
 SHRINKING = 1e-1  # below this: the gradient shrinks noticeably toward the input
@@ -132,7 +132,7 @@ def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: 
 
 
 def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
-    """Findings from `core.probe.probe_at_init`'s table (one forward/backward, no training)."""
+    """Findings from `core.engine.probe.probe_at_init`'s table (one forward/backward, no training)."""
     findings = _flow_findings(cfg, list(flow["grad_mean_abs"]), "at initialization")
     idx = flow.set_index("layer")
     sat = idx["act_saturation"].dropna() if "act_saturation" in idx else pd.Series(dtype=float)

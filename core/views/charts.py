@@ -10,7 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .stats import GRAD_COLUMNS
+from ..engine.stats import GRAD_COLUMNS
 
 LAYER_SCHEME = "viridis"
 RUN_SCHEME = "tableau10"
@@ -228,7 +228,7 @@ __all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", 
            "layer_bars", "activation_functions", "signal_propagation", "GRAD_COLUMNS"]
 
 
-# ---------------------------------------------------------------------- reproductions (core.reproduce)
+# ---------------------------------------------------------------------- reproductions (core.lab.reproduce)
 def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", percent: bool = True,
                   log: bool = False) -> alt.Chart:
     """A per-layer statistic (e.g. saturated share) on a linear or log axis, one line per `series`.

@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from .config import ConfigError, RunConfig, config_fields
+from ..config import ConfigError, RunConfig, config_fields
 
 # Settings that make sense to sweep (device and logging do not change the experiment).
 SWEEPABLE = [f.name for f in config_fields() if f.name not in ("device", "log_every")]

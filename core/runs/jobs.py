@@ -28,7 +28,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from .config import RunConfig
+from ..config import RunConfig
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _worker_main(conn, cancel, cache_dir: str) -> None:
             if len(configs) == 1:
                 results = [store.get_or_train(configs[0], on_event=send, should_stop=cancel.is_set)]
             else:  # several runs at once, as one stacked model where their settings allow
-                from .sweep import get_or_train_many
+                from ..engine.stacked import get_or_train_many
 
                 results = get_or_train_many(store, configs, on_event=send, should_stop=cancel.is_set)
             conn.send(("done", {r.run_id: {"status": r.status, "store_error": r.meta.get("store_error")}
@@ -211,7 +211,7 @@ class JobQueue:
                 return job
         if self.store.has(cfg.run_id):
             return None
-        from .train import resolve_device
+        from ..engine.loop import resolve_device
 
         device = str(resolve_device(cfg.device))
         with self._lock:
@@ -229,7 +229,7 @@ class JobQueue:
 
     def submit_many(self, configs: list[RunConfig], watcher: str | None = None) -> list[Job | None]:
         """Queue several configs to train together: the worker trains those whose settings
-        allow it as one stacked model (core.sweep), the rest one by one, in one turn of the
+        allow it as one stacked model (core.engine.stacked), the rest one by one, in one turn of the
         queue. Returns one entry per config, as `submit` would."""
         with self._lock:
             self._groups += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import RunConfig
+from ..config import RunConfig
 
 
 @dataclass(frozen=True)

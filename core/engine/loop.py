@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
+from ..config import RunConfig
 from .data import DataBundle, augment_batch, prepare_data
 from .models import build_model
 from .noise import GradientNoise
@@ -230,7 +230,7 @@ def assemble_result(cfg: RunConfig, status: str, epoch_rows: list[dict], losses:
                     steps: int, steps_per_epoch: int, recorder: LayerStatsRecorder, net,
                     data: DataBundle, device: torch.device, log_every: int,
                     diverged_at: int | None, seconds: float, **extra_meta) -> RunResult:
-    """The RunResult of a finished loop (shared with the stacked trainer of core.sweep).
+    """The RunResult of a finished loop (shared with the stacked trainer of core.engine.stacked).
 
     `losses` holds the training loss of every step (NaN where not run), `steps` the steps run.
     """

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
+from ..config import RunConfig
 from .data import prepare_data
 from .models import build_model
 from .stats import ACT_STATS, GRAD_STATS, LayerStatsRecorder
@@ -26,7 +26,7 @@ def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "
                   allow_download: bool = False) -> pd.DataFrame:
     """Per-layer gradient and activation statistics of `cfg`'s network before any update.
 
-    Raises core.data.DatasetUnavailable when the dataset is not on this machine (by default
+    Raises core.engine.data.DatasetUnavailable when the dataset is not on this machine (by default
     a probe never downloads)."""
     data = prepare_data(cfg, device, allow_download=allow_download)
     net = build_model(cfg, data.info).to(device)

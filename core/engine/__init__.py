@@ -1,0 +1,1 @@
+"""The engine: torch only. Activations, initializations, models, data, noise, statistics, the training loop and its stacked network, and the at-initialization probe. Knows nothing of runs, lab or views."""
