@@ -13,6 +13,7 @@ STORE_DIR = OUT / "store"
 os.environ.setdefault("VG_CACHE_DIR", str(STORE_DIR))
 
 from core.config import RunConfig  # noqa: E402
+from core.runs.runner import get_or_train  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 
 LONG_RUN = RunConfig(epochs=100)  # 5 x 128 logistic on mnist-5k, ~100 logged steps
@@ -24,6 +25,6 @@ def stored_long_run(store: RunStore | None = None):
     if not store.has(LONG_RUN.run_id):
         print(f"training the stored run once ({LONG_RUN.describe()}, 100 epochs) ...", flush=True)
         t0 = time.perf_counter()
-        store.get_or_train(LONG_RUN)
+        get_or_train(store, [LONG_RUN])
         print(f"  trained in {time.perf_counter() - t0:.0f} s", flush=True)
     return store, store.load(LONG_RUN.run_id)

@@ -142,12 +142,14 @@ def _checked_id(run_id: str) -> str:
 
 
 def _train(args, store) -> int:
+    from .runs.runner import get_or_train
+
     cfg = config_from_args(args)
     if args.retrain:
         store.delete(cfg.run_id)
     bar = _ProgressBar(enabled=not args.json or sys.stderr.isatty())
     try:
-        result = store.get_or_train(cfg, on_event=bar.update)
+        [result] = get_or_train(store, [cfg], on_event=bar.update)
     finally:
         bar.close()
     _print_result(result, as_json=args.json)

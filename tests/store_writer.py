@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import RunConfig  # noqa: E402
+from core.runs.runner import get_or_train  # noqa: E402
 from core.runs.store import RunStore, StoreError  # noqa: E402
 from core.engine.loop import train  # noqa: E402
 
@@ -26,7 +27,7 @@ def main(cache_dir: str, mode: str) -> int:
     store = RunStore(cache_dir)
     if mode == "train":
         print("training", flush=True)
-        store.get_or_train(SLOW)
+        get_or_train(store, [SLOW])
         return 0
     base = train(RunConfig(dataset="digits", widths=(64, 64), epochs=1))
     if mode == "full-disk":

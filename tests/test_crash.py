@@ -14,6 +14,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from core.config import RunConfig
+from core.runs.runner import get_or_train
 from core.runs.store import RunStore
 
 HERE = Path(__file__).resolve().parent
@@ -53,7 +54,7 @@ def test_sigkill_while_writing_never_leaves_a_served_partial_run(isolated_cache)
     assert len(store.list_runs()) == len(store.list_ids())
     # the same configuration trains again cleanly afterwards
     cfg = RunConfig(dataset="digits", widths=(8,), epochs=1, seed=5)
-    assert store.get_or_train(cfg).status == "completed" and store.load(cfg.run_id) is not None
+    assert get_or_train(store, [cfg])[0].status == "completed" and store.load(cfg.run_id) is not None
     print(f"\n{KILLS} kills, {len(store.list_ids())} complete runs, {len(leftovers)} staging folders "
           "left by killed writes (never listed)")
 

@@ -123,15 +123,15 @@ def test_cli_exits_0_or_2_with_one_line_and_never_a_traceback(monkeypatch_sessio
 @pytest.fixture(scope="module")
 def monkeypatch_session(tmp_path_factory):
     """The CLI runs against an empty store; a request to train stops at the store."""
-    from core.runs.store import RunStore
+    from core.runs import runner
 
     mp = pytest.MonkeyPatch()
     mp.setenv("VG_CACHE_DIR", str(tmp_path_factory.mktemp("fuzz-cache")))
 
-    def refuse(self, cfg, **kwargs):
-        raise Accepted(cfg)
+    def refuse(store, configs, **kwargs):
+        raise Accepted(configs[0])
 
-    mp.setattr(RunStore, "get_or_train", refuse)
+    mp.setattr(runner, "get_or_train", refuse)
     yield mp
     mp.undo()
 

@@ -15,6 +15,8 @@ from core.views import charts
 from core.config import ConfigError, RunConfig
 from core.lab.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
 from core.engine.result import RunResult
+from core.engine.loop import train
+from core.runs.runner import get_or_train
 from core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,12 +214,15 @@ def test_tiny_reproduction_end_to_end_through_the_cli(monkeypatch, capsys, isola
 
 def test_one_by_one_and_stacked_training_give_the_same_tables(tmp_path):
     preset = tiny_preset("saturation", n=3)
-    stacked = reproduce.run_preset(preset, "quick", RunStore(tmp_path / "a"))
     announced = []
-    single = reproduce.run_preset(preset, "quick", RunStore(tmp_path / "b"), stacked=False,
-                                  on_run=lambda i, n, c: announced.append((i, n, c.label)))
+    stacked = reproduce.run_preset(preset, "quick", RunStore(tmp_path / "a"),
+                                   on_run=lambda i, n, c: announced.append((i, n, c.label)))
     assert [a[:2] for a in announced] == [(1, 3), (2, 3), (3, 3)]
-    assert len(single.trained) == 3 and len(stacked.trained) == 3
+    alone = RunStore(tmp_path / "b")
+    for cell in preset.cells("quick"):
+        alone.save(train(cell.config))  # each run trained by itself, one after the other
+    single = reproduce.run_preset(preset, "quick", alone, train_missing=False)
+    assert len(single.results) == 3 and len(stacked.trained) == 3
     pd.testing.assert_frame_equal(single.table(), stacked.table())
     table = single.table()
     assert list(table["Initialization"]) == ["N(0, 1)", "standard U(±1/√fan_in)", "Glorot uniform (normalized)"]
@@ -230,7 +235,7 @@ def test_plan_counts_stored_runs_and_rescales_the_estimate(tmp_path):
     cells = preset.cells("quick")
     before = reproduce.plan(cells, store)
     assert (len(before.stored), len(before.missing)) == (0, 2) and before.seconds_left > 0
-    store.get_or_train(cells[0].config)
+    get_or_train(store, [cells[0].config])
     after = reproduce.plan(cells, store, seconds_of=lambda run_id: 10 * reproduce.rough_seconds(cells[0].config))
     assert (len(after.stored), len(after.missing)) == (1, 1)
     assert after.seconds_left == pytest.approx(10 * reproduce.rough_seconds(cells[1].config))

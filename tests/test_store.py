@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.config import RunConfig
+from core.runs.runner import get_or_train
 from core.runs.store import CorruptRun, RunStore, StoreError, check_run_id
 from core.engine.loop import train
 
@@ -38,25 +39,25 @@ def test_save_and_load_round_trip(store, tiny):
 def test_get_or_train_trains_once_then_serves_from_the_store(store, tiny):
     calls = []
 
-    def counting_trainer(cfg, on_event=None, should_stop=None):
-        calls.append(cfg.run_id)
-        return train(cfg)
+    def counting_trainer(configs, on_event=None, should_stop=None):
+        calls.extend(cfg.run_id for cfg in configs)
+        return [train(cfg) for cfg in configs]
 
-    first = store.get_or_train(tiny, trainer=counting_trainer)
-    second = store.get_or_train(tiny, trainer=counting_trainer)
+    [first] = get_or_train(store, [tiny], trainer=counting_trainer)
+    [second] = get_or_train(store, [tiny], trainer=counting_trainer)
     assert len(calls) == 1 and not first.cached and second.cached
 
 
 def test_concurrent_requests_for_one_missing_run_train_it_once(store, tiny):
     calls, results = [], []
 
-    def slow_trainer(cfg, on_event=None, should_stop=None):
+    def slow_trainer(configs, on_event=None, should_stop=None):
         calls.append(1)
         time.sleep(0.5)
-        return train(cfg)
+        return [train(cfg) for cfg in configs]
 
     def worker():
-        results.append(RunStore(store.root).get_or_train(tiny, trainer=slow_trainer))
+        results.extend(get_or_train(RunStore(store.root), [tiny], trainer=slow_trainer))
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for t in threads:
@@ -108,7 +109,7 @@ def test_damaged_files_are_detected_and_the_run_retrained(store, tiny, victim, d
         path.write_bytes(data[:10] + bytes(b ^ 0x5A for b in data[10:40]) + data[40:])
     with pytest.raises(CorruptRun):
         store.load(tiny.run_id)
-    again = store.get_or_train(tiny)
+    [again] = get_or_train(store, [tiny])
     assert not again.cached and again.status == "completed"
     assert store.load(tiny.run_id) is not None
 
@@ -162,14 +163,14 @@ def test_size_cap_evicts_least_recently_used(isolated_cache, tiny):
 
 
 def test_cancelled_runs_are_not_stored(store, tiny):
-    result = store.get_or_train(tiny.replace(epochs=3), should_stop=lambda: True)
+    [result] = get_or_train(store, [tiny.replace(epochs=3)], should_stop=lambda: True)
     assert result.status == "cancelled" and store.list_ids() == []
 
 
 def test_diverged_runs_are_stored_with_their_status(store):
     cfg = RunConfig(dataset="digits", activation="relu", init="normal", widths=(256,) * 5, lr=2.0,
                     optimizer="sgd", epochs=2)
-    result = store.get_or_train(cfg)
+    [result] = get_or_train(store, [cfg])
     assert result.status == "diverged"
     loaded = store.load(cfg.run_id)
     assert loaded.status == "diverged" and loaded.diverged_step == result.diverged_step

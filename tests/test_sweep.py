@@ -4,10 +4,12 @@ import pandas as pd
 import pytest
 import torch
 
+import core.engine.exact as exact
 import core.engine.stacked as sweep
 from core.config import RunConfig
 from core.runs.store import RunStore
-from core.engine.stacked import get_or_train_many, plan_stacks, stack_key, train_many
+from core.engine.stacked import plan_stacks, stack_key, train_many
+from core.runs.runner import get_or_train
 from core.engine.loop import train
 
 TIMING_META = ("seconds", "finished_at", "trained_with")
@@ -104,13 +106,13 @@ def test_configs_that_cannot_stack_are_trained_one_by_one(monkeypatch):
 
 
 def test_a_batched_product_that_disagrees_with_the_loop_is_not_used(monkeypatch):
-    monkeypatch.setattr(sweep, "_VERDICTS", {})
+    monkeypatch.setattr(exact, "_VERDICTS", {})
     wrong = lambda g, out: out.copy_(torch.sum(g, dim=1) + 1)  # noqa: E731
     g = torch.randn(3, 5, 4)
-    out = sweep._exact("bgrad", wrong, sweep._bgrad_looped, g, out=torch.empty(3, 4))
+    out = exact.exact("bgrad", wrong, exact._bgrad_looped, g, out=torch.empty(3, 4))
     for c in range(3):
         assert torch.equal(out[c], g[c].sum(0))
-    assert list(sweep._VERDICTS.values()) == [False]
+    assert list(exact._VERDICTS.values()) == [False]
 
 
 def test_stacks_are_split_to_fit_the_memory_limit(monkeypatch):
@@ -119,19 +121,18 @@ def test_stacks_are_split_to_fit_the_memory_limit(monkeypatch):
     assert [len(g) for g in groups] == [3, 3, 1]
 
 
-def test_get_or_train_many_loads_stored_runs_and_trains_the_rest_once(isolated_cache, monkeypatch):
+def test_get_or_train_loads_stored_runs_and_trains_the_rest_once(isolated_cache):
     store = RunStore(isolated_cache)
     configs = [BASE.replace(seed=s) for s in range(3)]
-    store.get_or_train(configs[1])
+    get_or_train(store, [configs[1]])
     trained = []
-    real = sweep.train_many
-    monkeypatch.setattr(sweep, "train_many", lambda cs, *a: trained.append(cs) or real(cs, *a))
+    counting = lambda cs, *a: trained.append(cs) or train_many(cs, *a)  # noqa: E731
     wanted = [configs[0], configs[1], configs[2], configs[0]]
-    results = get_or_train_many(store, wanted)
+    results = get_or_train(store, wanted, trainer=counting)
     assert [r.config for r in results] == wanted
     assert [r.cached for r in results] == [False, True, False, False]
     assert trained == [[configs[0], configs[2]]]
     assert set(store.list_ids()) == {c.run_id for c in configs}
-    again = get_or_train_many(store, wanted)
+    again = get_or_train(store, wanted, trainer=counting)
     assert all(r.cached for r in again) and len(trained) == 1
     assert_same_run(results[2], train(configs[2]))

@@ -1,25 +1,43 @@
-"""The instrumented training loop.
+"""The training loop: one loop for a single run and for a stack of runs trained together.
 
     result = train(RunConfig(activation="tanh"), on_event=print)
+    results = core.engine.stacked.train_many(configs)   # the same loop over a stacked network
 
-The data lives on the training device as tensors and mini-batches are index lookups. The loop
-itself only trains; `LayerStatsRecorder` collects per-layer statistics at logged steps and
-`on_event` receives progress events:
+The loop drives an *engine*, the network seen as `n_runs` runs that share every mini-batch
+position (a single run is an engine of one):
 
-    {"kind": "start", "total_steps", "epochs", "device"}
+    engine.parameters(c)       run c's trainable tensors (their .grad is set by backward)
+    engine.stats_view(c)       what LayerStatsRecorder reads for run c (layers, activations)
+    engine.batch(order)        (x, y, ys) for each run's indices order (n_runs, b): the inputs,
+                               the labels as the engine holds them, and each run's labels
+    engine.forward(x, recs)    (logits as the engine holds them, each run's logits); recs (one
+                               recorder per run, on logged steps) receive hidden activations
+    engine.backward(losses)    gradients of each run's loss
+    engine.hits(logits, y)     (n_runs,) correct predictions of this batch
+    engine.evaluate(x, y, sel) each selected run's mean loss and accuracy on a split
+    engine.finish(c)           run c's nn.Module with its trained weights
+    engine.layer_names         the weight layers' names, input to output
+
+Everything that is per run (optimizer, schedule, gradient noise, statistics, shuffling, epoch
+rows, status) lives in a `RunState`, so a stacked run goes through exactly the code a single
+run goes through. Statistics are collected by `LayerStatsRecorder` at logged steps; `on_event`
+receives progress events, each with the run's "run_id":
+
+    {"kind": "start", "total_steps", "epochs", "device", "layers"}
     {"kind": "log", "step", "total_steps", "epoch", "elapsed", "grad_flow"}
     {"kind": "epoch", "epoch", "epochs", "train_loss", ..., "elapsed", "eta"}
     {"kind": "end", "status", "elapsed"}
 
-A non-finite loss (or a non-finite gradient at a logged step) ends the run with status
-"diverged"; what was logged up to that step is kept. `should_stop()` returning True ends it
-with status "cancelled".
+A non-finite loss (or a non-finite gradient at a logged step) ends that run with status
+"diverged"; what was logged up to that step is kept. `should_stop()` returning True ends the
+runs still training with status "cancelled".
 """
 from __future__ import annotations
 
 import math
 import platform
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -36,11 +54,13 @@ from .stats import LayerStatsRecorder
 
 EVAL_BATCH = 2048
 # Automatic logging: about 100 logged steps per run, but never more than one step in
-# MIN_LOG_INTERVAL. A logged step costs about two thirds of a training step on 004_*'s
-# 5 x 1000 network and about two steps on the app's tiny default (docs/PERFORMANCE.md), so
-# one in 16 keeps the statistics to about 4% of the training time on the big network.
+# MIN_LOG_INTERVAL. A logged step costs about two thirds of a training step on the deep sigmoid
+# blog post's 5 x 1000 network and about two steps on the app's tiny default
+# (docs/PERFORMANCE.md), so one in 16 keeps the statistics to about 4% of the training time on
+# the big network.
 TARGET_LOG_POINTS = 100
 MIN_LOG_INTERVAL = 16
+RUNNING, COMPLETED, DIVERGED, CANCELLED = "running", "completed", "diverged", "cancelled"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,7 +106,7 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=wd, **fe)
     if cfg.optimizer == "rmsprop":
-        # Keras's defaults (rho 0.9, eps 1e-7), which the experiments of 002_* used.
+        # Keras's defaults (rho 0.9, eps 1e-7), which the lecture notes' experiments used.
         return torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9, eps=1e-7, weight_decay=wd, **fe)
     if cfg.optimizer == "nadam":
         return torch.optim.NAdam(params, lr=cfg.lr, weight_decay=wd, **fe)
@@ -109,131 +129,271 @@ def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     return float(loss_sum) / n, float(correct) / n
 
 
-class _DivergenceGuard:
-    """Notices the first non-finite training loss. On a GPU it checks every `every` steps so the
-    loop does not wait for the device each step; the exact step is recovered from the loss log."""
+# ---------------------------------------------------------------------- the engine of one run
+class PlainEngine:
+    """One run of any architecture: the network itself, mini-batches as index lookups."""
+
+    n_runs = 1
+
+    def __init__(self, net, data: DataBundle, cfg: RunConfig, device: torch.device):
+        self.net, self.data, self.augment = net, data, cfg.augment
+        self.layer_names = list(net.layer_names)
+        self.aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
+        self._params = [p for p in net.parameters() if p.requires_grad]
+
+    def parameters(self, c: int) -> list[torch.Tensor]:
+        return self._params
+
+    def stats_view(self, c: int):
+        return self.net
+
+    def batch(self, order: torch.Tensor):
+        idx = order[0]
+        x, y = self.data.x_train[idx], self.data.y_train[idx]
+        if self.augment:
+            x = augment_batch(x, self.aug_gen)
+        return x, y, [y]
+
+    def forward(self, x: torch.Tensor, recorders):
+        if recorders is None:
+            logits = self.net(x)
+        else:
+            with recorders[0].capture_activations(True):
+                logits = self.net(x)
+        return logits, [logits]
+
+    def backward(self, losses: list[torch.Tensor]) -> None:
+        for p in self._params:
+            p.grad = None
+        torch.autograd.backward(losses)
+
+    def hits(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (logits.detach().argmax(1) == y).sum().unsqueeze(0)
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, sel: slice):
+        loss, acc = evaluate(self.net, x, y)
+        return [loss], [acc]
+
+    def finish(self, c: int):
+        return self.net
+
+
+# ---------------------------------------------------------------------- per-run state
+@dataclass
+class RunState:
+    """Everything one run keeps for itself, whether it trains alone or in a stack."""
+
+    index: int
+    cfg: RunConfig
+    params: list
+    opt: torch.optim.Optimizer
+    sched: object
+    noise: GradientNoise | None
+    recorder: LayerStatsRecorder
+    shuffle: torch.Generator
+    emit: Callable[[dict], None]
+    status: str = RUNNING  # then completed, diverged or cancelled
+    closed: bool = False  # its last epoch row is written
+    diverged_at: int | None = None
+    steps: int = 0  # steps run, once closed
+    epoch_rows: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @classmethod
+    def create(cls, index: int, cfg: RunConfig, engine, log_every: int, device: torch.device,
+               on_event: Callable[[dict], None] | None) -> "RunState":
+        params = engine.parameters(index)
+        opt = make_optimizer(cfg, params)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr / 50) \
+            if cfg.schedule == "cosine" else None
+        noise = GradientNoise(cfg.grad_noise, cfg.noise_gamma, cfg.noise_unit, cfg.seed, device) \
+            if cfg.grad_noise > 0 else None
+        recorder = LayerStatsRecorder(engine.stats_view(index), cfg.activation, log_every,
+                                      noise_on=noise is not None)
+        run_id = cfg.run_id
+        emit = (lambda event: on_event({**event, "run_id": run_id})) if on_event else (lambda event: None)
+        return cls(index=index, cfg=cfg, params=params, opt=opt, sched=sched, noise=noise,
+                   recorder=recorder, shuffle=torch.Generator().manual_seed(cfg.seed), emit=emit)
+
+    def update(self, step: int, epoch: int, logged: bool) -> None:
+        """After backward: statistics of the true gradient, noise, the noisy one, the step."""
+        if logged:
+            self.recorder.record_gradients("true")
+        if self.noise:
+            self.noise.add_(self.params, epoch - 1, step)
+            if logged:
+                self.recorder.record_gradients("noisy")
+        if logged:
+            self.recorder.before_update()
+        self.opt.step()
+
+    def log(self, step: int, epoch: int, total_steps: int, elapsed: float) -> None:
+        """Finish a logged step; a non-finite gradient statistic is a divergence."""
+        grad_stats = self.recorder.after_update(step, epoch)
+        self.emit({"kind": "log", "step": step, "total_steps": total_steps, "epoch": epoch,
+                   "elapsed": elapsed, "grad_flow": grad_stats[:, 1].tolist()})
+        if self.diverged_at is None and not np.isfinite(grad_stats).all():
+            self.diverged_at = step
+
+
+class DivergenceGuard:
+    """Notices each run's first non-finite training loss, in the (runs x steps) loss log. On a
+    GPU it looks every `every` steps so the loop does not wait for the device each step; the
+    exact step is recovered from the log."""
 
     def __init__(self, device: torch.device, losses: torch.Tensor):
         self.every = 1 if device.type == "cpu" else 25
         self.losses = losses
-        self.checked = 0  # losses before this step are known to be finite
+        self.checked = 0  # losses before this step are known to be finite (or already reported)
 
-    def check(self, step: int, force: bool = False) -> int | None:
+    def check(self, step: int, runs: list[RunState], force: bool = False) -> None:
         if step % self.every and not force:
-            return None
-        # Only the steps since the last check: rescanning from 0 made the guard O(steps^2).
-        window = self.losses[self.checked: step + 1]
-        bad = ~torch.isfinite(window)
+            return
+        # Only the steps since the last look: rescanning from 0 made the guard O(steps^2).
+        bad = ~torch.isfinite(self.losses[:, self.checked: step + 1])
         if bool(bad.any()):
-            return self.checked + int(bad.nonzero()[0, 0])
+            for r in runs:
+                row = bad[r.index]
+                if r.diverged_at is None and bool(row.any()):
+                    r.diverged_at = self.checked + int(row.nonzero()[0, 0])
         self.checked = max(self.checked, step + 1)
-        return None
 
 
+@dataclass
+class _Epoch:
+    """One epoch's running sums over the runs (every run sees the same batch sizes)."""
+
+    number: int
+    started: float
+    noise_std: list
+    loss_sum: torch.Tensor  # (n_runs,)
+    correct: torch.Tensor  # (n_runs,)
+    seen: int = 0
+
+
+# ---------------------------------------------------------------------- the loop
 def train(cfg: RunConfig, on_event: Callable[[dict], None] | None = None,
           should_stop: Callable[[], bool] | None = None, data: DataBundle | None = None) -> RunResult:
     """Train `cfg` and return its RunResult (status completed, diverged or cancelled)."""
-    emit = on_event or (lambda event: None)
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
     data = data or prepare_data(cfg, device)
     net = build_model(cfg, data.info).to(device)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = make_optimizer(cfg, params)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr / 50) \
-        if cfg.schedule == "cosine" else None
-    noise = GradientNoise(cfg.grad_noise, cfg.noise_gamma, cfg.noise_unit, cfg.seed, device) \
-        if cfg.grad_noise > 0 else None
-    bounds = batch_bounds(len(data.y_train), cfg.batch_size)
-    total_steps = len(bounds) * cfg.epochs
-    log_every = cfg.log_every or auto_log_every(total_steps)
-    recorder = LayerStatsRecorder(net, cfg.activation, log_every, noise_on=noise is not None)
-    shuffle = torch.Generator().manual_seed(cfg.seed)
-    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 3)
-    losses = torch.full((total_steps,), float("nan"), device=device)
-    guard = _DivergenceGuard(device, losses)
-    emit({"kind": "start", "total_steps": total_steps, "epochs": cfg.epochs, "device": str(device)})
+    return run_loop(PlainEngine(net, data, cfg, device), [cfg], data, device, on_event,
+                    should_stop, t0)[0]
 
-    epoch_rows, step, status, diverged_at = [], 0, "completed", None
-    for epoch in range(1, cfg.epochs + 1):
-        e0 = time.perf_counter()
-        net.train()
-        order = torch.randperm(len(data.y_train), generator=shuffle).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        seen = 0
-        noise_std = noise.std_at(epoch - 1, step) if noise else 0.0
+
+def run_loop(engine, configs: list[RunConfig], data: DataBundle, device: torch.device,
+             on_event: Callable[[dict], None] | None = None,
+             should_stop: Callable[[], bool] | None = None, t0: float | None = None) -> list[RunResult]:
+    """Train the engine's runs (configs[c] is run c; they agree on data, batch size, epochs and
+    logging) and return each run's RunResult, in order."""
+    t0 = time.perf_counter() if t0 is None else t0
+    first = configs[0]
+    bounds = batch_bounds(len(data.y_train), first.batch_size)
+    total_steps = len(bounds) * first.epochs
+    log_every = first.log_every or auto_log_every(total_steps)
+    runs = [RunState.create(c, cfg, engine, log_every, device, on_event) for c, cfg in enumerate(configs)]
+    n_runs = len(runs)
+    losses = torch.full((n_runs, total_steps), float("nan"), device=device)
+    guard = DivergenceGuard(device, losses)
+    for r in runs:
+        r.emit({"kind": "start", "total_steps": total_steps, "epochs": first.epochs,
+                "device": str(device), "layers": engine.layer_names})
+
+    step = 0
+    for number in range(1, first.epochs + 1):
+        order = torch.stack([torch.randperm(len(data.y_train), generator=r.shuffle) for r in runs]).to(device)
+        epoch = _Epoch(number, time.perf_counter(),
+                       [r.noise.std_at(number - 1, step) if r.noise else 0.0 for r in runs],
+                       torch.zeros(n_runs, device=device), torch.zeros(n_runs, device=device))
         for lo, hi in bounds:
-            idx = order[lo:hi]
-            x, y = data.x_train[idx], data.y_train[idx]
-            if cfg.augment:
-                x = augment_batch(x, aug_gen)
-            logged = recorder.wants(step)
-            with recorder.capture_activations(logged):
-                logits = net(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            logged = step % log_every == 0
+            active = [r for r in runs if r.status == RUNNING]
+            x, y, ys = engine.batch(order[:, lo:hi])
+            logits, parts = engine.forward(x, [r.recorder for r in runs] if logged else None)
+            step_losses = [F.cross_entropy(z, yc) for z, yc in zip(parts, ys)]
+            engine.backward(step_losses)
+            for r in active:
+                r.update(step, number, logged)
+            step_loss = torch.stack([v.detach() for v in step_losses])
+            losses[:, step] = step_loss
+            epoch.loss_sum += step_loss * (hi - lo)
+            epoch.correct += engine.hits(logits, y)
+            epoch.seen += hi - lo
             if logged:
-                recorder.record_gradients("true")
-            if noise:
-                noise.add_(params, epoch - 1, step)
-                if logged:
-                    recorder.record_gradients("noisy")
-            if logged:
-                recorder.before_update()
-            opt.step()
-            losses[step] = loss.detach()
-            loss_sum += loss.detach() * (hi - lo)
-            correct += (logits.detach().argmax(1) == y).sum()
-            seen += hi - lo
-            if logged:
-                grad_stats = recorder.after_update(step, epoch)
-                emit({"kind": "log", "step": step, "total_steps": total_steps, "epoch": epoch,
-                      "elapsed": time.perf_counter() - t0, "grad_flow": grad_stats[:, 1].tolist()})
-                if not np.isfinite(grad_stats).all():
-                    diverged_at = step
-            diverged_at = diverged_at if diverged_at is not None else guard.check(step)
+                for r in active:
+                    r.log(step, number, total_steps, time.perf_counter() - t0)
+            guard.check(step, active)
             step += 1
-            if diverged_at is not None:
-                status = "diverged"
+            for r in active:
+                if r.diverged_at is not None:
+                    r.status = DIVERGED
+            still = [r for r in active if r.status == RUNNING]
+            if still and should_stop is not None and should_stop():
+                for r in still:
+                    r.status = CANCELLED
+            stopped = [r for r in active if r.status != RUNNING]
+            if stopped:  # a run that stops ends its epoch now, with its weights now
+                _close(engine, stopped, data, epoch, step, t0)
+            if not any(r.status == RUNNING for r in runs):
                 break
-            if should_stop is not None and should_stop():
-                status = "cancelled"
-                break
-        if status == "completed" and device.type != "cpu":
-            found = guard.check(step - 1, force=True)
-            if found is not None:
-                status, diverged_at = "diverged", found
-        val_loss, val_acc = evaluate(net, data.x_val, data.y_val)
-        test_loss, test_acc = evaluate(net, data.x_test, data.y_test)
-        row = dict(epoch=epoch, train_loss=float(loss_sum) / max(seen, 1),
-                   train_acc=float(correct) / max(seen, 1), val_loss=val_loss, val_acc=val_acc,
-                   test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
-                   noise_std=noise_std, seconds=time.perf_counter() - e0)
-        epoch_rows.append(row)
-        elapsed = time.perf_counter() - t0
-        emit({"kind": "epoch", **row, "epochs": cfg.epochs, "elapsed": elapsed,
-              "eta": elapsed / epoch * (cfg.epochs - epoch)})
-        if status != "completed":
+        going = [r for r in runs if r.status == RUNNING]
+        if going and device.type != "cpu":  # the guard's last look of the epoch
+            guard.check(step - 1, going, force=True)
+            for r in going:
+                if r.diverged_at is not None:
+                    r.status = DIVERGED
+        if going:
+            _close(engine, going, data, epoch, step, t0)
+        if not any(r.status == RUNNING for r in runs):
             break
-        if sched is not None:
-            sched.step()
+        for r in runs:
+            if r.status == RUNNING and r.sched is not None:
+                r.sched.step()
 
-    seconds = time.perf_counter() - t0
-    emit({"kind": "end", "status": status, "elapsed": seconds})
-    return assemble_result(cfg, status, epoch_rows, losses, step, len(bounds), recorder, net,
-                           data, device, log_every, diverged_at, seconds)
+    results = []
+    for r in runs:
+        if r.status == RUNNING:
+            r.status, r.steps, r.seconds = COMPLETED, step, time.perf_counter() - t0
+        net = engine.finish(r.index)
+        r.emit({"kind": "end", "status": r.status, "elapsed": r.seconds})
+        results.append(assemble_result(
+            r.cfg, r.status, r.epoch_rows, losses[r.index], r.steps, len(bounds), r.recorder,
+            net, data, device, log_every, r.diverged_at, r.seconds,
+            **({"trained_with": n_runs} if n_runs > 1 else {})))
+    return results
+
+
+def _close(engine, group: list[RunState], data: DataBundle, epoch: _Epoch, step: int, t0: float) -> None:
+    """The epoch rows of `group` (evaluated together; one run of a stack alone); a run that has
+    stopped is closed for good."""
+    alone = len(group) == 1 and engine.n_runs > 1
+    sel = slice(group[0].index, group[0].index + 1) if alone else slice(None)
+    val_loss, val_acc = engine.evaluate(data.x_val, data.y_val, sel)
+    test_loss, test_acc = engine.evaluate(data.x_test, data.y_test, sel)
+    elapsed = time.perf_counter() - t0
+    for r in group:
+        k = 0 if alone else r.index
+        c = r.index
+        row = dict(epoch=epoch.number, train_loss=float(epoch.loss_sum[c]) / max(epoch.seen, 1),
+                   train_acc=float(epoch.correct[c]) / max(epoch.seen, 1), val_loss=val_loss[k],
+                   val_acc=val_acc[k], test_loss=test_loss[k], test_acc=test_acc[k],
+                   lr=r.opt.param_groups[0]["lr"], noise_std=epoch.noise_std[c],
+                   seconds=time.perf_counter() - epoch.started)
+        r.epoch_rows.append(row)
+        r.emit({"kind": "epoch", **row, "epochs": r.cfg.epochs, "elapsed": elapsed,
+                "eta": elapsed / epoch.number * (r.cfg.epochs - epoch.number)})
+        if r.status != RUNNING:
+            r.closed, r.steps, r.seconds = True, step, elapsed
 
 
 def assemble_result(cfg: RunConfig, status: str, epoch_rows: list[dict], losses: torch.Tensor,
                     steps: int, steps_per_epoch: int, recorder: LayerStatsRecorder, net,
                     data: DataBundle, device: torch.device, log_every: int,
                     diverged_at: int | None, seconds: float, **extra_meta) -> RunResult:
-    """The RunResult of a finished loop (shared with the stacked trainer of core.engine.stacked).
-
-    `losses` holds the training loss of every step (NaN where not run), `steps` the steps run.
-    """
+    """The RunResult of a finished run; `losses` holds its training loss of every step (NaN
+    where not run), `steps` the steps it ran."""
     if diverged_at is not None:
         recorder.truncate_after(diverged_at)
     steps_done = min(steps, len(losses))
@@ -249,6 +409,9 @@ def assemble_result(cfg: RunConfig, status: str, epoch_rows: list[dict], losses:
         "diverged_reason": _divergence_reason(losses, diverged_at) if diverged_at is not None else None,
         "seconds": seconds,
         "device": str(device),
+        # Results are bit-identical across runs (and between a stack and one run) at a fixed
+        # CPU thread count only: the thread count decides how reductions are split.
+        "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "params": sum(p.numel() for p in net.parameters() if p.requires_grad),

@@ -31,7 +31,8 @@ from ..config import RunConfig
 from ..cost import estimate
 from .presets import PRESETS, SCALES, Cell, Preset, check_scale, get_preset, resolve, substitutions
 from ..engine.result import RunResult, gradient_ratio
-from ..engine.stacked import get_or_train_many
+from ..runs.runner import get_or_train
+from ..runs.store import CorruptRun, RunStore
 
 TINY_GRADIENT = 1e-4  # deep-sigmoid's 'layer 1 gradients below 1e-4': such a weight barely moves
 
@@ -420,23 +421,18 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
                on_run: Callable[[int, int, Cell], None] | None = None,
                on_event: Callable[[dict], None] | None = None,
                should_stop: Callable[[], bool] | None = None, train_missing: bool = True,
-               allow_download: bool = False, stacked: bool = True) -> Reproduction:
+               allow_download: bool = False) -> Reproduction:
     """Open every cell of `preset` at `scale` from the store, training the missing ones unless
-    `train_missing` is False: as stacked models where configs allow it (core.engine.stacked, results
-    identical to one-by-one training), or one at a time in order with `stacked=False`.
-    `on_run(i, n, cell)` announces each run about to be trained; `on_event` receives its
-    trainer events."""
-    from ..runs.store import CorruptRun, RunStore
-
+    `train_missing` is False (through core.runs.runner.get_or_train: stacked where configs
+    allow it, results identical to one-by-one training). `on_run(i, n, cell)` announces each
+    run as it starts (stacked runs start together); `on_event` receives the trainer's events."""
     t0 = time.perf_counter()
     store = store or RunStore()
     cells = cells if cells is not None else resolve(preset, check_scale(scale), allow_download)
     rep = Reproduction(preset, scale, cells)
     unique = list({c.config.run_id: c for c in cells}.values())
-    todo = [c for c in unique if not store.has(c.config.run_id)]
+    todo = []
     for c in unique:
-        if c in todo:
-            continue
         try:
             result = store.load(c.config.run_id)
         except CorruptRun:
@@ -444,36 +440,18 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
         if result is not None:
             rep.results[c.config.run_id] = result
         elif train_missing:
-            todo.append(c)  # damaged, or evicted since has() said yes
-    if train_missing and todo:
-        if stacked:
-            _train_together(store, todo, rep, on_run, on_event, should_stop)
-        else:
-            _train_one_by_one(store, todo, rep, on_run, on_event, should_stop)
+            todo.append(c)
+    if todo:
+        _train(store, todo, rep, on_run, on_event, should_stop)
     rep.seconds = time.perf_counter() - t0
     return rep
 
 
-def _train_one_by_one(store, todo, rep, on_run, on_event, should_stop) -> None:
-    for i, c in enumerate(todo, start=1):
-        if should_stop is not None and should_stop():
-            break
-        if on_run is not None:
-            on_run(i, len(todo), c)
-        result = store.get_or_train(c.config, on_event=on_event, should_stop=should_stop)
-        if result.status == "cancelled":
-            break
-        rep.results[c.config.run_id] = result
-        if not result.cached:
-            rep.trained.append(c.config.run_id)
-
-
-def _train_together(store, todo, rep, on_run, on_event, should_stop) -> None:
+def _train(store, todo: list[Cell], rep: Reproduction, on_run, on_event, should_stop) -> None:
     by_id = {c.config.run_id: c for c in todo}
     announced: list[str] = []
 
     def tagged(event: dict) -> None:
-        # Events carry the run id; a run's "start" announces it (stacked runs start together).
         run_id = event.get("run_id")
         if event["kind"] == "start" and run_id in by_id and run_id not in announced:
             announced.append(run_id)
@@ -482,8 +460,8 @@ def _train_together(store, todo, rep, on_run, on_event, should_stop) -> None:
         if on_event is not None:
             on_event(event)
 
-    for c, result in zip(todo, get_or_train_many(store, [c.config for c in todo], on_event=tagged,
-                                                 should_stop=should_stop)):
+    results = get_or_train(store, [c.config for c in todo], on_event=tagged, should_stop=should_stop)
+    for c, result in zip(todo, results):
         if result.status == "cancelled":
             continue
         rep.results[c.config.run_id] = result
@@ -512,7 +490,6 @@ FORMATS = ("text", "markdown", "json")
 def reproduce_command(args) -> int:
     """Run `python -m core reproduce ...` (bad input raises ConfigError / CliError: exit 2)."""
     from ..cli import CliError, _ProgressBar
-    from ..runs.store import RunStore
 
     if args.list:
         width = max(len(n) for n in PRESETS)

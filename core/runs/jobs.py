@@ -29,6 +29,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import RunConfig
+from ..engine.loop import resolve_device
+from .runner import get_or_train
 from .store import RunStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Job:
     progress: dict = field(default_factory=dict)  # step, total_steps, epoch, epochs, loss, elapsed, eta
     epoch_rows: list = field(default_factory=list)  # per-epoch metrics so far, for live curves
     flow_rows: list = field(default_factory=list)  # (step, mean |g| per layer) so far
+    layers: list = field(default_factory=list)  # weight layers' names, input to output (from "start")
     error: str | None = None
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -69,6 +72,7 @@ class Job:
         kind = event["kind"]
         if kind == "start":
             self.progress.update(total_steps=event["total_steps"], epochs=event["epochs"], step=0, epoch=0)
+            self.layers = list(event.get("layers", []))
         elif kind == "log":
             self.progress.update(step=event["step"] + 1, elapsed=event["elapsed"])
             self.flow_rows.append((event["step"], event["grad_flow"]))
@@ -111,13 +115,8 @@ def _worker_main(conn, cancel, cache_dir: str) -> None:
             return
         configs = [RunConfig.from_dict(m) for m in message]
         send = lambda e: conn.send(("event", e))  # noqa: E731
-        try:
-            if len(configs) == 1:
-                results = [store.get_or_train(configs[0], on_event=send, should_stop=cancel.is_set)]
-            else:  # several runs at once, as one stacked model where their settings allow
-                from ..engine.stacked import get_or_train_many
-
-                results = get_or_train_many(store, configs, on_event=send, should_stop=cancel.is_set)
+        try:  # several runs at once train as one stacked model where their settings allow
+            results = get_or_train(store, configs, on_event=send, should_stop=cancel.is_set)
             conn.send(("done", {r.run_id: {"status": r.status, "store_error": r.meta.get("store_error")}
                                 for r in results}))
         except Exception as exc:  # reported to the jobs; the worker lives on
@@ -162,8 +161,7 @@ class _Worker:
                 except (EOFError, OSError) as exc:
                     raise WorkerDied(self._death()) from exc
                 if kind == "event":
-                    # one job's events carry no run id; a group's are tagged with theirs
-                    target = by_id.get(payload.get("run_id"), jobs[0] if len(jobs) == 1 else None)
+                    target = by_id.get(payload.get("run_id"))
                     if target is not None:
                         target.on_event(payload)
                 else:
@@ -211,8 +209,6 @@ class JobQueue:
                 return job
         if self.store.has(cfg.run_id):
             return None
-        from ..engine.loop import resolve_device
-
         device = str(resolve_device(cfg.device))
         with self._lock:
             job = self._jobs.get(cfg.run_id)

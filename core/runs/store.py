@@ -1,8 +1,10 @@
 """The run store: finished runs on disk under cache/runs/<run_id>/, keyed by the config hash.
 
     store = RunStore()                       # cache/ beside the code, or $VG_CACHE_DIR
-    result = store.get_or_train(cfg)         # stored -> instant; missing -> trained once, saved
-    store.list_runs(); store.load(run_id); store.delete(run_id)
+    store.save(result); store.load(run_id); store.list_runs(); store.delete(run_id)
+
+Runs are obtained through core.runs.runner.get_or_train, which loads what is stored and trains
+what is missing under the store's locks; the store itself knows nothing of training.
 
 A run folder holds config.json, meta.json, tidy tables as Parquet, histograms as .npz,
 weights.pt, and last a manifest.json with the size and SHA-256 of every file. Guarantees:
@@ -28,7 +30,6 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -276,35 +277,21 @@ class RunStore:
             except OSError:
                 pass
 
-    # ------------------------------------------------------------------ the main entry
-    def get_or_train(self, cfg: RunConfig, on_event: Callable[[dict], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None,
-                     trainer: Callable | None = None) -> RunResult:
-        """The stored run for `cfg`, training it (once, under a lock) when it is missing."""
-        result = self.load_or_drop(cfg.run_id)
-        if result is not None:
-            return result
-        with self.lock(cfg.run_id):
-            result = self.load_or_drop(cfg.run_id)  # someone may have finished it meanwhile
-            if result is not None:
-                return result
-            if trainer is None:
-                from ..engine.loop import train as trainer
-            result = trainer(cfg, on_event=on_event, should_stop=should_stop)
-            self.keep(result)
-            return result
-
-    def keep(self, result: RunResult) -> None:
+    # ------------------------------------------------------------------ for the runner
+    def try_save(self, result: RunResult) -> bool:
         """Save a freshly trained run if it finished (completed or diverged; a cancelled run
-        is not a result). A failed save is logged and noted in result.meta, not raised: the
-        caller still gets its result."""
+        is not a result). Returns whether it was stored. A failed save does not raise: it is
+        logged and its reason put in result.meta["store_error"], so the caller still gets its
+        result."""
         if result.status not in ("completed", "diverged"):
-            return
+            return False
         try:
             self.save(result)
         except StoreError as exc:
             log.warning("%s", exc)
             result.meta["store_error"] = str(exc)
+            return False
+        return True
 
     def load_or_drop(self, run_id: str) -> RunResult | None:
         """The stored run, or None when it is missing or damaged (a damaged one is removed so
