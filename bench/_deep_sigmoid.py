@@ -27,7 +27,8 @@ from _common import OUT
 from core.config import RunConfig
 from core.cost import DatasetInfo
 from core.engine.data import DataBundle, DatasetUnavailable, load_raw
-from core.engine.loop import train
+from core.engine.loop import PlainEngine, RunState, train
+from core.engine.models import build_model
 
 BATCH = 100
 WIDTHS = (1000,) * 5
@@ -145,6 +146,16 @@ def make_ours(w: Workload, device: torch.device, log_every: int = 0):
         return train(cfg, data=bundle)
 
     return epoch
+
+
+def one_run(w: Workload, device: torch.device):
+    """The trainer's own engine and run state for the deep sigmoid net (statistics at every
+    logged step), and the first mini-batch's indices: for timing `train_step` itself."""
+    cfg = ours_config(w, log_every=1).replace(device=device.type)
+    bundle = same_data_bundle(w, device)
+    engine = PlainEngine(build_model(cfg, bundle.info).to(device), bundle, cfg, device)
+    run = RunState.create(0, cfg, engine, log_every=1, device=device, on_event=None)
+    return engine, run, torch.arange(BATCH, device=device).unsqueeze(0)
 
 
 # ---------------------------------------------------------------------- the limit

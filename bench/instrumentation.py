@@ -15,14 +15,11 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 
 import _common as C
-from _deep_sigmoid import BATCH, load_workload, make_ours, ours_config, same_data_bundle
+from _deep_sigmoid import load_workload, make_ours, one_run
 from core.config import RunConfig
-from core.engine.models import build_model
-from core.engine.stats import LayerStatsRecorder
-from core.engine.loop import make_optimizer, train
+from core.engine.loop import train, train_step
 
 OFF = 1_000_000  # log_every beyond the run's length: only step 0 is logged
 
@@ -38,20 +35,12 @@ def overhead_table(times: dict, logged: dict) -> tuple[list, dict]:
 
 def parts_of_a_logged_step(w, device, reps: int) -> list:
     """Milliseconds of a training step and of each part of the statistics of one logged step."""
-    cfg = ours_config(w)
-    bundle = same_data_bundle(w, device)
-    net = build_model(cfg, bundle.info).to(device)
-    opt = make_optimizer(cfg, net.parameters())
-    rec = LayerStatsRecorder(net, cfg.activation, 1, noise_on=False)
-    x, y = bundle.x_train[:BATCH], bundle.y_train[:BATCH]
+    engine, run, order = one_run(w, device)
+    net, rec = engine.net, run.recorder
+    x = engine.data.x_train[order[0]]
 
-    def step(logged=False):
-        with rec.capture_activations(logged):
-            logits = net(x)
-        loss = F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def step():
+        train_step(engine, [run], order, 0, 1, logged=False)
 
     def forward_with_hooks():
         with torch.no_grad(), rec.capture_activations(True):

@@ -9,15 +9,11 @@ so nested calls are not counted twice). docs/PERFORMANCE.md quotes these.
 from __future__ import annotations
 
 
-import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 import _common as C
-from _deep_sigmoid import BATCH, load_workload, ours_config, same_data_bundle
-from core.engine.models import build_model
-from core.engine.stats import LayerStatsRecorder
-from core.engine.loop import make_optimizer
+from _deep_sigmoid import BATCH, load_workload, one_run
+from core.engine.loop import train_step
 
 
 def table(prof, device, rows: int = 15) -> str:
@@ -26,27 +22,12 @@ def table(prof, device, rows: int = 15) -> str:
 
 
 def deep_sigmoid(device, steps: int) -> None:
-    w = load_workload()
-    cfg = ours_config(w)
-    bundle = same_data_bundle(w, device)
-    net = build_model(cfg, bundle.info).to(device)
-    params = [p for p in net.parameters()]
-    opt = make_optimizer(cfg, params)
-    rec = LayerStatsRecorder(net, cfg.activation, 1, noise_on=False)
-    x, y = bundle.x_train[:BATCH], bundle.y_train[:BATCH]
+    engine, run, order = one_run(load_workload(), device)
 
     def step(logged: bool):
-        with rec.capture_activations(logged):
-            logits = net(x)
-        loss = F.cross_entropy(logits, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        train_step(engine, [run], order, 0, 1, logged)
         if logged:
-            rec.record_gradients("true")
-            rec.before_update()
-        opt.step()
-        if logged:
-            rec.after_update(0, 1)
+            run.recorder.after_update(0, 1)
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     for logged in (False, True):

@@ -310,13 +310,7 @@ def run_loop(engine, configs: list[RunConfig], data: DataBundle, device: torch.d
         for lo, hi in bounds:
             logged = step % log_every == 0
             active = [r for r in runs if r.status == RUNNING]
-            x, y, ys = engine.batch(order[:, lo:hi])
-            logits, parts = engine.forward(x, [r.recorder for r in runs] if logged else None)
-            step_losses = [F.cross_entropy(z, yc) for z, yc in zip(parts, ys)]
-            engine.backward(step_losses)
-            for r in active:
-                r.update(step, number, logged)
-            step_loss = torch.stack([v.detach() for v in step_losses])
+            step_loss, logits, y = train_step(engine, runs, order[:, lo:hi], step, number, logged)
             losses[:, step] = step_loss
             epoch.loss_sum += step_loss * (hi - lo)
             epoch.correct += engine.hits(logits, y)
@@ -363,6 +357,22 @@ def run_loop(engine, configs: list[RunConfig], data: DataBundle, device: torch.d
             net, data, device, log_every, r.diverged_at, r.seconds,
             **({"trained_with": n_runs} if n_runs > 1 else {})))
     return results
+
+
+def train_step(engine, runs: list[RunState], order: torch.Tensor, step: int, epoch: int,
+               logged: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimization step on the mini-batch `order` (n_runs, b) of example indices: forward
+    (recording activations on a logged step), each run's loss, backward, and each running run's
+    statistics, gradient noise and update. Returns the runs' losses (n_runs,), the logits and
+    the labels (as the engine holds them). The benchmarks time this very function."""
+    x, y, ys = engine.batch(order)
+    logits, parts = engine.forward(x, [r.recorder for r in runs] if logged else None)
+    step_losses = [F.cross_entropy(z, yc) for z, yc in zip(parts, ys)]
+    engine.backward(step_losses)
+    for r in runs:
+        if r.status == RUNNING:
+            r.update(step, epoch, logged)
+    return torch.stack([v.detach() for v in step_losses]), logits, y
 
 
 def _close(engine, group: list[RunState], data: DataBundle, epoch: _Epoch, step: int, t0: float) -> None:
