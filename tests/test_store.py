@@ -175,3 +175,96 @@ def test_diverged_runs_are_stored_with_their_status(store):
     loaded = store.load(cfg.run_id)
     assert loaded.status == "diverged" and loaded.diverged_step == result.diverged_step
     json.dumps(loaded.summary(), allow_nan=False)
+
+
+# ---------------------------------------------------------------------- the store trusts nothing it reads
+def _rewrite(store, run_id, name, data: bytes, fix_manifest=True):
+    """Replace one file of a stored run; with fix_manifest its manifest entry is updated to
+    match, so only the store's own checks of type and shape can catch the content."""
+    import hashlib
+
+    d = store.runs_dir / run_id
+    (d / name).write_bytes(data)
+    if fix_manifest and name != "manifest.json":
+        manifest = json.loads((d / "manifest.json").read_text())
+        manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        (d / "manifest.json").write_text(json.dumps(manifest))
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize("name, data", [
+    ("manifest.json", b""), ("manifest.json", b"[]"), ("manifest.json", b"{garbled"),
+    ("manifest.json", b'{"run_id": 1}'), ("manifest.json", DEEP),
+    ("config.json", b"[]"), ("config.json", b"7"), ("config.json", DEEP), ("config.json", b"\xff\xfe"),
+    ("config.json", b'{"activation": {"a": [1]}}'),
+    ("meta.json", b"{}"), ("meta.json", b'{"status": "running"}'), ("meta.json", b"null"),
+])
+def test_a_stored_file_of_the_wrong_type_or_shape_is_skipped_then_retrained(store, tiny, name, data):
+    store.save(train(tiny))
+    _rewrite(store, tiny.run_id, name, data)
+    assert store.list_runs().empty  # no AttributeError, RecursionError or KeyError
+    if name == "manifest.json":
+        assert store.list_ids() == [] and not store.has(tiny.run_id)
+    with pytest.raises(CorruptRun):
+        store.load(tiny.run_id)
+    [again] = get_or_train(store, [tiny])
+    assert not again.cached and store.load(tiny.run_id) is not None
+
+
+def test_a_listing_survives_any_json_in_any_file_of_a_run(store, tiny):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    store.save(train(tiny))
+    d = store.runs_dir / tiny.run_id
+    originals = {n: (d / n).read_bytes() for n in ("manifest.json", "config.json", "meta.json")}
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                               | st.text(max_size=8),
+                               lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(sorted(originals)), json_values, st.booleans())
+    def check(name, value, fix):
+        for n, b in originals.items():
+            (d / n).write_bytes(b)
+        _rewrite(store, tiny.run_id, name, json.dumps(value).encode(), fix_manifest=fix)
+        listed = store.list_runs()
+        assert len(listed) <= 1
+        try:
+            store.load(tiny.run_id)
+        except CorruptRun:
+            pass
+
+    check()
+
+
+def test_run_ids_with_a_trailing_newline_are_refused():
+    with pytest.raises(StoreError):
+        check_run_id("0123456789abcdef\n")
+    assert check_run_id("0123456789abcdef") == "0123456789abcdef"
+
+
+def test_a_cache_dir_that_is_a_file_or_a_bad_size_cap_is_a_one_line_store_error(tmp_path, monkeypatch):
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    monkeypatch.setenv("VG_CACHE_DIR", str(a_file))
+    with pytest.raises(StoreError, match="VG_CACHE_DIR: .*cannot hold the run store"):
+        RunStore()
+    monkeypatch.setenv("VG_CACHE_DIR", str(tmp_path / "ok"))
+    for bad in ("abc", "-5", "0", "1e9"):
+        monkeypatch.setenv("VG_CACHE_MAX_BYTES", bad)
+        with pytest.raises(StoreError, match="VG_CACHE_MAX_BYTES: got"):
+            RunStore()
+    monkeypatch.setenv("VG_CACHE_MAX_BYTES", "1000000")
+    assert RunStore().max_bytes == 1_000_000
+
+
+def test_no_room_for_a_lock_file_is_a_store_error_not_a_traceback(store, tiny):
+    import shutil
+
+    shutil.rmtree(store.locks_dir)
+    store.locks_dir.write_text("a file where the lock folder should be")
+    with pytest.raises(StoreError, match="could not create its lock file"):
+        get_or_train(store, [tiny])

@@ -15,11 +15,15 @@ weights.pt, and last a manifest.json with the size and SHA-256 of every file. Gu
 - safe: no pickles (Parquet, JSON, npz without pickle, torch.load(weights_only=True)); run ids
   are 16 lowercase hex digits, so no path derived from input leaves the store;
 - bounded: a size cap ($VG_CACHE_MAX_BYTES, default 2 GiB) with least-recently-used eviction;
-- honest: a damaged run is detected (size or hash mismatch, unreadable file), reported, removed,
-  and trained again on the next request.
+- honest: a damaged run is detected (size or hash mismatch, unreadable file, a JSON file of
+  the wrong type or shape), reported, removed, and trained again on the next request; listing
+  skips it (reported once per process) and never raises;
+- plain errors: a store that cannot be used (VG_CACHE_DIR a file or unwritable, a bad
+  VG_CACHE_MAX_BYTES, no space for a lock file) raises StoreError with one line naming it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -36,14 +40,19 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from ..config import FORMAT_VERSION, RunConfig
+from ..config import FORMAT_VERSION, ConfigError, RunConfig
 from ..engine.result import RunResult
 
 log = logging.getLogger(__name__)
 
-RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+RUN_ID = re.compile(r"[0-9a-f]{16}")  # always fullmatch: `$` would accept a trailing newline
 TABLES = ("epochs", "steps", "layer_stats", "layers")
+FILES = ("config.json", "meta.json", *(f"{t}.parquet" for t in TABLES), "histograms.npz", "weights.pt")
+STORED_STATUSES = ("completed", "diverged")
 DEFAULT_MAX_BYTES = 2 * 2**30
+MAX_JSON_BYTES = 4 * 2**20  # config, meta and manifest are a few KB; anything larger is not ours
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_reported: set[str] = set()  # damaged runs already reported by list_runs in this process
 
 
 class StoreError(RuntimeError):
@@ -59,7 +68,7 @@ def default_cache_dir() -> Path:
 
 
 def check_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
         raise StoreError(f"run id: {str(run_id)[:40]!r} is not a run id (16 lowercase hex digits)")
     return run_id
 
@@ -72,44 +81,132 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _max_bytes_from_env() -> int:
+    raw = os.environ.get("VG_CACHE_MAX_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise StoreError(f"VG_CACHE_MAX_BYTES: got {raw[:40]!r}; expected a positive whole number "
+                         f"of bytes (default {DEFAULT_MAX_BYTES})")
+    return value
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A JSON object from a file of the store; anything else (not JSON, too large, too deeply
+    nested, a list or a number) raises CorruptRun. A missing file raises FileNotFoundError."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CorruptRun(f"{what}: larger than {MAX_JSON_BYTES} bytes")
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 and JSON
+        raise CorruptRun(f"{what}: not readable JSON ({type(exc).__name__})") from exc
+    if not isinstance(value, dict):
+        raise CorruptRun(f"{what}: a JSON {type(value).__name__}, not an object")
+    return value
+
+
+def check_manifest(manifest: dict, run_id: str) -> dict:
+    """The manifest's file table, once it is known to describe run_id in this format, with a
+    size and a SHA-256 for exactly the files a run has; otherwise CorruptRun."""
+    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("run_id") != run_id:
+        raise CorruptRun(f"run {run_id}: written by another format version or misfiled")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or sorted(files) != sorted(FILES):
+        raise CorruptRun(f"run {run_id}: its manifest does not list the files of a run")
+    for name, entry in files.items():
+        if not (isinstance(entry, dict) and type(entry.get("size")) is int and entry["size"] >= 0
+                and isinstance(entry.get("sha256"), str) and _SHA256.fullmatch(entry["sha256"])):
+            raise CorruptRun(f"run {run_id}: its manifest entry for {name} is malformed")
+    return files
+
+
+def check_meta(meta: dict, run_id: str) -> dict:
+    if meta.get("status") not in STORED_STATUSES:
+        raise CorruptRun(f"run {run_id}: its metadata has no valid status")
+    return meta
+
+
 class RunStore:
     def __init__(self, root: Path | str | None = None, max_bytes: int | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
-        env_cap = os.environ.get("VG_CACHE_MAX_BYTES")
-        self.max_bytes = max_bytes if max_bytes is not None else int(env_cap) if env_cap else DEFAULT_MAX_BYTES
+        self.max_bytes = max_bytes if max_bytes is not None else _max_bytes_from_env()
         self.runs_dir = self.root / "runs"
         self.tmp_dir = self.root / "tmp"
         self.locks_dir = self.root / "locks"
-        for d in (self.runs_dir, self.tmp_dir, self.locks_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        where = "VG_CACHE_DIR" if root is None and os.environ.get("VG_CACHE_DIR") else "cache folder"
+        try:
+            for d in (self.runs_dir, self.tmp_dir, self.locks_dir):
+                d.mkdir(parents=True, exist_ok=True)
+                if not os.access(d, os.W_OK | os.X_OK):
+                    raise PermissionError(13, "not writable")
+        except OSError as exc:
+            raise StoreError(f"{where}: {str(self.root)[:200]} cannot hold the run store "
+                             f"({exc.strerror or exc})") from exc
 
     # ------------------------------------------------------------------ paths and locks
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / check_run_id(run_id)
 
-    def lock(self, run_id: str, timeout: float = -1) -> FileLock:
-        return FileLock(str(self.locks_dir / f"{check_run_id(run_id)}.lock"), timeout=timeout)
+    @contextlib.contextmanager
+    def lock(self, run_id: str):
+        """Hold run_id's lock (across processes); a lock file that cannot be created (a full
+        disk, no free inodes) raises StoreError."""
+        lock = FileLock(str(self.locks_dir / f"{check_run_id(run_id)}.lock"))
+        try:
+            lock.acquire()
+        except OSError as exc:
+            raise StoreError(f"run {run_id}: could not create its lock file in "
+                             f"{str(self.locks_dir)[:200]} ({exc.strerror or exc})") from exc
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     # ------------------------------------------------------------------ queries
     def has(self, run_id: str) -> bool:
-        return (self.run_dir(run_id) / "manifest.json").is_file()
+        """Whether run_id is stored with a valid manifest (its files are checked by load)."""
+        try:
+            check_manifest(read_json_object(self.run_dir(run_id) / "manifest.json", "manifest"), run_id)
+            return True
+        except (FileNotFoundError, NotADirectoryError, CorruptRun):
+            return False
 
     def list_ids(self) -> list[str]:
-        return sorted(p.name for p in self.runs_dir.iterdir()
-                      if RUN_ID.match(p.name) and (p / "manifest.json").is_file())
+        """The stored runs whose manifest is valid (a damaged one is reported once, skipped)."""
+        return sorted(run_id for run_id, _ in self._listable())
+
+    def _listable(self):
+        for p in self.runs_dir.iterdir():
+            if not RUN_ID.fullmatch(p.name):
+                continue
+            try:
+                check_manifest(read_json_object(p / "manifest.json", f"run {p.name}: manifest"), p.name)
+                yield p.name, p
+            except FileNotFoundError:
+                continue  # being written, evicted or deleted
+            except CorruptRun as exc:
+                _report_once(p.name, exc)
 
     def list_runs(self) -> pd.DataFrame:
         """One row per stored run with its key settings and results (from config and meta only)."""
         rows = []
-        for run_id in self.list_ids():
+        for run_id, d in sorted(self._listable()):
             try:
-                d = self.run_dir(run_id)
-                cfg = json.loads((d / "config.json").read_text())
-                meta = json.loads((d / "meta.json").read_text())
+                cfg = self._config(d, run_id).to_dict()
+                meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
                 size = sum(p.stat().st_size for p in d.iterdir())
-            except (OSError, ValueError):
-                continue  # evicted or deleted while listing, or damaged: load() will say which
-            final = meta.get("final") or {}
+            except FileNotFoundError:
+                continue  # evicted or deleted while listing
+            except CorruptRun as exc:
+                _report_once(run_id, exc)
+                continue
+            final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
             rows.append({
                 "run_id": run_id, "label": meta.get("label", ""), "status": meta.get("status"),
                 **{k: cfg.get(k) for k in ("dataset", "arch", "activation", "init", "bn",
@@ -140,10 +237,8 @@ class RunStore:
         if not manifest_path.is_file():
             return None
         try:
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("format_version") != FORMAT_VERSION or manifest.get("run_id") != run_id:
-                raise CorruptRun(f"run {run_id}: written by another format version or misfiled")
-            for name, entry in manifest["files"].items():
+            files = check_manifest(read_json_object(manifest_path, f"run {run_id}: manifest"), run_id)
+            for name, entry in files.items():
                 if name == "weights.pt" and not weights:
                     if (d / name).stat().st_size != entry["size"]:
                         raise CorruptRun(f"run {run_id}: {name} has the wrong size")
@@ -151,10 +246,8 @@ class RunStore:
                 path = d / name
                 if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
                     raise CorruptRun(f"run {run_id}: {name} does not match its checksum")
-            cfg = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
-            if cfg.run_id != run_id:
-                raise CorruptRun(f"run {run_id}: its config hashes to {cfg.run_id}")
-            meta = json.loads((d / "meta.json").read_text())
+            cfg = self._config(d, run_id)
+            meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
             tables = {t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}
             with np.load(d / "histograms.npz", allow_pickle=False) as npz:
                 hist = {k: npz[k] for k in npz.files}
@@ -170,6 +263,17 @@ class RunStore:
                          steps=tables["steps"], layer_stats=tables["layer_stats"],
                          layers=tables["layers"], histograms=hist, meta=meta,
                          state_dict=state, cached=True)
+
+    @staticmethod
+    def _config(d: Path, run_id: str) -> RunConfig:
+        """The run's config, valid and hashing to its id, or CorruptRun."""
+        try:
+            cfg = RunConfig.from_dict(read_json_object(d / "config.json", f"run {run_id}: config"))
+        except ConfigError as exc:
+            raise CorruptRun(f"run {run_id}: its config is not valid ({exc})") from exc
+        if cfg.run_id != run_id:
+            raise CorruptRun(f"run {run_id}: its config hashes to {cfg.run_id}")
+        return cfg
 
     def _touch(self, d: Path) -> None:
         try:
@@ -302,6 +406,12 @@ class RunStore:
             log.warning("%s; removing it so it is trained again", exc)
             self.delete(run_id)
             return None
+
+
+def _report_once(run_id: str, exc: Exception) -> None:
+    if run_id not in _reported:
+        _reported.add(run_id)
+        log.warning("%s; skipped (opening it removes it so that it is trained again)", exc)
 
 
 def _finite(value: float) -> float | None:
