@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from core.config import RunConfig
 from core.engine.data import prepare_data
-from core.engine.inits import expected_variance, fans, init_weight_
+from core.engine.inits import expected_variance, fans, init_weight_, receptive_field_of
 from core.engine.models import build_model
 from core.engine.noise import noise_std
 from core.engine.stats import GRAD_EDGE_VALUES, GRAD_EDGES, KEY_SHIFT
@@ -117,6 +117,20 @@ def test_each_init_has_the_variance_of_its_formula(name, shape):
         expect = expected_variance(name, fi, fo)
     assert w.var().item() == pytest.approx(expect, rel=0.05)
     assert abs(w.mean().item()) < 4 * math.sqrt(expect / w.numel()) + 1e-9
+
+
+@pytest.mark.parametrize("shape", [(400, 600), (600, 400), (64, 32, 3, 3), (64, 4, 3, 3)])
+def test_orthogonal_variance_is_that_of_torch_orthogonal(shape):
+    # torch flattens a kernel (out, in, kh, kw) to rows=out, cols=in*kh*kw: each entry has
+    # variance 1/max(rows, cols), not 1/max(fan_in, fan_out) (fan_out counts kh*kw too).
+    torch.manual_seed(0)
+    w = torch.nn.init.orthogonal_(torch.empty(shape, dtype=torch.float64))
+    fi, fo = fans(w)
+    expect = expected_variance("orthogonal", fi, fo, receptive_field_of(w))
+    assert w.var().item() == pytest.approx(expect, rel=0.01)
+    ours = torch.empty(shape, dtype=torch.float64)
+    init_weight_(ours, "orthogonal")
+    assert ours.var().item() == pytest.approx(w.var().item(), rel=0.01)
 
 
 def test_zeros_init_is_all_zero_and_breaks_symmetry_never():

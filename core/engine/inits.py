@@ -5,6 +5,13 @@
 
 Fans follow PyTorch and Keras: for a conv kernel (out, in, k, k), fan_in = in*k*k and
 fan_out = out*k*k. `glorot_normal` uses a plain (untruncated) normal, as PyTorch does.
+
+`orthogonal` is the one variance that is not a function of the fans alone: the kernel is
+flattened to a (rows, cols) = (out, in*k*k) matrix with orthonormal rows or columns, so each
+entry has variance 1/max(rows, cols) = 1/max(fan_out/receptive_field, fan_in), where
+receptive_field = k*k (1 for a linear layer):
+
+    expected_variance("orthogonal", fan_in=288, fan_out=576, receptive_field=9)   # 1 / 288
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ _VARIANCE = {
     "he_normal": lambda fi, fo: 2.0 / fi,
     "lecun_normal": lambda fi, fo: 1.0 / fi,
     "lecun_uniform": lambda fi, fo: 1.0 / fi,
-    "orthogonal": lambda fi, fo: 1.0 / max(fi, fo),
+    "orthogonal": None,  # depends on the shape, not only the fans: see expected_variance
     "zeros": lambda fi, fo: 0.0,
     # PyTorch's Linear/Conv default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
     "torch_default": lambda fi, fo: 1.0 / (3.0 * fi),
@@ -41,8 +48,17 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
     return nn.init._calculate_fan_in_and_fan_out(weight)
 
 
-def expected_variance(name: str, fan_in: int, fan_out: int) -> float:
+def expected_variance(name: str, fan_in: int, fan_out: int, receptive_field: int = 1) -> float:
+    """Variance of each weight entry after `init_weight_(weight, name)`; receptive_field is the
+    kernel's spatial size (k*k for a conv, 1 for a linear layer): `receptive_field_of(weight)`."""
+    if name == "orthogonal":
+        rows, cols = fan_out // receptive_field, fan_in  # the (out, in*k*k) matrix
+        return 1.0 / max(rows, cols)
     return _VARIANCE[name](fan_in, fan_out)
+
+
+def receptive_field_of(weight: torch.Tensor) -> int:
+    return math.prod(weight.shape[2:])
 
 
 @torch.no_grad()
@@ -51,7 +67,7 @@ def init_weight_(weight: torch.Tensor, name: str, generator: torch.Generator | N
     if name == "torch_default":
         return  # the layer's own reset_parameters already ran
     fi, fo = fans(weight)
-    var = expected_variance(name, fi, fo)
+    var = expected_variance(name, fi, fo, receptive_field_of(weight))
     if name in ("normal", "random_normal", "glorot_normal", "he_normal", "lecun_normal"):
         weight.normal_(0.0, math.sqrt(var), generator=generator)
     elif name in ("glorot_uniform", "he_uniform", "lecun_uniform"):
@@ -65,7 +81,7 @@ def init_weight_(weight: torch.Tensor, name: str, generator: torch.Generator | N
         q, r = torch.linalg.qr(a)
         q = q * torch.sign(torch.diagonal(r))  # makes the distribution uniform (Mezzadri 2007)
         q = q if rows >= cols else q.T
-        # Scaled so each entry has variance 1/max(fan_in, fan_out): orthonormal rows/columns.
+        # Orthonormal rows or columns: each entry has variance 1/max(rows, cols).
         weight.copy_(q.reshape(weight.shape))
     elif name == "zeros":
         weight.zero_()

@@ -10,6 +10,9 @@ every `log_every` steps it records, per weight layer (input to output):
   maximum), dead fraction (ReLU units that output 0 for every example of the batch);
 - histograms: weight gradients on fixed log10|g| bins, activations on fixed linear bins.
 
+The stored names of these statistics, their blocks and their order are declared once in
+core.instruments; the summarizers here compute each block's columns in that order.
+
 Everything is computed with tensor ops on the training device; only the finished numbers of
 a logged step are copied to the host, in one transfer.
 
@@ -30,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block
 from .activations import ACTIVATION_SPECS
 
 # log10|g| bin edges: 0.25 decades from 1e-12 to 1e2.
@@ -37,8 +41,15 @@ GRAD_EDGES = np.linspace(-12.0, 2.0, 57)
 # Histogram columns: exact zeros, below 1e-12, the 56 bins, above 1e2, NaN/inf.
 GRAD_COLUMNS = ["zero", "below"] + [f"{lo:.2f}" for lo in GRAD_EDGES[:-1]] + ["above", "nonfinite"]
 ACT_BINS = 40
-GRAD_STATS = ("grad_norm", "grad_mean_abs", "grad_max_abs", "grad_std")
-ACT_STATS = ("act_mean", "act_std", "act_saturation", "act_dead")
+# The stored stat names of each block, in column order: declared once in core.instruments.
+BLOCK_STATS = {name: tuple(ins.stat for ins in block(name)) for name in BLOCKS}
+GRAD_STATS = BLOCK_STATS[GRADIENT]  # grad_norm, grad_mean_abs, grad_max_abs, grad_std
+ACT_STATS = BLOCK_STATS[ACTIVATION]  # act_mean, act_std, act_saturation, act_dead
+WEIGHT_STATS = BLOCK_STATS[WEIGHT]  # weight_norm, update_ratio
+# Per block, the stats every layer reports even when NaN (the others are stored only where they
+# apply: saturation for logistic and tanh, dead units for ReLU).
+_ALWAYS = {name: np.array([not ins.applies for ins in block(name)]) for name in BLOCKS}
+_HOST_KEY = {GRADIENT: "true", NOISY_GRADIENT: "noisy", WEIGHT: "w", ACTIVATION: "act"}
 
 # ---------------------------------------------------------------------- histogram keys
 KEY_SHIFT = 16  # key = (float32 bits of |g|) >> 16
@@ -77,7 +88,7 @@ class GradientSummarizer:
     """Exact per-layer gradient statistics and histograms for a fixed list of tensor shapes.
 
         summarize = GradientSummarizer([w.shape for w in weights], device)
-        stats, hist = summarize(grads)   # (L, 4) float64: norm, mean|g|, max|g|, std; (L, 60) int64
+        stats, hist = summarize(grads)   # (L, len(GRAD_STATS)) float64 in GRAD_STATS order; (L, 60) int64
 
     Results depend only on the gradients, not on how they are batched with other runs, so the
     stacked trainer (core.engine.stacked) gets the same numbers as the one-run trainer. Sums use torch's
@@ -122,9 +133,9 @@ class GradientSummarizer:
         mean = s1 / n
         # Unbiased std, like torch.std; the clamp absorbs rounding for constant tensors.
         var = (s2 - n * mean * mean).clamp_min(0) / (n - 1).clamp_min(1)
-        stats = torch.stack([norm.double(), torch.stack(abs_sum).double() / n,
-                             torch.stack(max_abs).double(), var.sqrt()], dim=1)
-        return stats, hist
+        columns = {"grad_norm": norm.double(), "grad_mean_abs": torch.stack(abs_sum).double() / n,
+                   "grad_max_abs": torch.stack(max_abs).double(), "grad_std": var.sqrt()}
+        return torch.stack([columns[s] for s in GRAD_STATS], dim=1), hist
 
     def _keys_buffer(self, i: int, numel: int) -> torch.Tensor:
         buf = self._buffers.get(i)
@@ -176,7 +187,7 @@ class ActivationSummarizer:
     """Activation statistics of all hidden layers of a logged step, in a few batched ops.
 
         summarize = ActivationSummarizer(ACTIVATION_SPECS["tanh"])
-        rows = summarize(outputs)   # (L, 46) float64: mean, std, saturated, dead, under, 40 bins, over
+        rows = summarize(outputs)   # (L, 4 + 42) float64: ACT_STATS, then under, 40 bins, over
 
     Mean and std are computed per layer (torch's own reductions); the counts (saturated units,
     dead units, histogram) for all layers at once. The histogram bins exactly as torch.histc
@@ -225,7 +236,8 @@ class ActivationSummarizer:
         dead = self._dead(outs, unit_ids) if spec.can_die else nan
         means = torch.stack([o.mean() for o in outs])
         stds = torch.stack([o.std() for o in outs])
-        head = torch.stack([means, stds, saturated, dead], dim=1).double()
+        columns = {"act_mean": means, "act_std": stds, "act_saturation": saturated, "act_dead": dead}
+        head = torch.stack([columns[s] for s in ACT_STATS], dim=1).double()
         return torch.cat([head, hist.double()], dim=1)
 
     @staticmethod
@@ -326,7 +338,8 @@ class LayerStatsRecorder:
         torch._foreach_sub_(self._before, after)  # W_before - W_after, in the snapshot buffers
         d_norm = torch.stack(torch._foreach_norm(self._before))
         ratio = d_norm / self._w_norm.clamp_min(1e-30)
-        parts = {"true": self._pending["true"], "w": torch.stack([self._w_norm, ratio], dim=1),
+        weight = {"weight_norm": self._w_norm, "update_ratio": ratio}
+        parts = {"true": self._pending["true"], "w": torch.stack([weight[s] for s in WEIGHT_STATS], dim=1),
                  "true_hist": self._pending["true_hist"]}
         if "noisy" in self._pending:
             parts["noisy"] = self._pending["noisy"]
@@ -348,37 +361,29 @@ class LayerStatsRecorder:
         self._logged = [entry for entry in self._logged if entry[0] <= step]
 
     def table(self) -> pd.DataFrame:
-        """The long table: per logged step, gradient stats (true, then noisy), weight stats,
-        then activation stats; layer-major within each block."""
-        steps, epochs, layers, stats, values = [], [], [], [], []
+        """The long table: per logged step, the blocks in core.instruments' order (gradient
+        stats, true then noisy, weight stats, activation stats); layer-major within each block."""
+        # Empty first entries: with nothing logged the table is empty, with the same dtypes.
+        steps, epochs, layers, values = ([np.zeros(0, dt)] for dt in (np.int64,) * 3 + (np.float64,))
+        stats = []
 
-        def add(step, epoch, names, block, keep=None):
-            n_rows, n_cols = block.shape[0], len(names)
-            mask = np.ones((n_rows, n_cols), bool) if keep is None else keep
-            layer_idx, col_idx = np.nonzero(mask)  # row-major: layer, then stat
+        def add(step, epoch, names, block_values, keep):
+            layer_idx, col_idx = np.nonzero(keep)  # row-major: layer, then stat
             steps.append(np.full(len(layer_idx), step, np.int64))
             epochs.append(np.full(len(layer_idx), epoch, np.int64))
             layers.append(layer_idx.astype(np.int64) + 1)
             stats.extend(names[j] for j in col_idx)
-            values.append(block[layer_idx, col_idx].astype(np.float64))
+            values.append(block_values[layer_idx, col_idx].astype(np.float64))
 
-        noisy_names = tuple("noisy_" + s for s in GRAD_STATS)
         for step, epoch, host in self._logged:
-            add(step, epoch, GRAD_STATS, host["true"])
-            if "noisy" in host:
-                add(step, epoch, noisy_names, host["noisy"])
-            add(step, epoch, ("weight_norm", "update_ratio"), host["w"])
-            if "act" in host:
-                act = host["act"][:, :4]
-                keep = ~np.isnan(act)
-                keep[:, :2] = True  # mean and std are always reported
-                add(step, epoch, ACT_STATS, act, keep)
-        if not steps:
-            return pd.DataFrame({"step": np.zeros(0, np.int64), "epoch": np.zeros(0, np.int64),
-                                 "layer": np.zeros(0, np.int64), "stat": pd.Series([], dtype=object),
-                                 "value": np.zeros(0, np.float64)})
+            for name in BLOCKS:
+                if _HOST_KEY[name] not in host:
+                    continue  # no noise, or no activations captured at this step
+                names = BLOCK_STATS[name]
+                head = host[_HOST_KEY[name]][:, :len(names)]
+                add(step, epoch, names, head, ~np.isnan(head) | _ALWAYS[name])
         return pd.DataFrame({"step": np.concatenate(steps), "epoch": np.concatenate(epochs),
-                             "layer": np.concatenate(layers), "stat": stats,
+                             "layer": np.concatenate(layers), "stat": np.array(stats, dtype=object),
                              "value": np.concatenate(values)})
 
     def histograms(self) -> dict[str, np.ndarray]:
@@ -391,7 +396,7 @@ class LayerStatsRecorder:
         noisy = [host["noisy_hist"] for _, _, host in self._logged if "noisy_hist" in host]
         if noisy:
             out["noisy_grad"] = np.stack(noisy).astype(np.int32)
-        act = [host["act"][:, 4:].astype(np.int64) for _, _, host in self._logged if "act" in host]
+        act = [host["act"][:, len(ACT_STATS):].astype(np.int64) for _, _, host in self._logged if "act" in host]
         out["act"] = np.stack(act).astype(np.int32) if act else \
             np.zeros((0, self.n_acts, ACT_BINS + 2), np.int32)
         return out
