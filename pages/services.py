@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.config import RunConfig
 from core.runs.jobs import JobQueue
+from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init
 from core.runs.store import CorruptRun, RunStore
 
@@ -48,7 +49,9 @@ def get_store() -> RunStore:
 
 @st.cache_resource
 def get_jobs() -> JobQueue:
-    return JobQueue(get_store())
+    """The process's job queue: local worker processes, or a Ray cluster when VG_RAY_ADDRESS
+    is set (connected once per server process)."""
+    return JobQueue(get_store(), trainer=trainer_from_env())
 
 
 def session_id() -> str:

@@ -128,6 +128,39 @@ class WorkerDied(RuntimeError):
     pass
 
 
+class _RayWorker:
+    """The executor for a Ray cluster (core.runs.ray_executor): the same get-or-train, in a
+    thread of this process, with the training itself in Ray tasks and the results stored here."""
+
+    def __init__(self, store: RunStore, trainer):
+        self.store, self.trainer = store, trainer
+
+    def alive(self) -> bool:
+        return True
+
+    def run(self, jobs: list[Job], should_stop) -> dict:
+        from .ray_executor import RayTrainingFailed, TrainingCancelled
+
+        by_id = {j.run_id: j for j in jobs}
+
+        def dispatch(event: dict) -> None:
+            job = by_id.get(event.get("run_id"))
+            if job is not None:
+                job.on_event(event)
+
+        try:
+            results = get_or_train(self.store, [j.config for j in jobs], on_event=dispatch,
+                                   should_stop=should_stop, trainer=self.trainer)
+        except TrainingCancelled:
+            return {j.run_id: {"status": "cancelled"} for j in jobs}
+        except RayTrainingFailed as exc:
+            raise WorkerDied(str(exc)) from exc
+        return {r.run_id: {"status": r.status, "store_error": r.meta.get("store_error")} for r in results}
+
+    def stop(self) -> None:
+        pass
+
+
 class _Worker:
     """The server side of one worker process."""
 
@@ -187,8 +220,12 @@ class _Worker:
 
 # ---------------------------------------------------------------------- the queue
 class JobQueue:
-    def __init__(self, store: RunStore, abandon_after: float | None = None):
+    """Jobs per device, each device's trained by a local worker process, or, with `trainer`
+    (a core.runs.ray_executor.RayTrainer), all of them by a Ray cluster (one queue, "ray")."""
+
+    def __init__(self, store: RunStore, abandon_after: float | None = None, trainer=None):
         self.store = store
+        self.trainer = trainer
         self.abandon_after = default_abandon_after() if abandon_after is None else abandon_after
         self.trained = 0  # jobs handed to a worker (for tests and the status display)
         self._groups = 0
@@ -209,7 +246,8 @@ class JobQueue:
                 return job
         if self.store.has(cfg.run_id):
             return None
-        device = str(resolve_device(cfg.device))
+        # On Ray the device is chosen on the node that trains (a GPU when the task got one).
+        device = "ray" if self.trainer is not None else str(resolve_device(cfg.device))
         with self._lock:
             job = self._jobs.get(cfg.run_id)
             if job is not None and not job.finished:  # submitted by another session meanwhile
@@ -360,7 +398,8 @@ class JobQueue:
     def _worker(self, device: str) -> _Worker:
         worker = self._workers.get(device)
         if worker is None or not worker.alive():
-            worker = _Worker(str(self.store.root))
+            worker = _RayWorker(self.store, self.trainer) if self.trainer is not None \
+                else _Worker(str(self.store.root))
             self._workers[device] = worker
         return worker
 
