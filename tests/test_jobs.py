@@ -134,3 +134,35 @@ def test_phase_tells_queued_waiting_in_its_batch_and_training_apart(tiny):
     assert job.phase == "training"
     job.state = DONE
     assert job.phase == "done"
+
+
+def test_a_device_that_is_not_here_is_a_submit_error_not_a_traceback(queue, monkeypatch):
+    from core.runs.jobs import SubmitError
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(SubmitError, match="device: cuda was requested"):
+        queue.submit(TINY.replace(device="cuda"), watcher="a")
+    with pytest.raises(SubmitError, match="device: cuda"):
+        queue.submit_many([TINY, TINY.replace(seed=2, device="cuda")], watcher="a")
+    assert queue.active() == []  # nothing of the refused batch was queued
+
+
+def test_one_click_and_one_session_are_bounded(queue, monkeypatch):
+    import core.runs.jobs as jobs_mod
+    from core.runs.jobs import SubmitError
+
+    too_many = [TINY.replace(seed=s) for s in range(jobs_mod.MAX_BATCH_RUNS + 1)]
+    with pytest.raises(SubmitError, match=f"at most {jobs_mod.MAX_BATCH_RUNS} per request"):
+        queue.submit_many(too_many, watcher="a")
+    assert queue.active() == []
+    monkeypatch.setattr(jobs_mod, "MAX_BATCH_WORK", 1e-9)
+    with pytest.raises(SubmitError, match="parameter-sample passes together"):
+        queue.submit_many(too_many[:2], watcher="a")
+    monkeypatch.setattr(jobs_mod, "MAX_BATCH_WORK", 16)
+    monkeypatch.setattr(jobs_mod, "MAX_JOBS_PER_WATCHER", 3)
+    first = queue.submit(SLOW, watcher="a")
+    queue.submit_many([SLOW.replace(seed=s) for s in (1, 2)], watcher="a")
+    with pytest.raises(SubmitError, match="at most 3 at a time"):
+        queue.submit(SLOW.replace(seed=3), watcher="a")
+    assert queue.submit(SLOW.replace(seed=3), watcher="b") is not None  # another session has room
+    assert queue.submit(SLOW, watcher="a") is first  # joining a job it watches costs nothing

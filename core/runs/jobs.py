@@ -28,7 +28,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..config import RunConfig
+from ..config import RunConfig, active_limits
+from ..cost import estimate
 from ..engine.loop import resolve_device
 from .runner import get_or_train
 from .store import RunStore
@@ -37,6 +38,16 @@ log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINISHED = (DONE, FAILED, CANCELLED)
+# What one session can ask for: unfinished jobs it watches, runs one click (a Compare sweep, a
+# preset) may queue, and that batch's total work in multiples of the per-run work limit.
+MAX_JOBS_PER_WATCHER = 64
+MAX_BATCH_RUNS = 64
+MAX_BATCH_WORK = 16  # x active_limits().max_work
+
+
+class SubmitError(ValueError):
+    """A request the queue refuses (no such device here, too much at once); the message names
+    the setting and says what is allowed, for the page to show."""
 
 
 def default_abandon_after() -> float:
@@ -238,7 +249,8 @@ class JobQueue:
 
     # ------------------------------------------------------------------ public
     def submit(self, cfg: RunConfig, watcher: str | None = None) -> Job | None:
-        """Queue `cfg` unless stored or already queued/running; returns the job (None if stored)."""
+        """Queue `cfg` unless stored or already queued/running; returns the job (None if stored).
+        Raises SubmitError when the device is not here or the session has too many jobs."""
         with self._lock:
             job = self._jobs.get(cfg.run_id)
             if job is not None and not job.finished:
@@ -246,9 +258,9 @@ class JobQueue:
                 return job
         if self.store.has(cfg.run_id):
             return None
-        # On Ray the device is chosen on the node that trains (a GPU when the task got one).
-        device = "ray" if self.trainer is not None else str(resolve_device(cfg.device))
+        device = self._device(cfg)
         with self._lock:
+            self._check_room(watcher, 1)
             job = self._jobs.get(cfg.run_id)
             if job is not None and not job.finished:  # submitted by another session meanwhile
                 self._watch(job, watcher)
@@ -263,9 +275,23 @@ class JobQueue:
 
     def submit_many(self, configs: list[RunConfig], watcher: str | None = None) -> list[Job | None]:
         """Queue several configs to train together: the worker trains those whose settings
-        allow it as one stacked model (core.engine.stacked), the rest one by one, in one turn of the
-        queue. Returns one entry per config, as `submit` would."""
+        allow it as one stacked model (core.engine.stacked), the rest one by one, in one turn of
+        the queue. Returns one entry per config, as `submit` would. A batch over the limits
+        (MAX_BATCH_RUNS runs, MAX_BATCH_WORK x the per-run work limit, the session's room in
+        the queue) raises SubmitError and queues nothing."""
+        new = {c.run_id: c for c in configs if not self._known(c.run_id) and not self.store.has(c.run_id)}
+        if len(new) > MAX_BATCH_RUNS:
+            raise SubmitError(f"runs: {len(new)} runs to train at once; at most {MAX_BATCH_RUNS} "
+                              "per request (fewer values or seeds)")
+        limit = MAX_BATCH_WORK * active_limits().max_work
+        work = sum(estimate(c).work for c in new.values())
+        if work > limit:
+            raise SubmitError(f"runs: these {len(new)} runs would cost about {work:.1e} "
+                              f"parameter-sample passes together; at most {limit:.0e} per request")
+        for cfg in new.values():
+            self._device(cfg)
         with self._lock:
+            self._check_room(watcher, len(new))
             self._groups += 1
             group = self._groups
             jobs = []
@@ -280,6 +306,29 @@ class JobQueue:
     def get(self, run_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(run_id)
+
+    def _known(self, run_id: str) -> bool:
+        job = self.get(run_id)
+        return job is not None and not job.finished
+
+    def _device(self, cfg: RunConfig) -> str:
+        """The queue `cfg` trains in: its device here, or "ray" (on Ray the device is chosen on
+        the node that trains, a GPU when the task got one)."""
+        if self.trainer is not None:
+            return "ray"
+        try:
+            return str(resolve_device(cfg.device))
+        except RuntimeError as exc:
+            raise SubmitError(str(exc)) from exc
+
+    def _check_room(self, watcher: str | None, wanted: int) -> None:
+        if watcher is None or wanted == 0:
+            return  # scripts and tests submit without a session
+        mine = sum(1 for j in self._jobs.values() if not j.finished and watcher in j.watchers)
+        if mine + wanted > MAX_JOBS_PER_WATCHER:
+            raise SubmitError(f"queue: this session has {mine} runs waiting or training and asks "
+                              f"for {wanted} more; at most {MAX_JOBS_PER_WATCHER} at a time "
+                              "(wait for them, or cancel some)")
 
     def heartbeat(self, run_id: str, watcher: str) -> None:
         with self._lock:
