@@ -4,6 +4,8 @@ import os
 
 import streamlit as st
 
+from core.config import parse_flag, public_demo as demo_limits_on
+
 st.set_page_config(page_title="Vanishing gradients lab", page_icon=":material/trending_down:", layout="wide")
 
 
@@ -24,9 +26,9 @@ def configure_process() -> bool:
         demo = st.secrets.get("public_demo", False)
     except Exception:  # no secrets file: a local session
         demo = False
-    if str(demo).strip().lower() in ("1", "true", "yes", "on"):
+    if parse_flag(demo):
         os.environ["VG_PUBLIC_DEMO"] = "1"
-    return os.environ.get("VG_PUBLIC_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+    return demo_limits_on()
 
 
 public_demo = configure_process()

@@ -22,11 +22,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .datasets import DATASETS, OFFLINE, dataset_label
+
 # Bump when the meaning of stored results changes (trainer, statistics or file
 # layout), so the store never serves results computed by older code.
 FORMAT_VERSION = 1
 
-DATASETS = ("mnist-5k", "digits", "mnist", "fashion-mnist", "cifar10", "cifar100")
 ARCHS = ("mlp", "vgg")
 ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu",
                "swish", "softplus", "gelu", "linear")
@@ -72,20 +73,59 @@ PUBLIC_DEMO_LIMITS = Limits(max_hidden_layers=40, max_width=1024, max_params=3_0
                             max_vgg_blocks=8, max_work=2e11, max_memory_bytes=1 * 2**30)
 
 
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+
+def parse_flag(raw) -> bool | None:
+    """A true/false setting as a URL, the CLI, a secrets file or the environment gives it
+    (true, yes, on, 1, ... / false, no, off, 0, ...), or None when it is neither."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)):
+        return bool(raw) if raw in (0, 1) else None
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else None
+    return None
+
+
+def public_demo() -> bool:
+    """Whether VG_PUBLIC_DEMO asks for the public-demo limits."""
+    return parse_flag(os.environ.get("VG_PUBLIC_DEMO", "")) is True
+
+
 def active_limits() -> Limits:
     """The limits in force: the public-demo set when VG_PUBLIC_DEMO is set to a true value."""
-    flag = os.environ.get("VG_PUBLIC_DEMO", "").strip().lower()
-    return PUBLIC_DEMO_LIMITS if flag in ("1", "true", "yes", "on") else DEFAULT_LIMITS
+    return PUBLIC_DEMO_LIMITS if public_demo() else DEFAULT_LIMITS
 
 
-def _f(default, help, *, group, choices=None, lo=None, hi=None, cli=None, key=True, applies=None):
+# Values offered by the app's sliders (a UI choice; any value in range is valid).
+LR_CHOICES = (1e-5, 3e-5, 1e-4, 3e-4, 7e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
+BATCH_CHOICES = (16, 32, 50, 64, 100, 128, 256, 512, 1024, 2048, 4096, 8192)
+WIDTH_CHOICES = (8, 16, 32, 64, 100, 128, 256, 512, 1000, 1024, 2048, 4096)
+FILTER_CHOICES = (4, 8, 16, 32, 64, 128, 256)
+WIDGETS = ("select", "radio", "toggle", "slider", "number", "select_slider", "widths")
+
+
+def _f(default, help, *, group, choices=None, lo=None, hi=None, limit=None, cli=None, key=True,
+       applies=None, widget=None, label=None, **ui):
     """A config field with the metadata every surface needs.
 
+    limit names the Limits attribute that caps the value (each width, for widths) where it applies.
     key=False keeps a field out of the store key (where a run executes does not change what it is).
-    applies(cfg) -> bool says when the field matters; irrelevant fields are reset to defaults in the key.
+    applies(cfg) -> bool says when the field matters; irrelevant fields are reset to defaults in the
+    key, and the app hides their widgets. widget (one of WIDGETS; by default toggle for a bool,
+    select with choices, number otherwise) and a short label say how the app draws the field; `ui`
+    holds the widget's options (values of a select_slider, capped by the limit, or cfg -> the
+    choices offered), step, format ("%.3f") and show (a value's text).
     """
-    meta = dict(help=help, group=group, choices=choices, lo=lo, hi=hi, cli=cli or [], key=key,
-                applies=applies)
+    if widget is None:
+        widget = "toggle" if isinstance(default, bool) else "select" if choices else "number"
+    if widget not in WIDGETS:
+        raise ValueError(f"unknown widget {widget!r}; expected one of {', '.join(WIDGETS)}")
+    meta = dict(help=help, group=group, choices=choices, lo=lo, hi=hi, limit=limit, cli=cli or [],
+                key=key, applies=applies, widget=dict(ui, kind=widget, label=label))
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -98,6 +138,8 @@ def _uses_momentum(c): return c.optimizer in ("sgd_momentum",)
 def _leaky(c): return c.activation == "leaky_relu"
 def _dropout_on(c): return c.dropout > 0
 def _residual_mlp(c): return c.residual and c.arch == "mlp"
+def _bn_choices(c): return [b for b in BN_PLACEMENTS if b != "last" or c.arch == "mlp"]
+def _g(x): return f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -105,73 +147,86 @@ class RunConfig:
     """One experiment. Defaults finish in seconds on a laptop CPU and show vanishing gradients."""
 
     # --- data
-    dataset: str = _f("mnist-5k", "Training data. mnist-5k (5,000 real MNIST digits) and digits "
-                      "(8x8) work offline; the others load from a local folder or download.",
-                      group="data", choices=DATASETS)
+    dataset: str = _f("mnist-5k", f"Training data. {' and '.join(OFFLINE)} work offline; the others "
+                      "load from a local folder or download.", group="data", choices=DATASETS,
+                      show=dataset_label)
     train_subset: int = _f(0, "Use only this many training samples (0 = all).", group="data",
-                           lo=0, hi=10_000_000)
+                           lo=0, hi=10_000_000, label="training samples (0 = all)", step=500)
     standardize: bool = _f(False, "Standardize inputs to mean 0, std 1 per feature "
-                           "(needed for self-normalizing SELU networks).", group="data")
+                           "(needed for self-normalizing SELU networks).", group="data",
+                           label="standardize inputs")
     input_noise: float = _f(0.0, "Std of Gaussian noise added once to the inputs "
-                            "(000_* perturbs MNIST with 0.05).", group="data", lo=0.0, hi=10.0)
+                            "(000_* perturbs MNIST with 0.05).", group="data", lo=0.0, hi=10.0,
+                            label="input noise std", step=0.01, format="%.3f")
     augment: bool = _f(False, "Random crop (pad 4) and horizontal flip of training images each "
-                       "batch, as in the VGG experiments.", group="data")
+                       "batch, as in the VGG experiments.", group="data", label="augment (crop + flip)")
     # --- architecture
     arch: str = _f("mlp", "mlp: fully connected layers; vgg: the VGG-style CNN of 001_*.",
-                   group="architecture", choices=ARCHS)
+                   group="architecture", choices=ARCHS, widget="radio", label="architecture")
     widths: tuple = _f((128, 128, 128, 128, 128), "Hidden layer widths of the MLP, input to "
                        "output; the depth is their number.", group="architecture", lo=1,
-                       cli=["-n", "--neurons", "--widths"], applies=_is_mlp)
+                       cli=["-n", "--neurons", "--widths"], applies=_is_mlp, widget="widths",
+                       label="hidden layers", options=WIDTH_CHOICES, limit="max_width")
     vgg_filters: int = _f(32, "Filters of every VGG conv layer.", group="architecture", lo=1,
-                          applies=_is_vgg)
+                          applies=_is_vgg, widget="select_slider", label="filters",
+                          options=FILTER_CHOICES, limit="max_vgg_filters")
     vgg_blocks: int = _f(0, "Processing blocks (two 3x3 convs) per VGG stage: 0 gives VGG08, "
-                         "5 gives VGG38.", group="architecture", lo=0, applies=_is_vgg)
+                         "5 gives VGG38.", group="architecture", lo=0, applies=_is_vgg,
+                         widget="slider", label="processing blocks per stage", limit="max_vgg_blocks")
     vgg_stages: int = _f(3, "VGG stages, each ending in a reduction block that halves the "
-                         "image size.", group="architecture", lo=1, hi=4, applies=_is_vgg)
+                         "image size.", group="architecture", lo=1, hi=4, applies=_is_vgg,
+                         widget="slider", label="stages")
     activation: str = _f("logistic", "Hidden-layer activation function.", group="architecture",
                          choices=ACTIVATIONS, cli=["-a", "--activation"])
     leaky_slope: float = _f(0.01, "Negative slope of leaky_relu.", group="architecture",
-                            lo=0.0, hi=1.0, applies=_leaky)
+                            lo=0.0, hi=1.0, applies=_leaky, label="leaky slope", step=0.01)
     init: str = _f("glorot_uniform", "Weight initialization of every layer (biases start at 0, "
-                   "except with torch_default).", group="architecture", choices=INITS)
+                   "except with torch_default).", group="architecture", choices=INITS,
+                   label="weight initialization")
     bn: str = _f("none", "Batch norm: none, before or after every activation, or one layer "
                  "after the last hidden layer (last, as 000_* did).", group="architecture",
-                 choices=BN_PLACEMENTS)
+                 choices=BN_PLACEMENTS, label="batch norm", options=_bn_choices)
     residual: bool = _f(False, "Identity skip connections around blocks of layers (VGG: around "
-                        "every processing block).", group="architecture")
+                        "every processing block).", group="architecture", label="residual connections")
     residual_every: int = _f(2, "MLP: layers per residual block.", group="architecture",
-                             lo=1, hi=16, applies=_residual_mlp)
+                             lo=1, hi=16, applies=_residual_mlp, widget="slider",
+                             label="layers per residual block")
     dropout: float = _f(0.0, "Dropout rate after every hidden activation.", group="architecture",
-                        lo=0.0, hi=0.9)
+                        lo=0.0, hi=0.9, widget="slider", step=0.05)
     dropout_kind: str = _f("standard", "standard dropout, or alpha dropout (keeps SELU's "
                            "self-normalization).", group="architecture", choices=DROPOUT_KINDS,
-                           applies=_dropout_on)
+                           applies=_dropout_on, widget="radio", label="dropout kind")
     # --- gradient noise
     grad_noise: float = _f(0.0, "eta of gradient noise addition: Gaussian noise with std "
                            "eta / (1 + t)^gamma added to every gradient; 0 = off.",
-                           group="noise", lo=0.0, hi=100.0)
+                           group="noise", lo=0.0, hi=100.0, label="eta (0 = off)", step=0.1,
+                           format="%.3f")
     noise_gamma: float = _f(0.55, "gamma: how fast the gradient noise anneals.", group="noise",
-                            lo=0.0, hi=10.0, applies=_noise_on)
+                            lo=0.0, hi=10.0, applies=_noise_on, label="gamma", step=0.05)
     noise_unit: str = _f("epoch", "What t counts in the noise schedule: epochs (as 000_* did) "
                          "or steps (as Neelakantan et al. 2015).", group="noise",
-                         choices=NOISE_UNITS, applies=_noise_on)
+                         choices=NOISE_UNITS, applies=_noise_on, widget="radio", label="t counts")
     # --- optimization
     optimizer: str = _f("sgd_momentum", "Optimizer.", group="optimization", choices=OPTIMIZERS)
-    lr: float = _f(0.01, "Learning rate.", group="optimization", lo=1e-7, hi=10.0)
+    lr: float = _f(0.01, "Learning rate.", group="optimization", lo=1e-7, hi=10.0,
+                   widget="select_slider", label="learning rate", options=LR_CHOICES, show=_g)
     momentum: float = _f(0.9, "Momentum of sgd_momentum.", group="optimization", lo=0.0,
-                         hi=0.999, applies=_uses_momentum)
+                         hi=0.999, applies=_uses_momentum, step=0.05)
     schedule: str = _f("constant", "Learning-rate schedule: constant, or cosine annealing to "
-                       "lr/50 over the run.", group="optimization", choices=SCHEDULES)
-    weight_decay: float = _f(0.0, "L2 weight decay.", group="optimization", lo=0.0, hi=1.0)
+                       "lr/50 over the run.", group="optimization", choices=SCHEDULES, widget="radio")
+    weight_decay: float = _f(0.0, "L2 weight decay.", group="optimization", lo=0.0, hi=1.0,
+                             step=1e-4, format="%.5f")
     batch_size: int = _f(64, "Examples per mini-batch.", group="optimization", lo=1,
-                         cli=["-b", "--batch-size"])
+                         cli=["-b", "--batch-size"], widget="select_slider",
+                         options=BATCH_CHOICES, limit="max_batch_size")
     epochs: int = _f(5, "Passes through the training data.", group="optimization", lo=1,
-                     cli=["-e", "--epochs"])
+                     cli=["-e", "--epochs"], limit="max_epochs")
     seed: int = _f(42, "Random seed of initialization, shuffling and noise.",
                    group="optimization", lo=0, hi=2**31 - 1)
     # --- instrumentation and execution
     log_every: int = _f(0, "Log per-layer statistics every k steps (0 = automatic: about 100 "
-                        "points over the run, at most one step in 16).", group="instrumentation", lo=0, hi=1_000_000)
+                        "points over the run, at most one step in 16).", group="instrumentation",
+                        lo=0, hi=1_000_000, label="log statistics every k steps (0 = auto)")
     device: str = _f("auto", "Where to train: auto picks cuda, then mps, then cpu.",
                      group="instrumentation", choices=DEVICES, key=False)
 
@@ -192,10 +247,7 @@ class RunConfig:
         for f in dataclasses.fields(self):
             if not f.metadata["key"]:
                 continue
-            applies = f.metadata["applies"]
-            value = getattr(self, f.name)
-            if applies is not None and not applies(self):
-                value = _default_of(f)
+            value = getattr(self, f.name) if field_applies(f, self) else _default_of(f)
             out[f.name] = _plain(value)
         return out
 
@@ -288,6 +340,12 @@ def config_fields() -> list[dataclasses.Field]:
     return list(dataclasses.fields(RunConfig))
 
 
+def field_applies(f: dataclasses.Field, cfg) -> bool:
+    """Whether field `f` matters for `cfg` (anything with the config's attributes will do)."""
+    applies = f.metadata["applies"]
+    return applies is None or bool(applies(cfg))
+
+
 def field_spec(name: str) -> dataclasses.Field:
     for f in dataclasses.fields(RunConfig):
         if f.name == name:
@@ -331,23 +389,14 @@ def _short(text, limit=40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
-
-
 def _coerce(f: dataclasses.Field, raw: Any):
     """Turn a plain value (or a string from a URL/CLI) into the field's type, or raise ConfigError."""
     name, meta = f.name, f.metadata
     default = _default_of(f)
     shown = _show_value(raw)
     if isinstance(default, bool):
-        if isinstance(raw, bool):
-            value = raw
-        elif isinstance(raw, (int, float)) and raw in (0, 1):
-            value = bool(raw)
-        elif isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-            value = raw.strip().lower() in _TRUE
-        else:
+        value = parse_flag(raw)
+        if value is None:
             raise ConfigError(name, f"got {shown}; expected true or false")
         return value
     if isinstance(default, tuple):
@@ -364,8 +413,9 @@ def _coerce(f: dataclasses.Field, raw: Any):
         if len(value) > limits.max_hidden_layers:
             raise ConfigError(name, f"{len(value)} hidden layers; at most {limits.max_hidden_layers} allowed")
         for w in value:
-            if not 1 <= w <= limits.max_width:
-                raise ConfigError(name, f"width {w} out of range; each width must be 1 to {limits.max_width}")
+            if not 1 <= w <= getattr(limits, meta["limit"]):
+                raise ConfigError(name, f"width {w} out of range; each width must be 1 to "
+                                  f"{getattr(limits, meta['limit'])}")
         return value
     if isinstance(default, int):
         value = _to_int(name, raw, shown)
@@ -436,17 +486,13 @@ def _to_float(name, raw, shown) -> float:
 
 def _check_limits(cfg: RunConfig, limits: Limits) -> None:
     """Limits on single fields and on their combination (cost and memory estimates)."""
-    if cfg.epochs > limits.max_epochs:
-        raise ConfigError("epochs", f"got {cfg.epochs}; at most {limits.max_epochs} allowed")
-    if cfg.batch_size > limits.max_batch_size:
-        raise ConfigError("batch_size", f"got {cfg.batch_size}; at most {limits.max_batch_size} allowed")
-    if cfg.arch == "vgg":
-        if cfg.vgg_filters > limits.max_vgg_filters:
-            raise ConfigError("vgg_filters", f"got {cfg.vgg_filters}; at most {limits.max_vgg_filters} allowed")
-        if cfg.vgg_blocks > limits.max_vgg_blocks:
-            raise ConfigError("vgg_blocks", f"got {cfg.vgg_blocks}; at most {limits.max_vgg_blocks} allowed")
-        if cfg.dataset == "digits" and cfg.vgg_stages > 3:
-            raise ConfigError("vgg_stages", "8x8 digits allow at most 3 stages of 2x2 pooling")
+    for f in dataclasses.fields(cfg):  # a field's own limit, where the field applies
+        value = getattr(cfg, f.name)
+        cap = getattr(limits, f.metadata["limit"]) if f.metadata["limit"] else None
+        if cap is not None and not isinstance(value, tuple) and value > cap and field_applies(f, cfg):
+            raise ConfigError(f.name, f"got {value}; at most {cap} allowed")
+    if cfg.arch == "vgg" and cfg.dataset == "digits" and cfg.vgg_stages > 3:
+        raise ConfigError("vgg_stages", "8x8 digits allow at most 3 stages of 2x2 pooling")
     if cfg.bn == "last" and cfg.arch == "vgg":
         raise ConfigError("bn", "'last' (one BN after the last hidden layer) is for mlp; "
                           "use before or after with vgg")

@@ -7,32 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    channels: int
-    height: int
-    width: int
-    classes: int
-    n_train: int  # after the validation split, before train_subset
-    n_val: int
-    n_test: int
-
-    @property
-    def features(self) -> int:
-        return self.channels * self.height * self.width
-
-
-# Split sizes follow core.engine.data: small sets hold out 20% for test and 10% of the rest for
-# validation; the torchvision sets keep their official test set and hold out 10% of train.
-DATASET_INFO = {
-    "mnist-5k": DatasetInfo(1, 28, 28, 10, 3600, 400, 1000),
-    "digits": DatasetInfo(1, 8, 8, 10, 1294, 143, 360),
-    "mnist": DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000),
-    "fashion-mnist": DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000),
-    "cifar10": DatasetInfo(3, 32, 32, 10, 45000, 5000, 10000),
-    "cifar100": DatasetInfo(3, 32, 32, 100, 45000, 5000, 10000),
-}
+from .datasets import DATASET_INFO, DatasetInfo
 
 
 @dataclass(frozen=True)

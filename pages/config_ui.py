@@ -6,38 +6,30 @@ The current configuration lives in st.session_state[f"{page}_cfg"]. A URL that d
 what this page last wrote (a share link, a Home button) replaces it, with a visible warning
 for every parameter that was ignored. Widgets take their values from the configuration, and
 the configuration from the widgets; after each run the URL is rewritten from it.
-Help texts, choices and ranges come from the config's field metadata.
+Which widget each field gets, its label, options, help and range come from the config's field
+metadata (`widget`, `applies`, `choices`, `lo`/`hi`): a new field needs no change here.
 """
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import streamlit as st
 
-from core.config import ConfigError, RunConfig, active_limits, field_spec
+from core.config import (ConfigError, Limits, RunConfig, active_limits, config_fields, field_applies,
+                         field_spec)
 from core.views.links import config_from_query, config_to_query
 
-LR_CHOICES = [1e-5, 3e-5, 1e-4, 3e-4, 7e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
-BATCH_CHOICES = [16, 32, 50, 64, 100, 128, 256, 512, 1024, 2048]
-WIDTH_CHOICES = [8, 16, 32, 64, 100, 128, 256, 512, 1000, 1024, 2048]
-DATASET_LABELS = {
-    "mnist-5k": "mnist-5k — 5,000 MNIST digits (offline)",
-    "digits": "digits — 1,797 8x8 digits (offline, tiny)",
-    "mnist": "mnist — 70,000 digits (local files or download)",
-    "fashion-mnist": "fashion-mnist — 70,000 clothing images",
-    "cifar10": "cifar10 — 60,000 colour images, 10 classes",
-    "cifar100": "cifar100 — 60,000 colour images, 100 classes",
-}
+# Sidebar sections: one expander per field group, in the fields' order. A group not named here
+# gets its own name as title; a section not always open opens when one of its settings is changed.
+SECTIONS = {"data": "Data", "architecture": "Network", "noise": "Gradient noise",
+            "optimization": "Training", "instrumentation": "Advanced"}
+ALWAYS_OPEN = ("architecture", "optimization")
+WIDTHS_MODES = ["depth × width", "list"]
 
 
 def _key(page: str, name: str) -> str:
     return f"{page}__{name}"
-
-
-def _help(name: str) -> str:
-    return field_spec(name).metadata["help"]
-
-
-def _choices(name: str) -> list:
-    return list(field_spec(name).metadata["choices"])
 
 
 def sync_from_url(page: str, page_params: tuple[str, ...] = ()) -> RunConfig:
@@ -86,7 +78,7 @@ def _load_widgets(page: str, cfg: RunConfig) -> None:
         st.session_state[_key(page, name)] = value
     widths = list(cfg.widths)
     uniform = len(set(widths)) == 1
-    st.session_state[_key(page, "widths_mode")] = "depth × width" if uniform else "list"
+    st.session_state[_key(page, "widths_mode")] = WIDTHS_MODES[0 if uniform else 1]
     st.session_state[_key(page, "depth")] = len(widths)
     st.session_state[_key(page, "width")] = widths[0]
     st.session_state[_key(page, "widths_text")] = " ".join(map(str, widths))
@@ -104,109 +96,112 @@ def _with_value(options: list, value) -> list:
     return options if value in options else sorted(options + [value])
 
 
+def _clamped(value, lo, hi):
+    if lo is not None and value < lo:
+        return lo
+    return hi if hi is not None and value > hi else value
+
+
+def widget_key(page: str, name: str) -> str:
+    """The session-state key of the widget drawing field `name` (the widths editor: its mode)."""
+    return _key(page, "widths_mode" if field_spec(name).metadata["widget"]["kind"] == "widths" else name)
+
+
+def widget_spec(f: dataclasses.Field, view, limits: Limits) -> dict:
+    """Field `f`'s widget metadata, resolved for drawing now: the label, the options (the
+    choices `view` allows, or slider values capped at the active limit and reaching it) and
+    the range (the field's lo/hi, capped by the limit)."""
+    meta = f.metadata
+    spec = dict(meta["widget"])
+    spec["label"] = spec["label"] or f.name.replace("_", " ")
+    cap = getattr(limits, meta["limit"]) if meta["limit"] else None
+    options = spec.get("options")
+    if callable(options):
+        options = list(options(view))
+    elif options is not None:
+        options = [o for o in options if cap is None or o <= cap]
+        options += [cap] if cap is not None and cap not in options else []
+    elif meta["choices"]:
+        options = list(meta["choices"])
+    spec["options"] = options
+    lo, hi = meta["lo"], meta["hi"]
+    hi = cap if hi is None else hi if cap is None else min(hi, cap)
+    cast = type(f.default) if f.default is not dataclasses.MISSING else (lambda x: x)
+    spec["lo"], spec["hi"] = (None if x is None else cast(x) for x in (lo, hi))
+    return spec
+
+
+def _draw(page: str, f: dataclasses.Field, spec: dict, cfg: RunConfig, limits: Limits):
+    """Draw field `f`'s widget as `spec` says; return the widget's value."""
+    kind, label, options = spec["kind"], spec["label"], spec["options"]
+    if kind == "widths":
+        return _widths_editor(page, f, spec, cfg, limits)
+    key = _ensure(page, f.name, getattr(cfg, f.name))
+    now = st.session_state[key]
+    if kind in ("select", "radio") and now not in options:  # e.g. bn=last after switching to vgg
+        st.session_state[key] = f.default if f.default in options else options[0]
+    elif kind in ("slider", "number") and _clamped(now, spec["lo"], spec["hi"]) != now:
+        st.session_state[key] = _clamped(now, spec["lo"], spec["hi"])
+    common = dict(key=key, help=f.metadata["help"])
+    show = dict(format_func=spec["show"]) if spec.get("show") else {}
+    if kind == "select":
+        return st.selectbox(label, options, **show, **common)
+    if kind == "radio":
+        return st.radio(label, options, horizontal=True, **show, **common)
+    if kind == "select_slider":
+        return st.select_slider(label, _with_value(options, now), **show, **common)
+    if kind == "toggle":
+        return st.toggle(label, **common)
+    if kind == "slider":
+        return st.slider(label, spec["lo"], spec["hi"], step=spec.get("step"), **common)
+    return st.number_input(label, spec["lo"], spec["hi"], step=spec.get("step"),
+                           format=spec.get("format"), **common)
+
+
+def _widths_editor(page: str, f: dataclasses.Field, spec: dict, cfg: RunConfig, limits: Limits):
+    """The MLP's widths: depth x one width (two sliders), or a list of widths as text."""
+    mode = st.radio(spec["label"], WIDTHS_MODES, horizontal=True, help=f.metadata["help"],
+                    key=_ensure(page, "widths_mode", WIDTHS_MODES[0]))
+    if mode != WIDTHS_MODES[0]:
+        return st.text_input("widths, input to output", help=f.metadata["help"],
+                             key=_ensure(page, "widths_text", " ".join(map(str, cfg.widths))))
+    depth_key = _ensure(page, "depth", len(cfg.widths))
+    st.session_state[depth_key] = _clamped(st.session_state[depth_key], 1, limits.max_hidden_layers)
+    depth = st.slider("depth (hidden layers)", 1, limits.max_hidden_layers, key=depth_key)
+    width_key = _ensure(page, "width", cfg.widths[0])
+    width = st.select_slider("width (units per layer)",
+                             _with_value(spec["options"], st.session_state[width_key]), key=width_key)
+    return (int(width),) * int(depth)
+
+
+def _sections() -> dict[str, list[dataclasses.Field]]:
+    """The fields by group, groups in the order of their first field."""
+    sections: dict[str, list] = {}
+    for f in config_fields():
+        sections.setdefault(f.metadata["group"], []).append(f)
+    return sections
+
+
 def config_sidebar(page: str, page_params: tuple[str, ...] = ()) -> RunConfig | None:
-    """Draw the configuration widgets in the sidebar; return the valid config or None."""
+    """Draw one widget per field in the sidebar; return the valid config or None.
+
+    A field is drawn only where its `applies` holds for the values of the widgets drawn above it
+    (momentum only with sgd_momentum, the vgg settings only with arch=vgg); a hidden field
+    keeps its value."""
     cfg = sync_from_url(page, page_params)
-    limits = active_limits()
-    v: dict = {}
-    sb = st.sidebar
-    with sb.expander("Data", expanded=False):
-        v["dataset"] = st.selectbox("dataset", _choices("dataset"), key=_ensure(page, "dataset", cfg.dataset),
-                                    format_func=lambda d: DATASET_LABELS.get(d, d), help=_help("dataset"))
-        v["train_subset"] = st.number_input("training samples (0 = all)", 0, 10_000_000, step=500,
-                                            key=_ensure(page, "train_subset", cfg.train_subset),
-                                            help=_help("train_subset"))
-        v["standardize"] = st.checkbox("standardize inputs", key=_ensure(page, "standardize", cfg.standardize),
-                                       help=_help("standardize"))
-        v["input_noise"] = st.number_input("input noise std", 0.0, 10.0, step=0.01, format="%.3f",
-                                           key=_ensure(page, "input_noise", cfg.input_noise),
-                                           help=_help("input_noise"))
-        v["augment"] = st.checkbox("augment (crop + flip)", key=_ensure(page, "augment", cfg.augment),
-                                   help=_help("augment"))
-    with sb.expander("Network", expanded=True):
-        v["arch"] = st.radio("architecture", _choices("arch"), horizontal=True,
-                             key=_ensure(page, "arch", cfg.arch), help=_help("arch"))
-        if v["arch"] == "mlp":
-            mode = st.radio("hidden layers", ["depth × width", "list"], horizontal=True,
-                            key=_ensure(page, "widths_mode", "depth × width"))
-            if mode == "depth × width":
-                depth = st.slider("depth (hidden layers)", 1, limits.max_hidden_layers,
-                                  key=_ensure(page, "depth", len(cfg.widths)))
-                width_now = st.session_state.get(_key(page, "width"), cfg.widths[0])
-                width = st.select_slider("width (units per layer)", _with_value(WIDTH_CHOICES, width_now),
-                                         key=_ensure(page, "width", cfg.widths[0]))
-                v["widths"] = (int(width),) * int(depth)
-            else:
-                v["widths"] = st.text_input("widths, input to output", key=_ensure(
-                    page, "widths_text", " ".join(map(str, cfg.widths))), help=_help("widths"))
-        else:
-            v["vgg_blocks"] = st.slider("processing blocks per stage", 0, limits.max_vgg_blocks,
-                                        key=_ensure(page, "vgg_blocks", cfg.vgg_blocks), help=_help("vgg_blocks"))
-            v["vgg_filters"] = st.select_slider("filters", _with_value([4, 8, 16, 32, 64, 128], cfg.vgg_filters),
-                                                key=_ensure(page, "vgg_filters", cfg.vgg_filters),
-                                                help=_help("vgg_filters"))
-            v["vgg_stages"] = st.slider("stages", 1, 4, key=_ensure(page, "vgg_stages", cfg.vgg_stages),
-                                        help=_help("vgg_stages"))
-        v["activation"] = st.selectbox("activation", _choices("activation"),
-                                       key=_ensure(page, "activation", cfg.activation), help=_help("activation"))
-        if v["activation"] == "leaky_relu":
-            v["leaky_slope"] = st.number_input("leaky slope", 0.0, 1.0, step=0.01,
-                                               key=_ensure(page, "leaky_slope", cfg.leaky_slope))
-        v["init"] = st.selectbox("weight initialization", _choices("init"),
-                                 key=_ensure(page, "init", cfg.init), help=_help("init"))
-        bn_choices = [c for c in _choices("bn") if not (v["arch"] == "vgg" and c == "last")]
-        bn_now = st.session_state.get(_key(page, "bn"), cfg.bn)
-        if bn_now not in bn_choices:
-            st.session_state[_key(page, "bn")] = "none"
-        v["bn"] = st.selectbox("batch norm", bn_choices, key=_ensure(page, "bn", cfg.bn), help=_help("bn"))
-        v["residual"] = st.checkbox("residual connections", key=_ensure(page, "residual", cfg.residual),
-                                    help=_help("residual"))
-        if v["residual"] and v["arch"] == "mlp":
-            v["residual_every"] = st.slider("layers per residual block", 1, 8,
-                                            key=_ensure(page, "residual_every", cfg.residual_every))
-        v["dropout"] = st.slider("dropout", 0.0, 0.9, step=0.05, key=_ensure(page, "dropout", cfg.dropout),
-                                 help=_help("dropout"))
-        if v["dropout"] > 0:
-            v["dropout_kind"] = st.radio("dropout kind", _choices("dropout_kind"), horizontal=True,
-                                         key=_ensure(page, "dropout_kind", cfg.dropout_kind),
-                                         help=_help("dropout_kind"))
-    with sb.expander("Gradient noise", expanded=cfg.grad_noise > 0):
-        v["grad_noise"] = st.number_input("eta (0 = off)", 0.0, 100.0, step=0.1, format="%.3f",
-                                          key=_ensure(page, "grad_noise", cfg.grad_noise), help=_help("grad_noise"))
-        if v["grad_noise"] > 0:
-            v["noise_gamma"] = st.number_input("gamma", 0.0, 10.0, step=0.05,
-                                               key=_ensure(page, "noise_gamma", cfg.noise_gamma),
-                                               help=_help("noise_gamma"))
-            v["noise_unit"] = st.radio("t counts", _choices("noise_unit"), horizontal=True,
-                                       key=_ensure(page, "noise_unit", cfg.noise_unit), help=_help("noise_unit"))
-    with sb.expander("Training", expanded=True):
-        v["optimizer"] = st.selectbox("optimizer", _choices("optimizer"),
-                                      key=_ensure(page, "optimizer", cfg.optimizer), help=_help("optimizer"))
-        lr_now = st.session_state.get(_key(page, "lr"), cfg.lr)
-        v["lr"] = st.select_slider("learning rate", _with_value(LR_CHOICES, lr_now),
-                                   key=_ensure(page, "lr", cfg.lr), format_func=lambda x: f"{x:g}",
-                                   help=_help("lr"))
-        if v["optimizer"] == "sgd_momentum":
-            v["momentum"] = st.number_input("momentum", 0.0, 0.999, step=0.05,
-                                            key=_ensure(page, "momentum", cfg.momentum))
-        v["schedule"] = st.radio("schedule", _choices("schedule"), horizontal=True,
-                                 key=_ensure(page, "schedule", cfg.schedule), help=_help("schedule"))
-        bs_now = st.session_state.get(_key(page, "batch_size"), cfg.batch_size)
-        v["batch_size"] = st.select_slider("batch size", _with_value(BATCH_CHOICES, bs_now),
-                                           key=_ensure(page, "batch_size", cfg.batch_size), help=_help("batch_size"))
-        v["epochs"] = st.number_input("epochs", 1, limits.max_epochs, key=_ensure(page, "epochs", cfg.epochs),
-                                      help=_help("epochs"))
-        v["seed"] = st.number_input("seed", 0, 2**31 - 1, key=_ensure(page, "seed", cfg.seed), help=_help("seed"))
-    with sb.expander("Advanced", expanded=False):
-        v["weight_decay"] = st.number_input("weight decay", 0.0, 1.0, step=1e-4, format="%.5f",
-                                            key=_ensure(page, "weight_decay", cfg.weight_decay),
-                                            help=_help("weight_decay"))
-        v["log_every"] = st.number_input("log statistics every k steps (0 = auto)", 0, 1_000_000,
-                                         key=_ensure(page, "log_every", cfg.log_every), help=_help("log_every"))
-        v["device"] = st.selectbox("device", _choices("device"), key=_ensure(page, "device", cfg.device),
-                                   help=_help("device"))
+    limits, base = active_limits(), RunConfig()
+    view = SimpleNamespace(**{f.name: getattr(cfg, f.name) for f in config_fields()})
+    values: dict = {}
+    for group, fields in _sections().items():
+        changed = any(getattr(cfg, f.name) != getattr(base, f.name) for f in fields if field_applies(f, cfg))
+        with st.sidebar.expander(SECTIONS.get(group, group.capitalize()),
+                                 expanded=group in ALWAYS_OPEN or changed):
+            for f in fields:
+                if field_applies(f, view):
+                    values[f.name] = _draw(page, f, widget_spec(f, view, limits), cfg, limits)
+                    setattr(view, f.name, values[f.name])
     try:
-        new = cfg.replace(**v)  # RunConfig coerces the widths text and checks every limit
+        new = cfg.replace(**values)  # RunConfig coerces the widths text and checks every limit
     except ConfigError as exc:
         st.sidebar.error(str(exc))
         st.error(f"This configuration cannot run — {exc}")

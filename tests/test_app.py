@@ -150,3 +150,18 @@ def test_a_dataset_missing_here_is_explained_not_downloaded_by_the_preview():
     info = " ".join(i.value for i in at.info)
     assert "cifar10" in info and "not on this machine" in info
     assert any(b.label == "Train this network" for b in at.button)
+
+
+@pytest.mark.parametrize("secret,max_width", [("on", 1024), ("off", 4096)])
+def test_the_public_demo_secret_is_read_as_a_true_false_flag(monkeypatch, secret, max_width):
+    monkeypatch.setenv("VG_PUBLIC_DEMO", "0")  # restored (removed) after the test
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["public_demo"] = secret
+    at.run()
+    at.switch_page("pages/explore.py").run()
+    assert not at.exception
+    assert at.select_slider(key="explore__width").options[-1] == str(max_width)

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from core.config import ConfigError, RunConfig, config_fields
+from core.config import ConfigError, RunConfig, config_fields, field_spec
 from core.cost import estimate
 from core.engine.data import prepare_data
 from core.engine.models import build_model
@@ -121,3 +121,50 @@ def test_every_field_has_help_and_a_group():
         assert f.metadata["help"] and f.metadata["group"]
         default = f.default if not callable(f.default_factory) else f.default_factory()
         assert not (isinstance(default, float) and math.isnan(default))
+
+
+def test_true_and_false_are_parsed_by_one_function(monkeypatch):
+    from core.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, active_limits, parse_flag
+
+    for raw in ("1", "true", " Yes ", "ON", "y", "t", True, 1, 1.0):
+        assert parse_flag(raw) is True, raw
+    for raw in ("0", "false", "No", "off ", "n", "f", False, 0):
+        assert parse_flag(raw) is False, raw
+    for raw in ("", "maybe", "2", 2, 0.5, None, [1]):
+        assert parse_flag(raw) is None, raw
+    assert RunConfig.from_dict({"residual": "ON", "augment": "no"}).residual
+    for flag, limits in (("Yes", PUBLIC_DEMO_LIMITS), ("on", PUBLIC_DEMO_LIMITS), ("off", DEFAULT_LIMITS),
+                         ("", DEFAULT_LIMITS), ("bogus", DEFAULT_LIMITS)):
+        monkeypatch.setenv("VG_PUBLIC_DEMO", flag)
+        assert active_limits() is limits, flag
+
+
+def test_every_field_says_which_widget_draws_it():
+    from core.config import WIDGETS, DEFAULT_LIMITS
+
+    for f in config_fields():
+        widget = f.metadata["widget"]
+        assert widget["kind"] in WIDGETS, f.name
+        if f.metadata["limit"]:
+            assert hasattr(DEFAULT_LIMITS, f.metadata["limit"]), f.name
+        options = widget.get("options")
+        if options is not None and not callable(options):  # slider values: each one valid
+            lo, hi = f.metadata["lo"], f.metadata["hi"]
+            assert all((lo is None or o >= lo) and (hi is None or o <= hi) for o in options), f.name
+    # the sliders offer up to the default limits
+    assert max(field_spec("widths").metadata["widget"]["options"]) == DEFAULT_LIMITS.max_width
+    assert max(field_spec("batch_size").metadata["widget"]["options"]) == DEFAULT_LIMITS.max_batch_size
+
+
+def test_one_dataset_catalogue_describes_every_dataset():
+    from core import cost
+    from core.datasets import CATALOGUE, DATASET_INFO, OFFLINE
+
+    assert field_spec("dataset").metadata["choices"] == tuple(CATALOGUE)
+    assert cost.DATASET_INFO is DATASET_INFO
+    for name, entry in CATALOGUE.items():
+        assert entry.name == name and entry.info is DATASET_INFO[name]
+        assert entry.label.startswith(name) and entry.description
+        assert entry.info.n_train > entry.info.n_val > 0 and entry.info.n_test > 0
+    assert OFFLINE == ("mnist-5k", "digits")
+    assert all(name in field_spec("dataset").metadata["help"] for name in OFFLINE)

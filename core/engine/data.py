@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cost import DATASET_INFO, DatasetInfo
+from ..datasets import DATASET_INFO, DatasetInfo
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .activations import build_activation
-from ..cost import DatasetInfo
+from ..datasets import DatasetInfo
 from .inits import init_weight_
 
 

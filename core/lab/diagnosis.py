@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, RunConfig
-from ..cost import DATASET_INFO
+from ..datasets import DATASET_INFO
 from ..engine.result import gradient_ratio
 
 VANISHING = 1e-2  # first/last hidden-layer mean |g| below this: vanishing

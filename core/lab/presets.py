@@ -27,9 +27,6 @@ from ..config import ConfigError, RunConfig, active_limits
 from ..cost import estimate
 
 SCALES = ("quick", "full")
-DATASET_NAMES = {"mnist-5k": "mnist-5k (5,000 MNIST digits)", "digits": "8x8 digits",
-                 "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
-                 "cifar100": "CIFAR-100"}
 
 
 @dataclass(frozen=True)
