@@ -1,7 +1,7 @@
 """The per-layer instruments of a run, each declared once: name, title, unit, scale, caption,
 healthy range and block.
 
-    from core.instruments import INSTRUMENTS, block_stats
+    from core.instruments import ACTIVATION, INSTRUMENTS, block_stats
     INSTRUMENTS["update_ratio"].title           # '||ΔW|| / ||W|| per step'
     INSTRUMENTS["act_dead"].healthy.verdict(0.5)  # ('warning', 'high')
     block_stats(ACTIVATION)                     # ('act_mean', 'act_std', 'act_saturation', 'act_dead')
@@ -138,7 +138,7 @@ _GRADIENT = (
                "Mean |gradient| of the layer's weights.",
                # layer 1 / last hidden layer: 1e-2 is 'the first layer gets 100x less'
                Healthy(low=1e-1, high=10.0, problem_low=1e-2, problem_high=1e2,
-                       of="layer 1 over the last hidden layer"), view=FLOW),
+                       of="layer 1's value over the last hidden layer's"), view=FLOW),
     Instrument("grad_max_abs", GRADIENT, "max |gradient|", GRADIENT_UNIT, True,
                "Largest |gradient| among the layer's weights."),
     Instrument("grad_std", GRADIENT, "gradient std", GRADIENT_UNIT, True,
@@ -151,8 +151,8 @@ INSTRUMENT_LIST: tuple[Instrument, ...] = (
     Instrument("weight_norm", WEIGHT, "||W||", WEIGHT_UNIT, True,
                "Weight norm of each layer.", view=STEPS),
     Instrument("update_ratio", WEIGHT, "||ΔW|| / ||W|| per step", RATIO, True,
-               "Update-to-weight ratio ||W_after - W_before|| / ||W_before|| of each layer at logged "
-               "steps: far below the typical value the layer is frozen, far above it is thrashing.",
+               "Update-to-weight ratio ||W_after - W_before|| / ||W_before|| of each layer: far "
+               "below the typical value the layer is frozen, far above it is thrashing.",
                # judged on layer 1, where vanishing gradients freeze learning first
                Healthy(low=1e-5, of="median over logged steps, layer 1", typical=1e-3), view=STEPS),
     Instrument("act_mean", ACTIVATION, "activation mean", ACTIVATION_UNIT, False,
@@ -180,11 +180,6 @@ def block_stats(name: str) -> tuple[str, ...]:
     return tuple(ins.stat for ins in block(name))
 
 
-def stat_order() -> tuple[str, ...]:
-    """Every stat name in stored order."""
-    return tuple(INSTRUMENTS)
-
-
 def instrument(stat: str) -> Instrument:
     """The declaration of `stat`; a stat not declared here is drawn as a plain log-scale number."""
     return INSTRUMENTS.get(stat) or Instrument(stat, "", stat, "", True, "")
@@ -192,4 +187,4 @@ def instrument(stat: str) -> Instrument:
 
 __all__ = ["Healthy", "Instrument", "INSTRUMENTS", "INSTRUMENT_LIST", "BLOCKS", "GRADIENT",
            "NOISY_GRADIENT", "WEIGHT", "ACTIVATION", "FLOW", "STEPS", "BARS", "SHARE", "RATIO",
-           "NOISY_PREFIX", "block", "block_stats", "stat_order", "instrument"]
+           "NOISY_PREFIX", "block", "block_stats", "instrument"]

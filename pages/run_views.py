@@ -1,6 +1,8 @@
 """Drawing a run: the diagnosis, the charts of a stored run, and a training job's live progress.
 
 Pages call `show_*` functions with data from core; the charts themselves are core.views.charts.
+Which per-layer statistics a tab draws, and their titles, scales and captions, come from their
+declarations in core.instruments (the `view` of each instrument of the tab's block).
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import streamlit as st
 from core.views import charts
 from core.config import RunConfig
 from core.engine.data import DatasetUnavailable
+from core.engine.probe import PROBE_BATCH
+from core.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEPS, WEIGHT, Instrument, block
 from core.lab.diagnosis import Finding, diagnose, diagnose_init
 from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
 from core.views.links import config_to_query
@@ -19,10 +23,28 @@ from core.views.links import config_to_query
 from .services import get_jobs, probe, session_id
 
 SEVERITY = {"problem": st.error, "warning": st.warning, "ok": st.success}
+# Where each view draws a statistic, for its caption.
+_WHERE = {FLOW: "Per weight layer at the chosen steps: how the gradient flow evolves during training",
+          STEPS: "Over all logged steps, one line per layer, dark = input side",
+          BARS: "Per layer at the chosen step"}
 
 
 def chart(c) -> None:
     st.altair_chart(c, theme="streamlit", width="stretch")
+
+
+def shown(block_name: str, view: str | None = None) -> list[Instrument]:
+    """The instruments of a block that a run's page draws (in `view`, or in any), those the
+    diagnosis judges (with a healthy range) first."""
+    drawn = [ins for ins in block(block_name) if ins.view and view in (None, ins.view)]
+    return sorted(drawn, key=lambda ins: ins.healthy is None)
+
+
+def caption(ins: Instrument, view: str) -> str:
+    """What the statistic is, where and on which scale it is drawn, and its healthy range."""
+    scale = "" if ins.percent else f", {ins.scale_note}"
+    healthy = f"; {ins.healthy_note}" if ins.healthy else ""
+    return f"{ins.caption} {_WHERE[view]} ({ins.title}{scale}){healthy}."
 
 
 def _apply_remedy(params: dict) -> None:
@@ -52,7 +74,7 @@ def show_init_flow(cfg: RunConfig, key: str = "init") -> None:
     df = flow[["layer", "name", "grad_mean_abs"]].rename(columns={"grad_mean_abs": "value"})
     chart(charts.grad_flow(df.assign(series="at initialization"), series_title="when"))
     st.caption(f"Mean |gradient| of each weight layer after one forward and backward pass on "
-               f"{256} training examples, before any update (log scale). "
+               f"{PROBE_BATCH} training examples, before any update (log scale). "
                "A line falling toward the input means vanishing gradients.")
     show_findings(diagnose_init(cfg, flow), key)
 
@@ -94,35 +116,48 @@ def show_run(result, key: str = "run") -> None:
                  icon=":material/bolt:")
     show_findings(diagnose(result), f"{key}-dx")
     show_training_curves(result.epochs, key)
-    tabs = st.tabs(["Gradient flow", "Gradient histograms", "Activations", "Updates", "Numbers"])
+    flow, hists, acts, updates, numbers = st.tabs(
+        ["Gradient flow", "Gradient histograms", "Activations", "Updates", "Numbers"])
     steps = _steps(result)
-    names = _layer_names(result)
     if not steps:
         st.info("No statistics were logged before the run ended.")
         return
-    with tabs[0]:
-        chosen = st.multiselect("steps to compare", steps, default=_pick_steps(steps), key=f"{key}-flow-steps",
-                                help="Each line is the gradient flow at one logged training step.")
-        stats = result.layer_stats
-        df = stats[(stats.stat == "grad_mean_abs") & (stats.step.isin(chosen))].merge(names, on="layer")
-        chart(charts.grad_flow(df.assign(series="step " + df["step"].astype(str)), series_title="step"))
-        st.caption("Mean |gradient| per weight layer at the chosen steps (log scale): how the gradient "
-                   "flow evolves during training.")
-        chart(charts.stat_over_steps(stats, result.layers, "grad_mean_abs", "mean |gradient|"))
-        st.caption("The same statistic over all logged steps, one line per layer (dark = input side).")
-    with tabs[1]:
+    with flow:
+        show_block(result, GRADIENT, steps, key)
+    with hists:
         show_histograms(result, key)
-    with tabs[2]:
+    with acts:
         show_activation_stats(result, key, steps)
-    with tabs[3]:
-        chart(charts.stat_over_steps(result.layer_stats, result.layers, "update_ratio",
-                                     "||ΔW|| / ||W|| per step"))
-        st.caption("Update-to-weight ratio of each layer at logged steps (log scale): around 1e-3 is "
-                   "healthy; far below means the layer is frozen, far above means it is thrashing.")
-        chart(charts.stat_over_steps(result.layer_stats, result.layers, "weight_norm", "||W||"))
-        st.caption("Weight norm of each layer over training.")
-    with tabs[4]:
+    with updates:
+        show_block(result, WEIGHT, steps, key)
+    with numbers:
         show_numbers(result)
+
+
+def show_block(result, block_name: str, steps: list[int], key: str) -> None:
+    """The charts of one block's instruments (gradient, weight), as each one's view says."""
+    for ins in shown(block_name):
+        if ins.view == FLOW:
+            show_flow(result, ins, steps, key)
+        else:
+            show_over_steps(result, ins)
+
+
+def show_over_steps(result, ins: Instrument) -> None:
+    chart(charts.stat_over_steps(result.layer_stats, result.layers, ins.stat))
+    st.caption(caption(ins, STEPS))
+
+
+def show_flow(result, ins: Instrument, steps: list[int], key: str) -> None:
+    """A per-layer profile at chosen steps (one line per step), then the same over all steps."""
+    chosen = st.multiselect("steps to compare", steps, default=_pick_steps(steps), key=f"{key}-{ins.stat}-steps",
+                            help=f"Each line is the {ins.title} of every layer at one logged training step.")
+    stats = result.layer_stats
+    df = stats[(stats.stat == ins.stat) & (stats.step.isin(chosen))].merge(_layer_names(result), on="layer")
+    chart(charts.grad_flow(df.assign(series="step " + df["step"].astype(str)), value_title=ins.title,
+                           series_title="step"))
+    st.caption(caption(ins, FLOW))
+    show_over_steps(result, ins)
 
 
 def show_histograms(result, key: str) -> None:
@@ -159,22 +194,18 @@ def show_activation_stats(result, key: str, steps: list[int]) -> None:
     step = st.select_slider("step", steps, value=steps[-1], key=f"{key}-act-step")
     at = stats[stats.step == step].merge(names, on="layer")
     available = set(stats.stat.unique())
+    bars = shown(ACTIVATION, BARS)
     cols = st.columns(2)
-    if "act_saturation" in available:
-        with cols[0]:
-            chart(charts.layer_bars(at[at.stat == "act_saturation"], "saturated units"))
-            st.caption("Share of units in the flat tails (derivative below 10% of its maximum).")
-    if "act_dead" in available:
-        with cols[0]:
-            chart(charts.layer_bars(at[at.stat == "act_dead"], "dead units"))
-            st.caption("Share of ReLUs that output 0 for every example of the batch.")
-    if "act_saturation" not in available and "act_dead" not in available:
-        with cols[0]:
-            st.info(f"{result.config.activation} neither saturates nor dies: saturation applies to "
-                    "logistic and tanh, dead units to ReLU.")
+    with cols[0]:
+        for ins in (ins for ins in bars if ins.stat in available):
+            chart(charts.layer_bars(at[at.stat == ins.stat], ins.stat))
+            st.caption(caption(ins, BARS))
+        if bars and not available.intersection(ins.stat for ins in bars):
+            st.info(f"No {' or '.join(ins.title for ins in bars)} to show for {result.config.activation}: "
+                    f"{', '.join(ins.applies for ins in bars)}.")
     with cols[1]:
-        chart(charts.stat_over_steps(stats, result.layers, "act_std", "activation std", log=True))
-        st.caption("Standard deviation of each hidden layer's output over training (log scale).")
+        for ins in shown(ACTIVATION, STEPS):
+            show_over_steps(result, ins)
     act = result.histograms.get("act")
     if act is not None and act.shape[0]:
         hidden = list(names["name"])[:-1]
@@ -195,7 +226,10 @@ def show_numbers(result) -> None:
     cols[3].metric("logged every", f"{meta.get('log_every')} steps")
     st.dataframe(result.epochs, hide_index=True)
     wide = result.layer_stats[result.layer_stats.step == result.layer_stats.step.max()]
-    wide = wide.pivot_table(index="layer", columns="stat", values="value", aggfunc="first").reset_index()
+    wide = wide.pivot_table(index="layer", columns="stat", values="value", aggfunc="first")
+    order = {stat: i for i, stat in enumerate(INSTRUMENTS)}  # the stored order, not alphabetical
+    wide = wide[sorted(wide.columns, key=lambda stat: order.get(stat, len(order)))]
+    wide = wide.reset_index()
     st.dataframe(result.layers.merge(wide, on="layer"), hide_index=True)
     st.caption("Per-epoch metrics, and per-layer statistics at the last logged step.")
 
@@ -237,8 +271,7 @@ def show_job(job, key: str) -> None:
             show_training_curves(pd.DataFrame(job.epoch_rows), f"{key}-live")
         if job.flow_rows:
             step, flow = job.flow_rows[-1]
-            names = list(probe(job.config)["name"])
-            names = names if len(names) == len(flow) else [f"{i + 1}" for i in range(len(flow))]
+            names = job.layers if len(job.layers) == len(flow) else [f"{i + 1}" for i in range(len(flow))]
             df = pd.DataFrame({"layer": range(1, len(flow) + 1), "name": names, "value": flow})
             chart(charts.grad_flow(df.assign(series=f"step {step}"), series_title="latest logged step"))
             st.caption("Mean |gradient| per layer at the latest logged step, updated while training runs.")

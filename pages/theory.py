@@ -9,6 +9,7 @@ from core.views import charts
 from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
 from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
 from core.engine.inits import INIT_TABLE
+from core.engine.probe import PROBE_BATCH
 from pages.services import probe, require_app
 
 require_app()
@@ -53,7 +54,7 @@ st.altair_chart(charts.signal_propagation(flow), theme="streamlit")
 spec = ACTIVATION_SPECS[act]
 std = flow["act_std"].dropna().to_numpy()
 g = flow["grad_mean_abs"].to_numpy()[:-1]
-st.caption(f"One batch of 256 MNIST digits through {depth} layers of {width} {act} units ({init}"
+st.caption(f"One batch of {PROBE_BATCH} MNIST digits through {depth} layers of {width} {act} units ({init}"
            f"{', batch norm ' + bn if bn != 'none' else ''}): the activation std falls from {std[0]:.2g} "
            f"to {std[-1]:.2g}, and mean |gradient| changes by a factor of {g[0] / g[-1]:.2g} from the last "
            f"hidden layer back to the first. {spec.suited_init.capitalize()} initialization is the one "

@@ -14,6 +14,7 @@ from core.config import RunConfig
 from core.lab.diagnosis import diagnose
 from core.runs.store import RunStore
 from core.engine.loop import train
+from core.instruments import BARS, INSTRUMENTS
 from core.views.links import config_to_query
 
 CASES = {
@@ -35,12 +36,12 @@ def all_charts(result):
     stats, layers = result.layer_stats, result.layers
     names = layers[["layer", "name"]]
     out = [charts.training_curves(result.epochs, "loss"), charts.training_curves(result.epochs, "acc")]
-    for stat in ("grad_mean_abs", "update_ratio", "weight_norm", "act_std"):
-        out.append(charts.stat_over_steps(stats, layers, stat, stat))
+    for stat in INSTRUMENTS:  # every declared statistic, on its declared scale
+        out.append(charts.stat_over_steps(stats, layers, stat))
     flow = stats[stats.stat == "grad_mean_abs"].merge(names, on="layer")
     out.append(charts.grad_flow(flow.assign(series=flow["step"].astype(str))))
     last = stats[stats.step == stats.step.max()].merge(names, on="layer") if not stats.empty else stats
-    for stat in ("act_saturation", "act_dead"):
+    for stat in (s for s, ins in INSTRUMENTS.items() if ins.view == BARS):  # saturated, dead units
         out.append(charts.layer_bars(last[last.stat == stat] if not last.empty else
                                      pd.DataFrame(columns=["layer", "name", "value"]), stat))
     hist = result.histograms

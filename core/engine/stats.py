@@ -10,8 +10,8 @@ every `log_every` steps it records, per weight layer (input to output):
   maximum), dead fraction (ReLU units that output 0 for every example of the batch);
 - histograms: weight gradients on fixed log10|g| bins, activations on fixed linear bins.
 
-The stored names of these statistics, their blocks and their order are declared once in
-core.instruments; the summarizers here compute each block's columns in that order.
+Names, blocks and order of the statistics are declared once in core.instruments; the
+summarizers here compute each block's columns in that order.
 
 Everything is computed with tensor ops on the training device; only the finished numbers of
 a logged step are copied to the host, in one transfer.
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block
+from ..instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block, block_stats
 from .activations import ACTIVATION_SPECS
 
 # log10|g| bin edges: 0.25 decades from 1e-12 to 1e2.
@@ -42,12 +42,11 @@ GRAD_EDGES = np.linspace(-12.0, 2.0, 57)
 GRAD_COLUMNS = ["zero", "below"] + [f"{lo:.2f}" for lo in GRAD_EDGES[:-1]] + ["above", "nonfinite"]
 ACT_BINS = 40
 # The stored stat names of each block, in column order: declared once in core.instruments.
-BLOCK_STATS = {name: tuple(ins.stat for ins in block(name)) for name in BLOCKS}
+BLOCK_STATS = {name: block_stats(name) for name in BLOCKS}
 GRAD_STATS = BLOCK_STATS[GRADIENT]  # grad_norm, grad_mean_abs, grad_max_abs, grad_std
 ACT_STATS = BLOCK_STATS[ACTIVATION]  # act_mean, act_std, act_saturation, act_dead
 WEIGHT_STATS = BLOCK_STATS[WEIGHT]  # weight_norm, update_ratio
-# Per block, the stats every layer reports even when NaN (the others are stored only where they
-# apply: saturation for logistic and tanh, dead units for ReLU).
+# Per block, the stats stored even when NaN (others only where they apply, e.g. dead: ReLU).
 _ALWAYS = {name: np.array([not ins.applies for ins in block(name)]) for name in BLOCKS}
 _HOST_KEY = {GRADIENT: "true", NOISY_GRADIENT: "noisy", WEIGHT: "w", ACTIVATION: "act"}
 
@@ -365,7 +364,7 @@ class LayerStatsRecorder:
         stats, true then noisy, weight stats, activation stats); layer-major within each block."""
         # Empty first entries: with nothing logged the table is empty, with the same dtypes.
         steps, epochs, layers, values = ([np.zeros(0, dt)] for dt in (np.int64,) * 3 + (np.float64,))
-        stats = []
+        stats: list[str] = []
 
         def add(step, epoch, names, block_values, keep):
             layer_idx, col_idx = np.nonzero(keep)  # row-major: layer, then stat
@@ -379,8 +378,7 @@ class LayerStatsRecorder:
             for name in BLOCKS:
                 if _HOST_KEY[name] not in host:
                     continue  # no noise, or no activations captured at this step
-                names = BLOCK_STATS[name]
-                head = host[_HOST_KEY[name]][:, :len(names)]
+                names, head = BLOCK_STATS[name], host[_HOST_KEY[name]][:, :len(BLOCK_STATS[name])]
                 add(step, epoch, names, head, ~np.isnan(head) | _ALWAYS[name])
         return pd.DataFrame({"step": np.concatenate(steps), "epoch": np.concatenate(epochs),
                              "layer": np.concatenate(layers), "stat": np.array(stats, dtype=object),

@@ -5,8 +5,9 @@
         for remedy in finding.remedies:      # each is a one-click change of the config
             print("  try:", remedy.label, remedy.config.run_id)
 
-Thresholds are rules of thumb, stated where they are used. A remedy is only offered when it
-changes the configuration and the changed configuration is valid.
+Thresholds are rules of thumb, declared with their quantity in core.instruments (each
+instrument's `healthy` range). A remedy is only offered when it changes the configuration and
+the changed configuration is valid.
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ import pandas as pd
 from ..config import ConfigError, RunConfig
 from ..datasets import DATASET_INFO
 from ..engine.result import gradient_ratio
+from ..instruments import INSTRUMENTS
 
-VANISHING = 1e-2  # first/last hidden-layer mean |g| below this: vanishing
-SHRINKING = 1e-1  # below this: the gradient shrinks noticeably toward the input
-EXPLODING = 1e2  # above this: exploding
-GROWING = 10.0  # above this: the gradient grows noticeably toward the input
-SATURATED = 0.3  # fraction of saturated units that deserves a warning
-DEAD = 0.3  # fraction of dead ReLUs that deserves a warning
+# Healthy ranges, from the instruments' declarations:
+FLOW = INSTRUMENTS["grad_mean_abs"].healthy  # of layer 1's mean |g| over the last hidden layer's
+SATURATION = INSTRUMENTS["act_saturation"].healthy  # of each layer's share of saturated units
+DEAD = INSTRUMENTS["act_dead"].healthy  # of each layer's share of dead ReLUs
+UPDATE_RATIO = INSTRUMENTS["update_ratio"]
+UPDATES = UPDATE_RATIO.healthy  # of layer 1's median update-to-weight ratio
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,20 @@ def _flow_findings(cfg: RunConfig, flow: list[float], when: str) -> list[Finding
                             "(zero initialization keeps all units identical: nothing flows back).",
                             _remedies(cfg, fix))]
         return []
-    if ratio < VANISHING:
+    verdict = FLOW.verdict(ratio)
+    if verdict == ("problem", "low"):
         return [Finding("problem", f"Gradients reaching layer 1 are {_decades(ratio)} of those at "
                         f"the last hidden layer {when} ({ratio:.1e}): vanishing gradients. The "
                         "first layers barely learn.", _remedies(cfg, _vanishing_fixes(cfg)))]
-    if ratio > EXPLODING:
+    if verdict == ("problem", "high"):
         return [Finding("problem", f"Gradients at layer 1 are {ratio:.1e} times those at the last "
                         f"hidden layer {when}: exploding gradients.",
                         _remedies(cfg, _exploding_fixes(cfg)))]
-    if ratio < SHRINKING:
+    if verdict == ("warning", "low"):
         return [Finding("warning", f"Gradients shrink {1 / ratio:.0f}x on their way back from the last "
                         f"hidden layer to layer 1 {when}: mild vanishing.",
                         _remedies(cfg, _vanishing_fixes(cfg)))]
-    if ratio > GROWING:
+    if verdict == ("warning", "high"):
         return [Finding("warning", f"Gradients grow {ratio:.0f}x on their way back to layer 1 {when}: "
                         "mild exploding.", _remedies(cfg, _exploding_fixes(cfg)))]
     return [Finding("ok", f"Gradients stay within a factor of {max(ratio, 1 / ratio):.1f} between the "
@@ -110,7 +113,7 @@ def _flow_findings(cfg: RunConfig, flow: list[float], when: str) -> list[Finding
 
 def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: str) -> list[Finding]:
     out = []
-    if len(sat) and sat.max() > SATURATED:
+    if len(sat) and SATURATION.verdict(sat.max())[0] != "ok":
         layer = int(sat.idxmax())
         fixes = []
         if cfg.init in ("normal",):
@@ -120,7 +123,7 @@ def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: 
         out.append(Finding("warning", f"{sat.max():.0%} of the units in layer {layer} are saturated "
                            f"{when} (in the flat tails of {cfg.activation}, where the derivative is "
                            "below 10% of its maximum).", _remedies(cfg, fixes)))
-    if len(dead) and dead.max() > DEAD:
+    if len(dead) and DEAD.verdict(dead.max())[0] != "ok":
         layer = int(dead.idxmax())
         fixes = [("Use leaky ReLU", {"activation": "leaky_relu"}),
                  ("Use He initialization", {"init": "he_normal"}),
@@ -171,10 +174,11 @@ def diagnose(result) -> list[Finding]:
         ratios = result.stat_matrix("update_ratio")
         if not ratios.empty:
             first = ratios[ratios.columns[0]].replace([np.inf, -np.inf], np.nan).dropna()
-            if len(first) and 0 < first.median() < 1e-5:
+            # a median of exactly 0 is no update at all (nothing was applied), not a frozen layer
+            if len(first) and first.median() > 0 and UPDATES.verdict(first.median()) == ("warning", "low"):
                 findings.append(Finding("warning", f"Layer 1 barely moves: each step changes its "
                                         f"weights by about {first.median():.0e} of their size "
-                                        "(1e-3 is a common healthy value).",
+                                        f"({UPDATE_RATIO.format(UPDATES.typical)} is a common healthy value).",
                                         _remedies(cfg, [("Raise the learning rate 10x", {"lr": cfg.lr * 10})]
                                                   + _vanishing_fixes(cfg)[:1])))
     final = result.final_metrics()

@@ -2,7 +2,9 @@
 
 Every chart drops non-finite values before plotting (a diverged run still renders), uses log
 scales where magnitudes span orders, and colours layers and runs consistently: layers on the
-viridis scale from input (dark) to output (light), runs on tableau10 in the order given.
+viridis scale from input (dark) to output (light), runs on tableau10 in the order given. A
+per-layer statistic is drawn with the title, scale and format of its declaration in
+core.instruments.
 """
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..engine.stats import GRAD_COLUMNS
+from ..instruments import Instrument, instrument
+
+GRAD_FLOW = instrument("grad_mean_abs")
 
 LAYER_SCHEME = "viridis"
 RUN_SCHEME = "tableau10"
@@ -48,12 +53,21 @@ def _series_height(labels: list[str]) -> int:
     return HEIGHT + (20 * len(labels) + 30 if _long_labels(labels) else 0)
 
 
+def _value_axis(ins: Instrument) -> tuple[alt.Scale, alt.Axis, str]:
+    """Scale, axis and tooltip format of a per-layer statistic: log, share (0 to 100%) or linear."""
+    if ins.log:
+        return alt.Scale(type="log"), alt.Axis(), ".3e"
+    if ins.percent:
+        return alt.Scale(domain=[0, 1]), alt.Axis(format="%"), ".1%"
+    return alt.Scale(zero=True), alt.Axis(), ".3g"
+
+
 def _run_color(labels: list[str], field: str = "run") -> alt.Color:
     return alt.Color(f"{field}:N", title=field, sort=labels,
                      scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels))
 
 
-def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = "mean |gradient|",
+def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_FLOW.title,
               series_title: str | None = None) -> alt.Chart:
     """Mean |g| per layer (x: layers input to output, y: log), one line per `series`.
 
@@ -76,19 +90,19 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = "mean
     return base.mark_line(point=True).properties(height=_series_height(labels))
 
 
-def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str, title: str,
-                    log: bool = True, percent: bool = False) -> alt.Chart:
-    """One statistic over training steps, one line per layer."""
+def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) -> alt.Chart:
+    """One statistic over training steps, one line per layer (title and scale: core.instruments)."""
+    ins = instrument(stat)
     df = layer_stats[layer_stats["stat"] == stat].merge(layers[["layer", "name"]], on="layer")
-    df = _finite(df, "value", positive=log)
+    df = _finite(df, "value", positive=ins.log)
     names = layers.sort_values("layer")["name"].tolist()
     names = [n for n in names if n in set(df["name"])] or names
-    y = alt.Y("value:Q", title=title, scale=alt.Scale(type="log") if log else alt.Scale(zero=True),
-              axis=alt.Axis(format="%") if percent else alt.Axis())
+    scale, axis, fmt = _value_axis(ins)
     return alt.Chart(df).mark_line().encode(
-        x=alt.X("step:Q", title="training step"), y=y, color=_layer_color(names),
+        x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=ins.title, scale=scale, axis=axis),
+        color=_layer_color(names),
         tooltip=[alt.Tooltip("name:N", title="layer"), "step:Q",
-                 alt.Tooltip("value:Q", title=title, format=".1%" if percent else ".3e")],
+                 alt.Tooltip("value:Q", title=ins.title, format=fmt)],
     ).properties(height=HEIGHT)
 
 
@@ -171,17 +185,17 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
     ).properties(title=title, height=220)
 
 
-def layer_bars(df: pd.DataFrame, value_title: str, percent: bool = True) -> alt.Chart:
-    """One bar per layer (df: layer, name, value)."""
+def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
+    """One bar per layer (df: layer, name, value) of `stat` (title and scale: core.instruments)."""
+    ins = instrument(stat)
     order = df.sort_values("layer")["name"].tolist()
-    data = _finite(df, "value")
+    data = _finite(df, "value", positive=ins.log)
+    scale, axis, fmt = _value_axis(ins)
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("value:Q", title=value_title, axis=alt.Axis(format="%") if percent else alt.Axis(),
-                scale=alt.Scale(domain=[0, 1]) if percent else alt.Scale()),
+        y=alt.Y("value:Q", title=ins.title, axis=axis, scale=scale),
         color=_layer_color(order),
-        tooltip=[alt.Tooltip("name:N", title="layer"),
-                 alt.Tooltip("value:Q", title=value_title, format=".1%" if percent else ".3g")],
+        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=ins.title, format=fmt)],
     ).properties(height=HEIGHT)
 
 
@@ -212,15 +226,17 @@ def signal_propagation(flow: pd.DataFrame) -> alt.Chart:
     """Activation std and mean |gradient| per layer at initialization (two panels, log y)."""
     order = flow.sort_values("layer")["name"].tolist()
     panels = []
-    for col, title in (("act_std", "activation std"), ("grad_mean_abs", "mean |gradient|")):
+    for col in ("act_std", "grad_mean_abs"):
         if col not in flow:
             continue
-        data = _finite(flow[["layer", "name", col]].rename(columns={col: "value"}), "value", positive=True)
+        ins = instrument(col)
+        scale, axis, fmt = _value_axis(ins)
+        data = _finite(flow[["layer", "name", col]].rename(columns={col: "value"}), "value", positive=ins.log)
         panels.append(alt.Chart(data).mark_line(point=True).encode(
             x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=title),
-            tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=title, format=".3e")],
-        ).properties(title=title, height=HEIGHT, width=320))
+            y=alt.Y("value:Q", scale=scale, axis=axis, title=ins.title),
+            tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=ins.title, format=fmt)],
+        ).properties(title=ins.title, height=HEIGHT, width=320))
     return alt.hconcat(*panels)
 
 
