@@ -1,9 +1,10 @@
-"""Command line: `python -m core train|list|show|delete`.
+"""Command line: `python -m core train|list|show|delete|reproduce`.
 
     python -m core train -a logistic -n 512 512 256 256 128 --json
     python -m core train --activation relu --init he_normal --bn before -e 3
     python -m core list
     python -m core show 8fbd7460b4e114e3
+    python -m core reproduce gna-bn --scale quick --format markdown
 
 The train flags are generated from RunConfig's fields (one flag per field, plus the short
 flags of 000_*: -b -e -a -n). Bad input exits with status 2 and one line naming the problem.
@@ -66,9 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("run_id")
         if name == "show":
             p.add_argument("--json", action="store_true")
-    from .lab.reproduce import add_reproduce_parser
-    add_reproduce_parser(sub)
+    _add_reproduce_parser(sub)
     return parser
+
+
+def _add_reproduce_parser(sub) -> None:
+    """The `reproduce` subcommand of `python -m core`."""
+    p = sub.add_parser("reproduce", help="rerun an experiment of the source documents and "
+                       "compare with the published numbers")
+    p.add_argument("name", nargs="?", help="preset name (see --list)")
+    p.add_argument("--scale", default="quick", help="quick (minutes on a laptop CPU, scaled "
+                   "down as stated) or full (the document's settings). Default: quick.")
+    p.add_argument("--list", action="store_true", help="list the presets, one line each")
+    p.add_argument("--format", default="text", dest="output_format",
+                   help="text (default), markdown (tables for a report) or json")
+    p.add_argument("--stored-only", action="store_true",
+                   help="train nothing: show what the store already holds")
+
+
+FORMATS = ("text", "markdown", "json")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -127,8 +144,7 @@ def _dispatch(args) -> int:
         print(f"deleted {args.run_id}")
         return 0
     if args.command == "reproduce":
-        from .lab.reproduce import reproduce_command
-        return reproduce_command(args)
+        return _reproduce(args)
     raise CliError(f"unknown command {args.command}")
 
 
@@ -154,6 +170,83 @@ def _train(args, store) -> int:
         bar.close()
     _print_result(result, as_json=args.json)
     return 0
+
+
+def _reproduce(args) -> int:
+    """Run `python -m core reproduce ...` (bad input raises ConfigError / CliError: exit 2)."""
+    from .lab.presets import PRESETS, check_scale, get_preset, resolve
+    from .lab.reproduce import plan, run_preset
+    from .cost import duration
+    from .report import render
+    from .runs.store import RunStore
+
+    if args.list:
+        width = max(len(n) for n in PRESETS)
+        for name, p in PRESETS.items():
+            print(f"{name.ljust(width)}  {p.source.split(' ')[0]}  {p.description}")
+        return 0
+    if args.output_format not in FORMATS:
+        raise CliError(f"--format: got {args.output_format[:40]!r}; expected one of {', '.join(FORMATS)}")
+    if not args.name:
+        raise CliError(f"preset: name a preset ({', '.join(PRESETS)}) or use --list")
+    preset = get_preset(args.name)
+    scale = check_scale(args.scale)
+    store = RunStore()
+    cells = resolve(preset, scale, allow_download=not args.stored_only)
+    pl = plan(cells, store)
+    show_bars = args.output_format != "json" or sys.stderr.isatty()
+    if not args.stored_only and pl.missing:
+        print(f"{preset.name} ({scale}): {len(pl.stored)} of {len(pl.missing) + len(pl.stored)} "
+              f"runs stored; training {len(pl.missing)} (about {duration(pl.seconds_left)})",
+              file=sys.stderr)
+    runs_bar, step_bar = _RunsBar(len(pl.missing), show_bars), None
+
+    def on_run(i, n, cell):
+        nonlocal step_bar
+        if step_bar is not None:
+            step_bar.close()
+        runs_bar.next(cell)
+        step_bar = _ProgressBar(enabled=show_bars)
+
+    def on_event(event):
+        if step_bar is not None:
+            step_bar.update(event)
+
+    try:
+        rep = run_preset(preset, scale, store, cells=cells, on_run=on_run, on_event=on_event,
+                         train_missing=not args.stored_only)
+    finally:
+        if step_bar is not None:
+            step_bar.close()
+        runs_bar.close()
+    print(render(rep, args.output_format))
+    return 0
+
+
+class _RunsBar:
+    """tqdm over the runs of a reproduction (stderr); each run gets its own step bar below."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="run", file=sys.stderr, desc="runs", position=0)
+        self.started = 0
+
+    def next(self, cell) -> None:
+        if self.bar is None:
+            return
+        if self.started:
+            self.bar.update(1)
+        self.started += 1
+        self.bar.set_postfix_str(cell.label[:60])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            if self.started:
+                self.bar.update(1)
+            self.bar.close()
 
 
 class _ProgressBar:

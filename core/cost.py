@@ -1,11 +1,13 @@
 """Cheap estimates of a configuration's size and cost, computed without building the model.
 
 The config validates against these (parameter count, memory of one training step, total
-work), and the app uses them to say how long a run will take before it starts.
+work). `training_seconds` is the one time model: every page and the CLI say how long runs take
+through it, with rates measured on this machine (core.engine.speed) and rescaled by the runs
+already stored (core.runs.calibration).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from .datasets import DATASET_INFO, DatasetInfo
 
@@ -19,9 +21,37 @@ class Estimate:
     steps_per_epoch: int
     work: float  # macs_per_sample * train_samples * epochs
 
-    def seconds(self, macs_per_second: float = 2e9) -> float:
-        """Rough wall time: forward + backward is about 3x the forward MACs."""
-        return 3 * self.work / macs_per_second
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per unit of work on one machine and device: the constants of training_seconds."""
+
+    mac: float  # per multiply-accumulate of a forward pass (a training step does about 3)
+    layer_step: float  # per weight layer, training step and run: kernels, optimizer, Python
+    step: float  # per training step of a run or a stack: mini-batch lookup, loss, loop
+    logged_layer: float  # extra per weight layer on a logged step: the statistics
+    run: float  # per run: building the model, the recorder, the result tables
+
+    def scaled(self, factor: float) -> Rates:
+        return Rates(*(factor * v for v in astuple(self)))
+
+
+def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
+    """Wall time of training `cfg`, or of `runs` configs like it trained as one stack.
+
+    seconds = mac * (3 * training + evaluation) forward MACs
+            + layer_step * weight layers * (steps + 2 evaluations per epoch)
+            + logged_layer * weight layers * logged steps + run          (each run of a stack)
+            + step * steps                                                (once per stack)
+    """
+    est = estimate(cfg)
+    info = DATASET_INFO[cfg.dataset]
+    steps = est.steps_per_epoch * cfg.epochs
+    layers = cfg.depth + 1
+    forward_macs = est.macs_per_sample * (3 * est.train_samples + info.n_val + info.n_test) * cfg.epochs
+    per_run = (rates.mac * forward_macs + rates.layer_step * layers * (steps + 2 * cfg.epochs)
+               + rates.logged_layer * layers * -(-steps // max(log_every, 1)) + rates.run)
+    return runs * per_run + rates.step * steps
 
 
 def estimate(cfg) -> Estimate:
@@ -88,3 +118,12 @@ def _vgg_size(cfg, info: DatasetInfo):
     params += f * info.classes + info.classes
     macs += f * info.classes
     return params, macs, act
+
+
+def duration(seconds: float) -> str:
+    """An estimated wait in words: '40 s', '12 min', '1.5 h'."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

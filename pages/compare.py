@@ -4,12 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.lab.compare import SWEEPABLE, comparison_table, sweep_configs
-from core.cost import estimate
+from core.lab.compare import SWEEPABLE, runs_table, sweep_configs
+from core.cost import duration
+from core.views.frames import grad_flow_frame
 from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
-from pages.services import get_jobs, list_runs, require_app, session_id, stored_run
+from pages.services import estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run
 
 require_app()
 
@@ -74,9 +75,10 @@ for label, run_id, cfg in entries:
 if missing:
     active = [jobs.get(cfg.run_id) for _, cfg in missing]
     waiting = [j for j in active if j is not None and not j.finished]
-    seconds = sum(estimate(cfg).seconds() for _, cfg in missing)
+    seconds = estimated_seconds([cfg for _, cfg in missing])
     st.info(f"{len(missing)} of {len(entries)} runs are not stored yet "
-            f"({', '.join(label for label, _ in missing)}); rough estimate {max(seconds, 1):.0f} s on a laptop CPU.")
+            f"({', '.join(label for label, _ in missing)}); training them takes about "
+            f"{duration(seconds)} here (estimated from this machine's speed and its stored runs).")
     if not waiting:
         if st.button(f"Train {len(missing)} missing run{'s' if len(missing) != 1 else ''}", type="primary"):
             # one turn of the queue: runs that differ only in seed, init, lr, optimizer or noise
@@ -110,7 +112,7 @@ if not results:
 labels = list(results)
 baseline = st.selectbox("baseline row", labels, index=labels.index(params["baseline"]) if params.get("baseline") in labels else 0,
                         key="compare-baseline")
-table = comparison_table(results, baseline=baseline)
+table = runs_table(results, baseline=baseline)
 st.subheader("Results")
 st.dataframe(table, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.4f") for c in table.columns if "loss" in c or "acc" in c})
@@ -128,12 +130,7 @@ st.caption("Test accuracy and training loss per epoch, one line per run.")
 
 which = st.radio("gradient flow", ["at initialization", "at the end of training"], horizontal=True,
                  key="compare-flow-when")
-frames = []
-for label, r in results.items():
-    flow = r.grad_flow("init" if which == "at initialization" else "final")
-    names = list(r.layers.sort_values("layer")["name"])
-    if len(flow) == len(names):
-        frames.append(pd.DataFrame({"layer": range(1, len(flow) + 1), "name": names, "value": flow, "run": label}))
-if frames:
-    chart(charts.grad_flow(pd.concat(frames, ignore_index=True), series="run"))
+frame = grad_flow_frame(results.items(), "init" if which == "at initialization" else "final")
+if not frame.empty:
+    chart(charts.grad_flow(frame.rename(columns={"series": "run"}), series="run"))
     st.caption("Mean |gradient| per weight layer (log scale), one line per run.")

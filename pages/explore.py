@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from core.cost import estimate
+from core.cost import duration, estimate
 from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import show_init_flow, show_job, show_run
-from pages.services import get_jobs, require_app, session_id, stored_run
+from pages.services import estimated_seconds, get_jobs, require_app, session_id, stored_run
 
 require_app()
 
@@ -37,13 +37,14 @@ elif job is not None and not job.finished:
     st.subheader("At initialization")
     show_init_flow(cfg)
 else:
-    seconds = est.seconds()
+    seconds = estimated_seconds([cfg])
     left, right = st.columns([1, 2])
     if left.button("Train this network", type="primary", width="stretch", key="explore-train"):
         get_jobs().submit(cfg, watcher=session_id())
         st.rerun()
-    right.caption(f"Not trained yet. Rough estimate on a laptop CPU: {max(seconds, 1):.0f} s. "
-                  "Training runs in the background: you can change settings or pages meanwhile.")
+    right.caption(f"Not trained yet. It takes about {duration(seconds)} here (estimated from this "
+                  "machine's speed and its stored runs). Training runs in the background: you can "
+                  "change settings or pages meanwhile.")
     if job is not None and job.state == "failed":
         st.error(f"The last attempt failed: {job.error}")
     st.subheader("Gradient flow at initialization")

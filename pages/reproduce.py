@@ -6,12 +6,13 @@ import streamlit as st
 from core.views import charts
 from core.config import ConfigError
 from core.lab.presets import PRESETS, SCALES, resolve, substitutions
-from core.lab.reproduce import (comparison_table, flow_summary, grad_flow_frame, grad_value_histogram_frame,
-                            layer_stat_frame, ours_vs_published_frame, plan)
+from core.lab.reproduce import plan
+from core.lab.tables import flow_summary, labelled, ours_vs_published_frame, ours_vs_published_table
+from core.views.frames import grad_flow_frame, grad_value_histogram_frame, layer_stat_frame
 from core.views.links import config_to_query
 from pages.config_ui import share_url
 from pages.run_views import chart, show_histograms
-from pages.services import get_jobs, get_store, require_app, session_id, stored_run
+from pages.services import get_jobs, get_store, require_app, session_id, stored_run, time_rates
 
 require_app()
 
@@ -87,15 +88,15 @@ for capped in dict.fromkeys(c.note for c in cells if c.note):
 
 # ---------------------------------------------------------------- what is stored, what is left
 store, jobs = get_store(), get_jobs()
-pl = plan(cells, store)
+pl = plan(cells, store, time_rates([c.config for c in cells]))
 active = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and not j.finished]
 minutes = pl.seconds_left / 60
 if not pl.missing:
     st.success(f"All {pl.total} runs are stored.", icon=":material/inventory_2:")
 elif not active:
     st.info(f"{len(pl.stored)} of {len(pl.stored) + len(pl.missing)} runs are stored; the other "
-            f"{len(pl.missing)} take about {max(minutes, 0.1):.1f} min here (rough estimate, refined "
-            "from this machine's stored runs).", icon=":material/schedule:")
+            f"{len(pl.missing)} take about {max(minutes, 0.1):.1f} min here (estimated from this "
+            "machine's speed and its stored runs).", icon=":material/schedule:")
     if st.button(f"Run the {len(pl.missing)} missing runs", type="primary", key="reproduce-run"):
         # One turn of the queue: runs that differ only in seed, init or optimizer settings
         # train together as one stacked model (core.engine.stacked), the rest one after the other.
@@ -139,7 +140,7 @@ if not results:
     st.stop()
 
 st.subheader("Ours vs published")
-table = comparison_table(preset, cells, results)
+table = ours_vs_published_table(preset, cells, results)
 number_format = {c: st.column_config.NumberColumn(format=_number_format(c)) for c in table.columns
                  if "·" in c and pd.api.types.is_numeric_dtype(table[c])}
 st.dataframe(table, hide_index=True, column_config=number_format, height=35 * (len(table) + 1) + 3)
@@ -179,20 +180,21 @@ if not shown:
 which = st.radio("gradient flow", ["at the end of training", "at initialization"], horizontal=True,
                  key="reproduce-flow-when")
 when = "init" if which == "at initialization" else "final"
-frame = grad_flow_frame(shown, results, when)
+runs = labelled(shown, results)
+frame = grad_flow_frame(runs, when)
 if not frame.empty:
     chart(charts.grad_flow(frame, series="series", series_title="configuration"))
     st.caption("Mean |gradient| of each weight layer (log scale), one line per configuration: a line "
                "falling toward the input is a vanishing gradient.")
 
 if "saturation" in preset.charts:
-    sat = layer_stat_frame(shown, results, "act_saturation", when)
+    sat = layer_stat_frame(runs, "act_saturation", when)
     if not sat.empty:
         chart(charts.layer_profile(sat, "saturated units"))
         st.caption("Share of each hidden layer's units in the flat tails of the logistic function "
                    "(derivative below 10% of its maximum), on one training batch.")
 if "activation_std" in preset.charts or "saturation" in preset.charts:
-    std = layer_stat_frame(shown, results, "act_std", when)
+    std = layer_stat_frame(runs, "act_std", when)
     if not std.empty:
         chart(charts.layer_profile(std, "activation std", percent=False, log=True))
         st.caption("Standard deviation of each hidden layer's output (log scale)."

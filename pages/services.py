@@ -11,9 +11,11 @@ import uuid
 import streamlit as st
 
 from core.config import RunConfig
+from core.cost import Rates
 from core.runs.jobs import JobQueue
 from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init
+from core.runs import calibration
 from core.runs.store import CorruptRun, RunStore
 
 
@@ -108,3 +110,20 @@ def probe(cfg: RunConfig):
 @st.cache_data(ttl=5, show_spinner=False)
 def list_runs():
     return get_store().list_runs()
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _time_rates(device: str) -> Rates:
+    return calibration.calibrated_rates(get_store(), device)
+
+
+def time_rates(configs: list[RunConfig]) -> Rates:
+    """The time model's rates for where `configs` train: this machine's, measured once per
+    process and rescaled by the stored runs (recomputed at most every 5 minutes)."""
+    return _time_rates(calibration.device_of(configs[0]) if configs else "cpu")
+
+
+def estimated_seconds(configs: list[RunConfig]) -> float:
+    """How long training `configs` takes here (stacked where they allow it, as the queue does)."""
+    configs = list(configs)
+    return calibration.estimated_seconds(configs, time_rates(configs)) if configs else 0.0

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from core.config import RunConfig
-from core.engine.probe import flow_ratio, probe_at_init
+from core.engine.probe import probe_at_init
+from core.engine.result import gradient_ratio
 from core.engine.loop import train
 
 DEEP = (128,) * 8
@@ -19,7 +20,7 @@ def test_deep_logistic_glorot_gradients_shrink_toward_the_input():
     flow = probe_at_init(RunConfig(activation="logistic", init="glorot_uniform", widths=DEEP))
     g = flow["grad_mean_abs"].to_numpy()
     assert np.all(np.diff(g) > 0), g  # strictly growing from input to output
-    assert flow_ratio(flow) < 1e-4
+    assert gradient_ratio(flow["grad_mean_abs"]) < 1e-4
     # each logistic layer passes back at most 1/4 of the signal: about 4x per layer or worse
     assert hidden_ratio(flow) < 0.25 ** 5
 

@@ -1,4 +1,5 @@
-"""Presets of the source documents' experiments and their reproduction (core.lab.presets, core.lab.reproduce)."""
+"""Presets of the source documents' experiments and their reproduction (core.lab.presets, core.lab.reproduce,
+core.lab.metrics, core.lab.tables, core.views.frames, core.report)."""
 import dataclasses
 import json
 import os
@@ -9,13 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import cli
-from core.lab import reproduce
-from core.views import charts
+from core import cli, report
+from core.lab import metrics, reproduce, tables
+from core.views import charts, frames
 from core.config import ConfigError, RunConfig
 from core.lab.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
 from core.engine.result import RunResult
 from core.engine.loop import train
+from core.runs.calibration import device_of, predicted_seconds
+from core.engine.speed import machine_rates
 from core.runs.runner import get_or_train
 from core.runs.store import RunStore
 
@@ -57,7 +60,7 @@ def test_every_preset_builds_valid_configs_laid_out_like_its_table(name, scale):
         assert RunConfig.from_dict(c.config.to_dict()) == c.config  # valid and round-trips
         assert len(c.row) == len(preset.row_names) and c.column in preset.columns
     for m in preset.metrics:
-        assert m in reproduce.METRICS
+        assert m in metrics.METRICS
     requested = {c.requested for c in cells}
     if scale == "full":
         assert requested == DOCUMENT_DATA[name]
@@ -114,7 +117,7 @@ def test_published_numbers_are_attached_where_the_cells_are():
 
 def test_empty_tables_have_the_documents_layout_with_published_numbers():
     gna = PRESETS["gna-bn"]
-    table = reproduce.comparison_table(gna, gna.cells("quick"), {})
+    table = tables.ours_vs_published_table(gna, gna.cells("quick"), {})
     assert list(table.columns[:2]) == ["Model", "Activation"]
     assert [c for c in table.columns if "·" in c] == [
         "2-layer · test acc % · ours", "2-layer · test acc % · published",
@@ -125,12 +128,12 @@ def test_empty_tables_have_the_documents_layout_with_published_numbers():
     assert (table["notes"] != "").all()
 
     vgg = PRESETS["vgg-bn-rc"]
-    table = reproduce.comparison_table(vgg, vgg.cells("quick"), {})
+    table = tables.ours_vs_published_table(vgg, vgg.cells("quick"), {})
     assert list(table.columns[:2]) == ["Model", "LR"]
     assert "val acc % · published" in table.columns and "# params K · ours" in table.columns
     assert list(table["Model"]) == ["VGG08", "VGG38", "VGG38 BN", "VGG38 BN", "VGG38 RC",
                                     "VGG38 BN + RC", "VGG38 BN + RC"]
-    text = reproduce.format_table(table)
+    text = report.format_table(table)
     assert "— / 61.36" in text and "val acc %" in text
 
 
@@ -141,7 +144,7 @@ def test_an_unavailable_dataset_falls_back_and_says_so():
     assert substitutions(cells) == ["cifar100 -> mnist-5k"]
     snn = resolve(PRESETS["selu-snn"], "quick", available=only_offline)
     assert substitutions(snn) == ["fashion-mnist -> mnist-5k"]
-    table = reproduce.comparison_table(PRESETS["selu-snn"], snn, {})
+    table = tables.ours_vs_published_table(PRESETS["selu-snn"], snn, {})
     assert len(table) == 2
     with_fashion = resolve(PRESETS["selu-snn"], "quick",
                            available=lambda name, dl: name in ("mnist-5k", "fashion-mnist"))
@@ -207,7 +210,7 @@ def test_tiny_reproduction_end_to_end_through_the_cli(monkeypatch, capsys, isola
     assert again["table"][0]["test acc % · published"] == 94.51
     assert isinstance(again["table"][0]["test acc % · ours"], float)
     assert len(again["gradient_flow"]) == 2 and again["gradient_flow"][0]["ratio init"] > 0
-    markdown = reproduce.render(reproduce.run_preset(PRESETS["init-act-bn"], "quick", RunStore(isolated_cache),
+    markdown = report.render(reproduce.run_preset(PRESETS["init-act-bn"], "quick", RunStore(isolated_cache),
                                                      train_missing=False), "markdown")
     assert "| Activation | Initializer | BN | test acc % |" in markdown
 
@@ -235,28 +238,30 @@ def test_plan_counts_stored_runs_and_rescales_the_estimate(tmp_path):
     cells = preset.cells("quick")
     before = reproduce.plan(cells, store)
     assert (len(before.stored), len(before.missing)) == (0, 2) and before.seconds_left > 0
-    get_or_train(store, [cells[0].config])
-    after = reproduce.plan(cells, store, seconds_of=lambda run_id: 10 * reproduce.rough_seconds(cells[0].config))
+    [first] = get_or_train(store, [cells[0].config])
+    after = reproduce.plan(cells, store)
     assert (len(after.stored), len(after.missing)) == (1, 1)
-    assert after.seconds_left == pytest.approx(10 * reproduce.rough_seconds(cells[1].config))
+    rates = machine_rates(device_of(cells[0].config))
+    factor = first.meta["seconds"] / predicted_seconds(cells[0].config, rates)
+    assert after.seconds_left == pytest.approx(factor * predicted_seconds(cells[1].config, rates))
 
 
 def test_chart_data_and_charts_of_a_reproduction(tmp_path):
     preset = tiny_preset("deep-sigmoid")
     rep = reproduce.run_preset(preset, "quick", RunStore(tmp_path))
     cells = rep.cells
-    flow = reproduce.grad_flow_frame(cells, rep.results)
+    flow = frames.grad_flow_frame(tables.labelled(cells, rep.results))
     assert set(flow["series"]) == {c.label for c in cells} and (flow["value"] > 0).all()
     assert charts.grad_flow(flow, series="series").to_dict()["mark"]["type"] == "line"
-    hist = reproduce.grad_value_histogram_frame(rep.results[cells[0].config.run_id])
+    hist = frames.grad_value_histogram_frame(rep.results[cells[0].config.run_id])
     assert hist.groupby("layer")["share"].sum().round(6).eq(1).all()
     assert charts.grad_value_histogram(hist).to_dict()["encoding"]["y"]["scale"]["type"] == "log"
-    std = reproduce.layer_stat_frame(cells, rep.results, "act_std", "init")
+    std = frames.layer_stat_frame(tables.labelled(cells, rep.results), "act_std", "init")
     assert len(std) == 2 * len(cells[0].config.widths)
     assert charts.layer_profile(std, "activation std", percent=False, log=True).to_dict()
-    share = reproduce.metric_value("tiny_grad_share", rep.results[cells[0].config.run_id])
+    share = metrics.metric_value("tiny_grad_share", rep.results[cells[0].config.run_id])
     assert 0 <= share <= 100
-    points = reproduce.ours_vs_published_frame(PRESETS["gna-bn"], [], {})
+    points = tables.ours_vs_published_frame(PRESETS["gna-bn"], [], {})
     assert points.empty
     scatter = charts.ours_vs_published(pd.DataFrame({"configuration": ["a"], "metric": ["test acc"],
                                                      "published": [91.0], "ours": [88.0]}))
@@ -271,7 +276,7 @@ def test_relative_metric_compares_with_the_baseline_row():
                                    layer_stats=pd.DataFrame(columns=["step", "epoch", "layer", "stat", "value"]),
                                    layers=pd.DataFrame(), histograms={}, meta={})
     fast, slow = run([0.5, 0.9, 0.8, 0.7]), run([0.5, 0.6, 0.7, 0.9, 0.8])
-    assert reproduce.metric_value("best_epoch", fast) == 2
-    assert reproduce.metric_value("best_epoch_change", fast, slow) == pytest.approx(-50.0)
-    assert reproduce.metric_value("best_epoch_change", slow, slow) is None
-    assert reproduce.metric_value("best_val_acc", slow) == pytest.approx(90.0)
+    assert metrics.metric_value("best_epoch", fast) == 2
+    assert metrics.metric_value("best_epoch_change", fast, slow) == pytest.approx(-50.0)
+    assert metrics.metric_value("best_epoch_change", slow, slow) is None
+    assert metrics.metric_value("best_val_acc", slow) == pytest.approx(90.0)

@@ -1,6 +1,7 @@
 """Instant answers at initialization: one forward and one backward pass, no training.
 
     flow = probe_at_init(cfg)        # DataFrame: layer, name, grad_mean_abs, grad_norm, act_std, ...
+    gradient_ratio(flow["grad_mean_abs"])   # core.engine.result's first over last hidden layer
 
 This is what the app shows the moment a setting changes (gradient flow at initialization) and
 what the Theory page's signal-propagation view plots. It uses the same model builder and the
@@ -9,7 +10,6 @@ normalizes with batch statistics as it would in the first training step).
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -49,10 +49,3 @@ def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "
     wide.columns.name = None
     return wide
 
-
-def flow_ratio(flow: pd.DataFrame) -> float:
-    """Mean |g| at the first layer divided by that at the last layer (1 = perfectly even)."""
-    values = flow["grad_mean_abs"].to_numpy()
-    if len(values) < 2 or not np.isfinite(values).all() or values[-1] == 0:
-        return float("nan")
-    return float(values[0] / values[-1])

@@ -49,13 +49,15 @@ class RunResult:
         df = self.layer_stats[self.layer_stats["stat"] == stat]
         return df.pivot_table(index="step", columns="layer", values="value", aggfunc="first")
 
+    def stat_at(self, stat: str, which: str = "final") -> pd.Series:
+        """One statistic per layer (index: layer number) at step 0 ('init') or at the last logged
+        step ('final'); empty when the run logged none."""
+        m = self.stat_matrix(stat)
+        return pd.Series(dtype=float) if m.empty else m.iloc[logged_row(which)]
+
     def grad_flow(self, which: str = "final", stat: str = "grad_mean_abs") -> list[float]:
         """Mean |g| of each weight layer, input to output, at step 0 ('init') or the last logged step."""
-        m = self.stat_matrix(stat)
-        if m.empty:
-            return []
-        row = m.iloc[0] if which == "init" else m.iloc[-1]
-        return [float(v) for v in row.values]
+        return [float(v) for v in self.stat_at(stat, which).values]
 
     def grad_ratio(self, which: str = "final") -> float:
         """First-layer over last-hidden-layer mean |g| at 'init' or 'final' (see gradient_ratio)."""
@@ -95,13 +97,29 @@ class RunResult:
         }
 
 
+WHEN = ("init", "final")
+
+
+def logged_row(which: str) -> int:
+    """Row of step 0 ('init') or of the last logged step ('final') in anything a run keeps per
+    logged step (stat_matrix rows, histogram arrays)."""
+    if which not in WHEN:
+        raise ValueError(f"which: got {which!r}; expected 'init' or 'final'")
+    return 0 if which == "init" else -1
+
+
+def hidden_flow(flow) -> np.ndarray:
+    """The layers gradient_ratio compares: all but the output layer when there are hidden
+    layers (three or more weight layers), else all."""
+    g = np.asarray(flow, dtype=float)
+    return g[:-1] if len(g) >= 3 else g
+
+
 def gradient_ratio(flow) -> float:
     """Mean |g| of the first layer over that of the last hidden layer: 1 is even, 1e-5 is
     vanishing, 1e5 exploding. The output layer is left out when there are hidden layers: it has
     no activation in front of it, so its gradient is not part of the chain that vanishes."""
-    g = np.asarray(flow, dtype=float)
-    if len(g) >= 3:
-        g = g[:-1]
+    g = hidden_flow(flow)
     if len(g) < 2 or not np.isfinite(g).all() or g[-1] <= 0:
         return float("nan")
     return float(g[0] / g[-1])

@@ -1,7 +1,7 @@
 """Comparing runs: sweeps over one setting, and a table in the style of 000_*'s Table 1.
 
     configs, problems = sweep_configs(base, "activation", ["logistic", "relu"])
-    table = comparison_table({"logistic": r1, "relu": r2}, baseline="logistic")
+    table = runs_table({"logistic": r1, "relu": r2}, baseline="logistic")
 """
 from __future__ import annotations
 
@@ -49,8 +49,10 @@ def comparison_row(result) -> dict:
     }
 
 
-def comparison_table(results: dict[str, object], baseline: str | None = None) -> pd.DataFrame:
-    """One row per run; with a baseline, accuracy and loss differences against its row."""
+def runs_table(results: dict[str, object], baseline: str | None = None) -> pd.DataFrame:
+    """One row per labelled run (final metrics, gradient ratios, size, time); with a baseline
+    label, accuracy and loss differences against its row. (A preset's table beside the
+    published numbers is core.lab.tables.ours_vs_published_table.)"""
     rows = [{"run": label, "run_id": r.run_id, **comparison_row(r)} for label, r in results.items()]
     table = pd.DataFrame(rows)
     if baseline is not None and baseline in results and not table.empty:

@@ -15,7 +15,7 @@ column group), and the published numbers are keyed the same way. Two scales:
 
 A dataset that is not on this machine (core.engine.data raises DatasetUnavailable) is replaced by an
 offline one, and the cell records it (`Cell.substitution`), so every surface can say so.
-Running presets and building their tables lives in core.lab.reproduce; this module is data only.
+Running presets and building their tables lives in core.lab.reproduce and core.lab.tables; this module is data only.
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class Preset:
     build: Callable[[str], list[Cell]]  # scale -> cells with the document's datasets
     row_names: tuple[str, ...]  # headers of the row key parts, e.g. ("Model", "Activation")
     columns: tuple[str, ...]  # column groups in table order, ("",) for a single group
-    metrics: tuple[str, ...]  # core.lab.reproduce.METRICS names shown per column group
+    metrics: tuple[str, ...]  # core.lab.metrics.METRICS names shown per column group
     published: dict = field(default_factory=dict)  # (row, column) -> {metric: float | str}
     units: dict = field(default_factory=dict)  # metric -> unit of the published numbers
     published_note: str = ""  # where the published numbers come from, what they mean
