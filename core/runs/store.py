@@ -24,12 +24,10 @@ weights.pt, and last a manifest.json with the size and SHA-256 of every file. Gu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
 import os
-import re
 import shutil
 import time
 import uuid
@@ -42,43 +40,17 @@ from filelock import FileLock
 
 from ..config import FORMAT_VERSION, ConfigError, RunConfig
 from ..engine.result import RunResult
+from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_manifest, check_meta,  # noqa: F401
+                    check_run_id, read_json_object, sha256_of)
 
 log = logging.getLogger(__name__)
 
-RUN_ID = re.compile(r"[0-9a-f]{16}")  # always fullmatch: `$` would accept a trailing newline
-TABLES = ("epochs", "steps", "layer_stats", "layers")
-FILES = ("config.json", "meta.json", *(f"{t}.parquet" for t in TABLES), "histograms.npz", "weights.pt")
-STORED_STATUSES = ("completed", "diverged")
 DEFAULT_MAX_BYTES = 2 * 2**30
-MAX_JSON_BYTES = 4 * 2**20  # config, meta and manifest are a few KB; anything larger is not ours
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _reported: set[str] = set()  # damaged runs already reported by list_runs in this process
-
-
-class StoreError(RuntimeError):
-    """A problem with the store itself (bad run id, disk full, damaged run)."""
-
-
-class CorruptRun(StoreError):
-    pass
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parents[2] / "cache"))
-
-
-def check_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
-        raise StoreError(f"run id: {str(run_id)[:40]!r} is not a run id (16 lowercase hex digits)")
-    return run_id
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _max_bytes_from_env() -> int:
@@ -93,43 +65,6 @@ def _max_bytes_from_env() -> int:
         raise StoreError(f"VG_CACHE_MAX_BYTES: got {raw[:40]!r}; expected a positive whole number "
                          f"of bytes (default {DEFAULT_MAX_BYTES})")
     return value
-
-
-def read_json_object(path: Path, what: str) -> dict:
-    """A JSON object from a file of the store; anything else (not JSON, too large, too deeply
-    nested, a list or a number) raises CorruptRun. A missing file raises FileNotFoundError."""
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise CorruptRun(f"{what}: larger than {MAX_JSON_BYTES} bytes")
-        value = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 and JSON
-        raise CorruptRun(f"{what}: not readable JSON ({type(exc).__name__})") from exc
-    if not isinstance(value, dict):
-        raise CorruptRun(f"{what}: a JSON {type(value).__name__}, not an object")
-    return value
-
-
-def check_manifest(manifest: dict, run_id: str) -> dict:
-    """The manifest's file table, once it is known to describe run_id in this format, with a
-    size and a SHA-256 for exactly the files a run has; otherwise CorruptRun."""
-    if manifest.get("format_version") != FORMAT_VERSION or manifest.get("run_id") != run_id:
-        raise CorruptRun(f"run {run_id}: written by another format version or misfiled")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or sorted(files) != sorted(FILES):
-        raise CorruptRun(f"run {run_id}: its manifest does not list the files of a run")
-    for name, entry in files.items():
-        if not (isinstance(entry, dict) and type(entry.get("size")) is int and entry["size"] >= 0
-                and isinstance(entry.get("sha256"), str) and _SHA256.fullmatch(entry["sha256"])):
-            raise CorruptRun(f"run {run_id}: its manifest entry for {name} is malformed")
-    return files
-
-
-def check_meta(meta: dict, run_id: str) -> dict:
-    if meta.get("status") not in STORED_STATUSES:
-        raise CorruptRun(f"run {run_id}: its metadata has no valid status")
-    return meta
 
 
 class RunStore:
@@ -244,7 +179,7 @@ class RunStore:
                         raise CorruptRun(f"run {run_id}: {name} has the wrong size")
                     continue
                 path = d / name
-                if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
+                if path.stat().st_size != entry["size"] or sha256_of(path) != entry["sha256"]:
                     raise CorruptRun(f"run {run_id}: {name} does not match its checksum")
             cfg = self._config(d, run_id)
             meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
@@ -305,7 +240,7 @@ class RunStore:
             buf = io.BytesIO()
             torch.save(result.state_dict or {}, buf)
             self._write(staging / "weights.pt", buf.getvalue())
-            files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+            files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
                      for p in sorted(staging.iterdir())}
             manifest = {"run_id": run_id, "format_version": FORMAT_VERSION, "files": files}
             self._write(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
