@@ -7,14 +7,9 @@ worker) died, which fails the jobs but not the queue.
 from __future__ import annotations
 
 import multiprocessing as mp
-from typing import TYPE_CHECKING
-
 from ..config import RunConfig
 from .runner import get_or_train
 from .store import RunStore
-
-if TYPE_CHECKING:
-    from .jobs import Job
 
 
 # ---------------------------------------------------------------------- the worker process
@@ -53,7 +48,7 @@ class RayWorker:
     def alive(self) -> bool:
         return True
 
-    def run(self, jobs: list[Job], should_stop) -> dict:
+    def run(self, jobs: list, should_stop) -> dict:  # jobs: core.runs.jobs.Job
         from .ray_executor import RayTrainingFailed, TrainingCancelled
 
         by_id = {j.run_id: j for j in jobs}
@@ -91,7 +86,7 @@ class LocalWorker:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def run(self, jobs: list[Job], should_stop) -> dict:
+    def run(self, jobs: list, should_stop) -> dict:  # jobs: core.runs.jobs.Job
         """Train `jobs` in the worker; returns {run_id: {"status", "store_error" or "error"}}."""
         by_id = {j.run_id: j for j in jobs}
         self.cancel.clear()
