@@ -1,6 +1,9 @@
 """Ready-made experiments that open with one click (the Home page's buttons).
 
-Each is small enough to train in seconds on a laptop CPU on the offline dataset.
+Each is small enough to train in seconds on a laptop CPU on the offline dataset. `outcome` is
+what its blurb claims the diagnosis of the trained run shows (tests/test_scenarios.py trains each
+card and checks it): "vanishing", "exploding" or "no gradient" (a problem of that kind), "healthy"
+(no problem, a healthy gradient flow), or None (the card claims no outcome).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ class Scenario:
     title: str
     blurb: str
     config: RunConfig
+    outcome: str | None = None
 
 
 def _deep_sigmoid(**changes) -> RunConfig:
@@ -26,26 +30,28 @@ def _deep_sigmoid(**changes) -> RunConfig:
 SCENARIOS = [
     Scenario("sigmoid-vanishes", "Deep sigmoid net vanishes",
              "8 logistic layers, Glorot init: the gradient shrinks about 4x per layer on its way "
-             "back, the first layers hardly learn.", _deep_sigmoid()),
+             "back, the first layers hardly learn.", _deep_sigmoid(), "vanishing"),
     Scenario("bn-fixes-it", "Batch norm fixes it",
              "The same network with batch norm before each activation: the gradient reaches the "
-             "first layer almost undiminished.", _deep_sigmoid(bn="before")),
+             "first layer almost undiminished.", _deep_sigmoid(bn="before"), "healthy"),
     Scenario("relu-he", "ReLU with He init learns",
              "The same depth with ReLU and He initialization: no saturation, steady gradients.",
-             _deep_sigmoid(activation="relu", init="he_normal")),
-    Scenario("residual", "Residual connections",
-             "The deep sigmoid net with skips around pairs of layers: a shorter path for the "
-             "gradient.", _deep_sigmoid(residual=True)),
+             _deep_sigmoid(activation="relu", init="he_normal"), "healthy"),
+    Scenario("residual", "Skips alone don't save sigmoids",
+             "The deep sigmoid net with skips around pairs of layers: layer 1 gets about 70 times more "
+             "gradient than without them, yet hundreds of times less than the last hidden layer. The skip is "
+             "added before the activation, so every logistic unit still scales the gradient by at "
+             "most 0.25.", _deep_sigmoid(residual=True), "vanishing"),
     Scenario("selu", "SELU self-normalizes",
              "20 layers of 100 SELU units, LeCun normal init, standardized inputs, Nadam: "
              "activations keep mean 0 and std 1 through the depth.",
              RunConfig(activation="selu", init="lecun_normal", standardize=True, widths=(100,) * 20,
-                       optimizer="nadam", lr=7e-4, epochs=5)),
+                       optimizer="nadam", lr=7e-4, epochs=5), "healthy"),
     Scenario("relu-normal-explodes", "ReLU with N(0,1) explodes",
              "Standard normal weights double the signal's variance many times over: huge "
              "activations, huge gradients, a loss that blows up.",
              RunConfig(activation="relu", init="normal", widths=(256,) * 6, optimizer="sgd",
-                       lr=0.01, epochs=3)),
+                       lr=0.01, epochs=3), "exploding"),
     Scenario("gradient-noise", "Gradient noise + batch norm (000_*)",
              "The 5-layer logistic MLP of 000_* with annealed gradient noise and one batch norm "
              "after the last hidden layer.",
@@ -54,7 +60,7 @@ SCENARIOS = [
     Scenario("zeros", "Zero init never breaks symmetry",
              "All weights start at 0: every unit of a layer computes the same thing and the "
              "hidden layers get no gradient at all.",
-             RunConfig(activation="tanh", init="zeros", widths=(128,) * 3, epochs=3)),
+             RunConfig(activation="tanh", init="zeros", widths=(128,) * 3, epochs=3), "no gradient"),
 ]
 
 SCENARIOS_BY_KEY = {s.key: s for s in SCENARIOS}

@@ -1,0 +1,63 @@
+"""Each Home card demonstrates what it says: its trained run's diagnosis shows its `outcome`, and no
+diagnosis shows 'healthy' beside a problem about the same signal."""
+import pytest
+
+from core.config import RunConfig
+from core.engine.loop import train
+from core.lab.diagnosis import diagnose
+from core.lab.scenarios import SCENARIOS, SCENARIOS_BY_KEY
+
+_trained = {}
+
+
+def trained(key):
+    if key not in _trained:
+        _trained[key] = train(SCENARIOS_BY_KEY[key].config)
+    return _trained[key]
+
+
+def _texts(findings, severity):
+    return " ".join(f.text for f in findings if f.severity == severity)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.key for s in SCENARIOS])
+def test_each_home_card_shows_what_it_claims(scenario):
+    result = trained(scenario.key)
+    findings = diagnose(result)
+    problems, oks = _texts(findings, "problem"), _texts(findings, "ok")
+    if scenario.outcome == "healthy":
+        assert not problems, problems
+        assert "healthy flow" in oks
+    elif scenario.outcome == "vanishing":
+        assert "vanishing gradients" in problems
+    elif scenario.outcome == "exploding":
+        assert "explod" in problems and not oks, (problems, oks)
+    elif scenario.outcome == "no gradient":
+        assert "exactly 0" in problems and "no gradient" in problems
+    # never "healthy" beside a problem about the same signal
+    for ok in (f for f in findings if f.severity == "ok"):
+        assert all(p.signal != ok.signal for p in findings if p.severity == "problem")
+    # one button per distinct change
+    run_ids = [r.config.run_id for f in findings for r in f.remedies]
+    labels = [r.label for f in findings for r in f.remedies]
+    assert len(run_ids) == len(set(run_ids)) and len(labels) == len(set(labels))
+    assert all(len(label) <= 44 for label in labels), labels
+
+
+def test_skips_give_the_sigmoid_net_more_gradient_than_without_them():
+    with_skips, without = trained("residual"), trained("sigmoid-vanishes")
+    assert with_skips.grad_ratio("init") > 30 * without.grad_ratio("init")
+    assert with_skips.grad_ratio("final") > 30 * without.grad_ratio("final")
+
+
+def test_a_finite_but_enormous_loss_is_called_an_explosion():
+    # N(0,1) weights on a ReLU net: logits around 1e9, a tiny learning rate keeps them finite
+    cfg = RunConfig(dataset="digits", activation="relu", init="normal", widths=(256,) * 4, lr=1e-7,
+                    optimizer="sgd", epochs=1)
+    result = train(cfg)
+    assert result.status == "completed"
+    findings = diagnose(result)
+    problems = _texts(findings, "problem")
+    assert "loss exploded" in problems, [f.text for f in findings]
+    assert not [f for f in findings if f.severity == "ok" and f.signal == "gradient flow"]
+    assert any(r.label == "He normal init" for f in findings for r in f.remedies)
