@@ -43,6 +43,7 @@ pages = [
 ]
 page = st.navigation(pages)
 
+from core.views.progress import batch_note  # noqa: E402
 from pages.services import get_jobs, session_id  # noqa: E402  (after set_page_config)
 
 
@@ -50,19 +51,21 @@ from pages.services import get_jobs, session_id  # noqa: E402  (after set_page_c
 def training_status():
     """Every page shows this session's training jobs; polling also keeps them alive."""
     mine = [j for j in get_jobs().active() if session_id() in j.watchers]
-    waiting = 0
     for job in mine:
         get_jobs().heartbeat(job.run_id, session_id())
         p = job.progress
         if job.phase == "training":
-            st.caption(f"Training `{job.run_id}`: epoch {p.get('epoch', 0)}/{p.get('epochs', '?')}")
+            epochs = p.get("epochs")
+            where = f"epoch {min(p.get('epoch', 0) + 1, epochs)} of {epochs}" if epochs else "starting"
+            st.caption(f"Training `{job.run_id}`: {where}")
             st.progress(job.fraction_done())
-        elif job.phase == "waiting":
-            waiting += 1  # in the batch being trained, after the runs ahead of it
-        else:
+        elif job.phase == "waiting" and job.group is None:
+            st.caption(f"Starting `{job.run_id}`")
+        elif job.phase == "queued":
             st.caption(f"Queued `{job.run_id}` (position {get_jobs().position(job)})")
-    if waiting:
-        st.caption(f"{waiting} more run{'s' if waiting > 1 else ''} of this batch to follow")
+    note = batch_note([(j.phase, j.group) for j in mine])  # waiting behind a run of its batch
+    if note:
+        st.caption(note)
 
 
 with st.sidebar:

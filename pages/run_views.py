@@ -17,10 +17,11 @@ from core.engine.data import DatasetUnavailable
 from core.engine.probe import PROBE_BATCH
 from core.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEPS, WEIGHT, Instrument, block
 from core.lab.diagnosis import Finding, diagnose, diagnose_init
-from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
 from core.views.links import config_to_query
 
-from .services import get_jobs, probe, session_id
+from .hist_views import show_histograms, show_step_loss
+from .live_views import show_job  # noqa: F401  (pages import it from here)
+from .services import probe
 
 SEVERITY = {"problem": st.error, "warning": st.warning, "ok": st.success}
 # Where each view draws a statistic, for its caption.
@@ -52,16 +53,45 @@ def _apply_remedy(params: dict) -> None:
 
 
 def show_findings(findings: list[Finding], key: str) -> None:
-    """Each finding in plain words, with its remedies as one-click configuration changes."""
+    """Each finding in plain words, with its remedies as one-click configuration changes (the
+    diagnosis offers each change once); buttons sit in a row that wraps, each as wide as its label."""
     for i, f in enumerate(findings):
         SEVERITY[f.severity](f.text, icon={"problem": ":material/error:", "warning": ":material/warning:",
                                      "ok": ":material/check_circle:"}[f.severity])
         if f.remedies:
-            cols = st.columns(min(len(f.remedies), 4))
-            for j, remedy in enumerate(f.remedies[:4]):
-                cols[j].button(remedy.label, key=f"{key}-remedy-{i}-{j}", width="stretch",
-                               on_click=_apply_remedy, args=(config_to_query(remedy.config),),
-                               help="Change the configuration (the link updates too)")
+            with st.container(horizontal=True, gap="small"):
+                for j, remedy in enumerate(f.remedies):
+                    st.button(remedy.label, key=f"{key}-remedy-{i}-{j}", width="content",
+                              on_click=_apply_remedy, args=(config_to_query(remedy.config),),
+                              help="Change the configuration to this (the link updates too)")
+
+
+def zero_note(df: pd.DataFrame, counts: dict | None = None) -> str:
+    """'fc1, fc2: every entry exactly 0 (...)' for the layers whose value is exactly 0, which a
+    log-scale chart cannot place (marked '0' at its bottom edge); '' when there are none.
+    counts: layer name -> (zero entries, all entries), from the gradient histograms."""
+    zero = df[pd.to_numeric(df["value"], errors="coerce") == 0]
+    names = list(dict.fromkeys(zero["name"]))
+    if not names:
+        return ""
+    detail = ""
+    if counts:
+        detail = " (" + ", ".join(f"{n}: {counts[n][0]:,} of {counts[n][1]:,} entries are 0"
+                                  for n in names if n in counts) + ")"
+    every = "every layer has" if len(names) == df["name"].nunique() else f"{', '.join(names)}: "
+    return (f"Gradients exactly zero: {every} mean |gradient| 0{detail}, so no weight of "
+            f"{'any layer' if every == 'every layer has' else 'these layers'} changes. A log scale has no "
+            "place for 0: such points are marked 0 at the bottom edge of the chart.")
+
+
+def _zero_counts(result, step: int) -> dict:
+    hist = result.histograms
+    steps = list(hist.get("steps", []))
+    if step not in steps:
+        return {}
+    row = hist["grad"][steps.index(step)]
+    names = list(result.layers.sort_values("layer")["name"])
+    return {n: (int(row[i, 0]), int(row[i].sum())) for i, n in enumerate(names)}
 
 
 def show_init_flow(cfg: RunConfig, key: str = "init") -> None:
@@ -76,6 +106,9 @@ def show_init_flow(cfg: RunConfig, key: str = "init") -> None:
     st.caption(f"Mean |gradient| of each weight layer after one forward and backward pass on "
                f"{PROBE_BATCH} training examples, before any update (log scale). "
                "A line falling toward the input means vanishing gradients.")
+    note = zero_note(df)
+    if note:
+        st.info(note, icon=":material/exposure_zero:")
     show_findings(diagnose_init(cfg, flow), key)
 
 
@@ -116,8 +149,9 @@ def show_run(result, key: str = "run") -> None:
                  icon=":material/bolt:")
     show_findings(diagnose(result), f"{key}-dx")
     show_training_curves(result.epochs, key)
+    show_step_loss(result, key)
     flow, hists, acts, updates, numbers = st.tabs(
-        ["Gradient flow", "Gradient histograms", "Activations", "Updates", "Numbers"])
+        ["Gradient flow", "Histograms", "Activations", "Updates", "Numbers"])
     steps = _steps(result)
     if not steps:
         st.info("No statistics were logged before the run ended.")
@@ -157,35 +191,10 @@ def show_flow(result, ins: Instrument, steps: list[int], key: str) -> None:
     chart(charts.grad_flow(df.assign(series="step " + df["step"].astype(str)), value_title=ins.title,
                            series_title="step"))
     st.caption(caption(ins, FLOW))
+    note = zero_note(df, _zero_counts(result, max(chosen)) if chosen else None)
+    if note:
+        st.info(note, icon=":material/exposure_zero:")
     show_over_steps(result, ins)
-
-
-def show_histograms(result, key: str) -> None:
-    hist = result.histograms
-    names = list(result.layers.sort_values("layer")["name"])
-    if hist["grad"].shape[0] == 0:
-        st.info("No histograms were logged.")
-        return
-    default = list(dict.fromkeys([names[0], names[len(names) // 2], names[-2] if len(names) > 1 else names[-1]]))
-    chosen = st.multiselect("layers", names, default=default, key=f"{key}-hist-layers")
-    noisy = "noisy_grad" in hist
-    for name in chosen:
-        i = names.index(name)
-        if noisy:
-            left, right = st.columns(2)
-            with left:
-                chart(charts.histogram_heatmap(hist["grad"][:, i], hist["steps"], hist["grad_edges"],
-                                               f"{name}: true gradient"))
-            with right:
-                chart(charts.histogram_heatmap(hist["noisy_grad"][:, i], hist["steps"], hist["grad_edges"],
-                                               f"{name}: noisy gradient (applied)"))
-        else:
-            chart(charts.histogram_heatmap(hist["grad"][:, i], hist["steps"], hist["grad_edges"],
-                                           f"{name}: weight gradient"))
-    st.caption("Distribution of log10 |gradient| of the layer's weights over training steps; colour "
-               "is the share of entries in each bin (log colour scale). Exact zeros are drawn below "
-               "the smallest bin." + (" With gradient noise on, the right panel shows the gradient "
-                                      "actually applied, noise included." if noisy else ""))
 
 
 def show_activation_stats(result, key: str, steps: list[int]) -> None:
@@ -206,15 +215,7 @@ def show_activation_stats(result, key: str, steps: list[int]) -> None:
     with cols[1]:
         for ins in shown(ACTIVATION, STEPS):
             show_over_steps(result, ins)
-    act = result.histograms.get("act")
-    if act is not None and act.shape[0]:
-        hidden = list(names["name"])[:-1]
-        which = st.selectbox("activation histogram of layer", hidden, index=len(hidden) - 1,
-                             key=f"{key}-act-layer")
-        i = hidden.index(which)
-        chart(charts.histogram_heatmap(act[:, i], result.histograms["steps"], result.histograms["act_edges"],
-                                       f"{which}: activations", log_bins=False))
-        st.caption("Distribution of the layer's outputs over training steps (share of entries per bin).")
+    st.caption("Histograms of each layer's activations over training: the Histograms tab.")
 
 
 def show_numbers(result) -> None:
@@ -224,56 +225,26 @@ def show_numbers(result) -> None:
     cols[1].metric("training time", f"{meta.get('seconds', 0):.1f} s")
     cols[2].metric("device", str(meta.get("device")))
     cols[3].metric("logged every", f"{meta.get('log_every')} steps")
-    st.dataframe(result.epochs, hide_index=True)
+    st.dataframe(readable(result.epochs), hide_index=True)
     wide = result.layer_stats[result.layer_stats.step == result.layer_stats.step.max()]
     wide = wide.pivot_table(index="layer", columns="stat", values="value", aggfunc="first")
     order = {stat: i for i, stat in enumerate(INSTRUMENTS)}  # the stored order, not alphabetical
     wide = wide[sorted(wide.columns, key=lambda stat: order.get(stat, len(order)))]
     wide = wide.reset_index()
-    st.dataframe(result.layers.merge(wide, on="layer"), hide_index=True)
-    st.caption("Per-epoch metrics, and per-layer statistics at the last logged step.")
+    st.dataframe(readable(result.layers.merge(wide, on="layer")), hide_index=True)
+    st.caption("Per-epoch metrics, and per-layer statistics at the last logged step; — where a "
+               "statistic does not apply (e.g. activations of the output layer).")
 
 
-def show_job(job, key: str) -> None:
-    """Progress of a queued or running job, refreshed every second; reruns the page when done."""
+_COLUMN_TITLES = {"train_loss": "train loss", "train_acc": "train acc", "val_loss": "val loss",
+                  "val_acc": "val acc", "test_loss": "test loss", "test_acc": "test acc", "lr": "learning rate",
+                  "noise_std": "gradient noise std", "seconds": "seconds", "fan_in": "fan in", "fan_out": "fan out"}
 
-    @st.fragment(run_every=1.0)
-    def panel():
-        jobs = get_jobs()
-        jobs.heartbeat(job.run_id, session_id())
-        if job.finished:
-            if job.state == DONE:
-                st.rerun()  # the whole page redraws from the store
-            elif job.state == FAILED:
-                st.error(f"Training failed: {job.error}")
-            elif job.state == CANCELLED:
-                st.info("Training was cancelled." + (f" ({job.error})" if job.error else ""))
-            return
-        if job.state == QUEUED:
-            pos = jobs.position(job)
-            st.info(f"Waiting in the queue: position {pos} (one run trains at a time on {job.device}; "
-                    "other sessions' runs go first).", icon=":material/hourglass_top:")
-        else:
-            p = job.progress
-            frac = job.fraction_done()
-            eta = job.eta_seconds()
-            text = (f"Training on {job.device}: epoch {p.get('epoch', 0)}/{p.get('epochs', '?')}, "
-                    f"step {p.get('step', 0)}/{p.get('total_steps', '?')}, "
-                    f"{p.get('elapsed', 0):.0f} s elapsed" + (f", about {eta:.0f} s left" if eta is not None else ""))
-            st.progress(frac, text=text)
-            if "loss" in p:
-                st.caption(f"last epoch: train loss {p['loss']:.4f}, test accuracy {p['test_acc']:.1%}")
-        if st.button("Cancel training", key=f"{key}-cancel"):
-            outcome = jobs.cancel(job.run_id, watcher=session_id())
-            if outcome == "detached":
-                st.info("Other sessions are waiting for this run, so it continues for them.")
-        if job.epoch_rows:
-            show_training_curves(pd.DataFrame(job.epoch_rows), f"{key}-live")
-        if job.flow_rows:
-            step, flow = job.flow_rows[-1]
-            names = job.layers if len(job.layers) == len(flow) else [f"{i + 1}" for i in range(len(flow))]
-            df = pd.DataFrame({"layer": range(1, len(flow) + 1), "name": names, "value": flow})
-            chart(charts.grad_flow(df.assign(series=f"step {step}"), series_title="latest logged step"))
-            st.caption("Mean |gradient| per layer at the latest logged step, updated while training runs.")
 
-    panel()
+def readable(df: pd.DataFrame):
+    """A table with titled columns (instrument titles, plain words) and '—' for missing values."""
+    titles = {c: INSTRUMENTS[c].title if c in INSTRUMENTS else _COLUMN_TITLES.get(c, c.replace("_", " "))
+              for c in df.columns}
+    out = df.rename(columns=titles)
+    numeric = [titles[c] for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    return out.style.format("{:.4g}", subset=numeric, na_rep="—").format(na_rep="—")

@@ -26,7 +26,9 @@ for name in chosen:
     frames.append(pd.DataFrame({"x": x.numpy(), "value": y.numpy(), "function": name, "curve": "f(x)"}))
     frames.append(pd.DataFrame({"x": x.numpy(), "value": dy.numpy(), "function": name, "curve": "f'(x)"}))
 if frames:
-    st.altair_chart(charts.activation_functions(pd.concat(frames)), theme="streamlit")
+    for col, panel in zip(st.columns(2), charts.activation_panels(pd.concat(frames))):
+        with col:
+            st.altair_chart(panel, theme="streamlit", width="stretch")
 st.caption("Left: f(z); right: f'(z), the factor each unit multiplies the backward gradient by. The "
            "logistic derivative never exceeds 0.25 (dashed line), so every logistic layer shrinks the "
            "gradient at least fourfold; tanh reaches 1 only at 0; ReLU passes 1 or 0. Click a legend "
@@ -50,7 +52,9 @@ bn = c[4].selectbox("batch norm", [b for b in BN_PLACEMENTS if b != "last"], key
 standardize = st.checkbox("standardize inputs", value=act == "selu", key="theory-std")
 cfg = RunConfig(widths=(width,) * depth, activation=act, init=init, bn=bn, standardize=standardize)
 flow = probe(cfg)
-st.altair_chart(charts.signal_propagation(flow), theme="streamlit")
+for col, panel in zip(st.columns(2), charts.signal_propagation(flow)):
+    with col:
+        st.altair_chart(panel, theme="streamlit", width="stretch")
 spec = ACTIVATION_SPECS[act]
 std = flow["act_std"].dropna().to_numpy()
 g = flow["grad_mean_abs"].to_numpy()[:-1]

@@ -83,7 +83,7 @@ def test_tiny_training_run_produces_the_charts():
     assert not at.exception
     assert "Stored run" in texts(at)
     assert len(charts(at)) >= 4  # curves, gradient flow, flow over time, ...
-    assert at.tabs and [t.label for t in at.tabs][:2] == ["Gradient flow", "Gradient histograms"]
+    assert at.tabs and [t.label for t in at.tabs][:2] == ["Gradient flow", "Histograms"]
 
 
 def test_a_stored_run_opens_at_once_from_a_link(isolated_cache):
@@ -165,3 +165,39 @@ def test_the_public_demo_secret_is_read_as_a_true_false_flag(monkeypatch, secret
     at.switch_page("pages/explore.py").run()
     assert not at.exception
     assert at.select_slider(key="explore__width").options[-1] == str(max_width)
+
+
+def test_every_histogram_view_of_a_stored_run_renders(isolated_cache):
+    cfg = RunConfig.from_dict({**TINY, "widths": "16 16", "epochs": "2"})
+    RunStore(isolated_cache).save(train(cfg))
+    at = open_page("pages/explore.py", config_to_query(cfg))
+    assert not at.exception
+    for kind in at.selectbox(key="explore-hist-kind").options:
+        at.selectbox(key="explore-hist-kind").set_value(kind).run()
+        for view in ("heatmap", "offset", "overlay", "vs0", "distribution"):
+            at.selectbox(key="explore-hist-view").set_value(view).run()
+            assert not at.exception, (kind, view, [e.value for e in at.exception])
+    assert "NaN or inf" in texts(at) or "below" in texts(at)
+    # per-step loss with smoothing and every x-axis
+    for x in ("step", "epoch", "seconds"):
+        at.radio(key="explore-loss-x").set_value(x).run()
+        assert not at.exception
+
+
+def test_after_cancel_the_network_can_be_trained_again():
+    big = {**TINY, "widths": "256-256-256", "epochs": "40", "dataset": "digits"}
+    at = open_page("pages/explore.py", big)
+    next(b for b in at.button if b.label == "Train this network").click().run()
+    assert any(b.label == "Cancel training" for b in at.button)
+    next(b for b in at.button if b.label == "Cancel training").click().run()
+    wait_for_jobs()
+    for _ in range(3):  # the fragment sees the job finished and reruns the page
+        at.run()
+    assert not at.exception
+    assert any(b.label == "Train this network" for b in at.button), [b.label for b in at.button]
+
+
+def test_zero_initialization_says_the_gradients_are_exactly_zero():
+    at = open_page("pages/explore.py", {**TINY, "init": "zeros"})
+    assert not at.exception
+    assert "Gradients exactly zero" in texts(at) and "exactly 0" in texts(at)

@@ -14,20 +14,11 @@ import pandas as pd
 
 from ..engine.stats import GRAD_COLUMNS
 from ..instruments import Instrument, instrument
+from .histograms import histogram_heatmap
+from .style import HEIGHT, LAYER_SCHEME, LOG_LABELS, RUN_SCHEME, finite as _finite, log_axis
 
 GRAD_FLOW = instrument("grad_mean_abs")
 
-LAYER_SCHEME = "viridis"
-RUN_SCHEME = "tableau10"
-HEIGHT = 280
-
-
-def _finite(df: pd.DataFrame, col: str, positive: bool = False) -> pd.DataFrame:
-    values = pd.to_numeric(df[col], errors="coerce")
-    keep = np.isfinite(values)
-    if positive:
-        keep &= values > 0
-    return df[keep]
 
 
 def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
@@ -56,7 +47,7 @@ def _series_height(labels: list[str]) -> int:
 def _value_axis(ins: Instrument) -> tuple[alt.Scale, alt.Axis, str]:
     """Scale, axis and tooltip format of a per-layer statistic: log, share (0 to 100%) or linear."""
     if ins.log:
-        return alt.Scale(type="log"), alt.Axis(), ".3e"
+        return alt.Scale(type="log"), log_axis(), ".3e"
     if ins.percent:
         return alt.Scale(domain=[0, 1]), alt.Axis(format="%"), ".1%"
     return alt.Scale(zero=True), alt.Axis(), ".3g"
@@ -67,27 +58,59 @@ def _run_color(labels: list[str], field: str = "run") -> alt.Color:
                      scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels))
 
 
+def _zero_marks(zeros: pd.DataFrame, x: alt.X, color: alt.Color, series: str, value_title: str) -> alt.Chart:
+    """Values exactly 0 have no place on a log axis: a '0' at the bottom edge marks them."""
+    return alt.Chart(zeros).mark_text(text="0", baseline="bottom", fontWeight="bold", dy=-2).encode(
+        x=x, y=alt.value(HEIGHT), color=color,
+        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N"),
+                 alt.Tooltip("zero:N", title=value_title)])
+
+
+def aligned_by_index(df: pd.DataFrame, series: str = "series") -> bool:
+    """Whether the series name their layers differently (runs of different depths): then layers
+    are aligned by their index from the input, and the output layer of each is marked."""
+    return df.groupby("layer")["name"].nunique().gt(1).any() if len(df) else False
+
+
 def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_FLOW.title,
               series_title: str | None = None) -> alt.Chart:
     """Mean |g| per layer (x: layers input to output, y: log), one line per `series`.
 
-    df columns: layer (int), name (str), value (float), and the `series` column.
+    df columns: layer (int), name (str), value (float), and the `series` column. Series of
+    different depths are aligned by layer index from the input (x: 1, 2, ...), each one's output
+    layer drawn as a square. Values exactly 0 are marked '0' at the bottom edge.
     """
-    order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
-    data = _finite(df, "value", positive=True)
     labels = list(dict.fromkeys(df[series].astype(str)))
-    data = data.assign(**{series: data[series].astype(str)})
+    df = df.assign(**{series: df[series].astype(str)})
+    by_index = aligned_by_index(df, series)
+    last = df.groupby(series)["layer"].transform("max") if len(df) else df["layer"]
+    df = df.assign(layer_kind=np.where(df["layer"] == last, "output layer", "hidden layer"))
+    if by_index:
+        x = alt.X("layer:O", title="weight layer, counted from the input (■ = output layer)",
+                  axis=alt.Axis(labelAngle=0))
+    else:
+        order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
+        x = alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45))
+    values = pd.to_numeric(df["value"], errors="coerce")
+    data = _finite(df, "value", positive=True)
+    zeros = df[values == 0].assign(zero="exactly 0")
     color = alt.Color(f"{series}:N", title=series_title or series, sort=labels,
                       scale=alt.Scale(scheme=RUN_SCHEME if len(labels) <= 10 else "plasma", domain=labels),
-                      legend=_series_legend(labels))
-    base = alt.Chart(data).encode(
-        x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=value_title),
-        color=color,
-        tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title=series_title or series),
-                 alt.Tooltip("value:Q", title=value_title, format=".3e")],
-    )
-    return base.mark_line(point=True).properties(height=_series_height(labels))
+                      legend=_series_legend(labels) if len(labels) > 1 else None)
+    tooltip = [alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title=series_title or series),
+               alt.Tooltip("value:Q", title=value_title, format=".3e")]
+    base = alt.Chart(data).encode(x=x, y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=value_title,
+                                                axis=log_axis()), color=color, tooltip=tooltip)
+    lines = base.mark_line(point=not by_index)
+    layers = [lines]
+    if by_index:
+        layers.append(base.mark_point(filled=True, size=60).encode(
+            shape=alt.Shape("layer_kind:N", scale=alt.Scale(domain=["hidden layer", "output layer"],
+                                                            range=["circle", "square"]), legend=None)))
+    if len(zeros):
+        layers.append(_zero_marks(zeros, x, color, series, value_title))
+    chart = alt.layer(*layers) if len(layers) > 1 else lines
+    return chart.properties(height=_series_height(labels))
 
 
 def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) -> alt.Chart:
@@ -98,12 +121,17 @@ def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) 
     names = layers.sort_values("layer")["name"].tolist()
     names = [n for n in names if n in set(df["name"])] or names
     scale, axis, fmt = _value_axis(ins)
-    return alt.Chart(df).mark_line().encode(
+    base = alt.Chart(df).encode(
         x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=ins.title, scale=scale, axis=axis),
         color=_layer_color(names),
         tooltip=[alt.Tooltip("name:N", title="layer"), "step:Q",
                  alt.Tooltip("value:Q", title=ins.title, format=fmt)],
-    ).properties(height=HEIGHT)
+    )
+    # each line named at its right end, so neighbouring colours need not be told apart
+    ends = alt.Chart(df.sort_values("step").groupby("name", sort=False).tail(1)).mark_text(
+        align="left", dx=4, fontSize=10).encode(x="step:Q", y=alt.Y("value:Q", scale=scale),
+                                                  text="name:N", color=_layer_color(names))
+    return alt.layer(base.mark_line(), ends).properties(height=HEIGHT)
 
 
 def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
@@ -140,90 +168,57 @@ def compare_curves(epochs_by_run: dict[str, pd.DataFrame], column: str, title: s
     ).properties(height=_series_height(list(epochs_by_run)))
 
 
-def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
-                      log_bins: bool = True) -> alt.Chart:
-    """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale).
-
-    counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
-    bins, above, non-finite); zeros are drawn as a band under the smallest bin. For activations
-    the columns are (below, bins..., above).
-    """
-    counts = np.asarray(counts, dtype=np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    frac = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    n_bins = len(edges) - 1
-    width = edges[1] - edges[0]
-    if log_bins:
-        # GRAD_COLUMNS: zero, below, n_bins, above, nonfinite -> put zero+below under the bins
-        lows = np.concatenate([[edges[0] - 2 * width, edges[0] - width], edges[:-1], [edges[-1]], [np.nan]])
-        labels = ["exactly 0", f"< 1e{edges[0]:.0f}"] + [f"1e{lo:.2f} to 1e{lo + width:.2f}" for lo in edges[:-1]] \
-            + [f"> 1e{edges[-1]:.0f}", "NaN/inf"]
-    else:
-        lows = np.concatenate([[edges[0] - width], edges[:-1], [edges[-1]]])
-        labels = [f"< {edges[0]:g}"] + [f"{lo:.2f} to {lo + width:.2f}" for lo in edges[:-1]] + [f"> {edges[-1]:g}"]
-    n_cols = len(lows)
-    assert counts.shape[1] == n_cols, (counts.shape, n_cols)
-    step_idx, col_idx = np.nonzero(frac[:, :n_cols] > 0)
-    steps = np.asarray(steps)
-    # Each logged step is drawn as wide as the gap to the next one.
-    gaps = np.diff(steps, append=steps[-1] + (steps[-1] - steps[-2] if len(steps) > 1 else 1)) if len(steps) else steps
-    data = pd.DataFrame({
-        "step": steps[step_idx], "step_end": steps[step_idx] + gaps[step_idx],
-        "low": lows[col_idx], "high": lows[col_idx] + width, "fraction": frac[step_idx, col_idx],
-        "bin": np.asarray(labels, dtype=object)[col_idx],
-    })
-    data = _finite(data, "low")
-    y_title = "log10 |gradient|" if log_bins else "activation value"
-    return alt.Chart(data).mark_rect().encode(
-        # nice=False: the axis ends where the last logged interval does, not at a round number.
-        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False)), x2="step_end:Q",
-        y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False)), y2="high:Q",
-        color=alt.Color("fraction:Q", title="share of entries",
-                        scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
-                        legend=alt.Legend(format=".0e")),
-        tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
-    ).properties(title=title, height=220)
-
-
 def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
     """One bar per layer (df: layer, name, value) of `stat` (title and scale: core.instruments)."""
     ins = instrument(stat)
     order = df.sort_values("layer")["name"].tolist()
     data = _finite(df, "value", positive=ins.log)
     scale, axis, fmt = _value_axis(ins)
-    return alt.Chart(data).mark_bar().encode(
+    bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("value:Q", title=ins.title, axis=axis, scale=scale),
         color=_layer_color(order),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=ins.title, format=fmt)],
-    ).properties(height=HEIGHT)
+    )
+    values = pd.to_numeric(data["value"], errors="coerce")
+    if len(values) and (values == 0).all():
+        # bars of height 0 look like a broken chart: say what they are
+        note = alt.Chart(pd.DataFrame({"text": [f"0 in every layer: no {ins.title}"]})).mark_text(
+            fontSize=14, color="gray").encode(text="text:N", x=alt.value(160), y=alt.value(HEIGHT / 2))
+        return alt.layer(bars, note).properties(height=HEIGHT)
+    return bars.properties(height=HEIGHT)
+
+
+def activation_panels(df: pd.DataFrame) -> tuple[alt.Chart, alt.Chart]:
+    """f(x) and f'(x) as two charts (df: x, value, function, curve in {'f(x)', "f'(x)"}), each as
+    wide as its column. Clicking a legend entry highlights that function."""
+    def panel(curve: str, title: str) -> alt.Chart:
+        sel = alt.selection_point(fields=["function"], bind="legend")
+        return alt.Chart(df).transform_filter(alt.datum.curve == curve).mark_line().encode(
+            x=alt.X("x:Q", title="input z"), y=alt.Y("value:Q", title=None),
+            color=alt.Color("function:N", scale=alt.Scale(scheme=RUN_SCHEME),
+                            legend=alt.Legend(orient="bottom", columns=4)),
+            opacity=alt.condition(sel, alt.value(1.0), alt.value(0.12)),
+            tooltip=["function:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".3f")],
+        ).add_params(sel).properties(title=title, height=HEIGHT)
+
+    quarter = alt.Chart(pd.DataFrame({"y": [0.25], "label": ["0.25 = logistic's largest slope"]}))
+    rule = quarter.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label:N"])
+    # at the left edge, below the line: where every curve of the panel is near 0 or far above
+    text = quarter.mark_text(align="left", baseline="top", dx=4, dy=4, color="gray", fontSize=10).encode(
+        y="y:Q", x=alt.value(0), text="label:N")
+    return panel("f(x)", "activation f(z)"), alt.layer(panel("f'(x)", "derivative f'(z)"), rule, text)
 
 
 def activation_functions(df: pd.DataFrame) -> alt.Chart:
-    """f(x) and f'(x) side by side (df: x, value, function, curve in {'f(x)', "f'(x)"}).
-
-    Clicking a legend entry highlights that function in both panels.
-    """
-    sel = alt.selection_point(name="highlight", fields=["function"], bind="legend")
-    base = alt.Chart(df).mark_line().encode(
-        x=alt.X("x:Q", title="input z"), y=alt.Y("value:Q", title=None),
-        color=alt.Color("function:N", scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom")),
-        opacity=alt.condition(sel, alt.value(1.0), alt.value(0.12)),
-        tooltip=["function:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".3f")],
-    )
-    values = base.transform_filter(alt.datum.curve == "f(x)").add_params(sel) \
-        .properties(title="activation f(z)", height=HEIGHT, width=300)
-    quarter = alt.Chart(pd.DataFrame({"y": [0.25], "label": ["0.25: the logistic derivative's maximum"]}))
-    rule = quarter.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label:N"])
-    text = quarter.mark_text(align="left", dx=4, dy=-6, color="gray").encode(y="y:Q", x=alt.value(4),
-                                                                             text="label:N")
-    slopes = alt.layer(base.transform_filter(alt.datum.curve == "f'(x)"), rule, text) \
-        .properties(title="derivative f'(z)", height=HEIGHT, width=300)
-    return alt.hconcat(values, slopes).resolve_scale(y="independent")
+    """Both panels of activation_panels side by side (fixed widths, for exports)."""
+    values, slopes = activation_panels(df)
+    return alt.hconcat(values.properties(width=300), slopes.properties(width=300)).resolve_scale(y="independent")
 
 
-def signal_propagation(flow: pd.DataFrame) -> alt.Chart:
-    """Activation std and mean |gradient| per layer at initialization (two panels, log y)."""
+def signal_propagation(flow: pd.DataFrame) -> list[alt.Chart]:
+    """Activation std and mean |gradient| per layer at initialization: one chart each (log y), for
+    columns side by side that each take their column's width."""
     order = flow.sort_values("layer")["name"].tolist()
     panels = []
     for col in ("act_std", "grad_mean_abs"):
@@ -236,12 +231,13 @@ def signal_propagation(flow: pd.DataFrame) -> alt.Chart:
             x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
             y=alt.Y("value:Q", scale=scale, axis=axis, title=ins.title),
             tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=ins.title, format=fmt)],
-        ).properties(title=ins.title, height=HEIGHT, width=320))
-    return alt.hconcat(*panels)
+        ).properties(title=ins.title, height=HEIGHT))
+    return panels
 
 
-__all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", "histogram_heatmap",
-           "layer_bars", "activation_functions", "signal_propagation", "GRAD_COLUMNS"]
+__all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", "histogram_heatmap", "LOG_LABELS",
+           "layer_bars", "activation_functions", "activation_panels", "signal_propagation", "log_axis",
+           "aligned_by_index", "GRAD_COLUMNS"]
 
 
 # ---------------------------------------------------------------------- reproductions (core.lab.reproduce)
@@ -261,7 +257,8 @@ def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", pe
         scale = alt.Scale(domain=[0, 1]) if percent else alt.Scale(zero=True)
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
-        y=alt.Y("value:Q", title=value_title, scale=scale, axis=alt.Axis(format="%") if percent else alt.Axis()),
+        y=alt.Y("value:Q", title=value_title, scale=scale,
+                axis=log_axis() if log else alt.Axis(format="%") if percent else alt.Axis()),
         color=alt.Color(f"{series}:N", title=None, sort=labels,
                         scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels)),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title="configuration"),
@@ -279,7 +276,7 @@ def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
     data = _finite(df, "share", positive=True)
     return alt.Chart(data).mark_line(interpolate="step-after", point=False).encode(
         x=alt.X("low:Q", title="log10 |gradient|", scale=alt.Scale(zero=False, nice=False)),
-        y=alt.Y("share:Q", title="share of the layer's nonzero gradients", scale=alt.Scale(type="log")),
+        y=alt.Y("share:Q", title="share of the layer's nonzero gradients", scale=alt.Scale(type="log"), axis=log_axis()),
         color=_layer_color(order),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("low:Q", title="from log10|g|", format=".2f"),
                  alt.Tooltip("high:Q", title="to log10|g|", format=".2f"),

@@ -1,0 +1,238 @@
+"""Histograms of a run over training, in the views TensorBoard users know, and more.
+
+The stored counts (RunResult.histograms) are per logged step and layer: for gradients the
+columns of core.engine.stats.GRAD_COLUMNS (exact zeros, below 1e-12, 56 bins of 0.25 decades
+of log10|g|, above 1e2, NaN/inf), for activations (below, 40 linear bins, above).
+
+    h = split(hist["grad"][:, layer], hist["grad_edges"], "grad")   # bins and the outside counts
+    heatmap(...)                 # step x bin, colour = share (the app's original view)
+    ridge(h, steps, "offset")    # TensorBoard's offset histograms: one ridge per chosen step
+    ridge(h, steps, "overlay")   # the same steps drawn over each other (step 0 against any step)
+    distribution(h, steps)       # TensorBoard's Distributions: percentile bands over steps
+    outside(h, steps)            # exact zeros, out-of-range and NaN/inf counts: never dropped
+
+Shares are of all the layer's entries at that step (zeros and NaN included), so the ridges of a
+layer whose gradients are mostly exactly 0 are low, and `outside` says why.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from .style import HEIGHT, LOG_LABELS, finite
+
+GRAD, ACT = "grad", "act"
+# TensorBoard's Distributions bands: percentiles 0, 6.68, 15.87, 30.85, 50, ... (normal sigmas)
+PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
+
+
+@dataclass
+class Split:
+    """One layer's histogram over logged steps, split into its bins and the counts outside them."""
+    kind: str  # GRAD (log10|g| bins) or ACT (linear value bins)
+    edges: np.ndarray  # bin edges (log10|g| for GRAD)
+    bins: np.ndarray  # (n_steps, n_bins) counts
+    outside: dict  # label -> (n_steps,) counts: exact 0, below, above, NaN/inf (GRAD); below, above (ACT)
+
+    @property
+    def totals(self) -> np.ndarray:
+        return self.bins.sum(axis=1) + sum(self.outside.values())
+
+    @property
+    def axis_title(self) -> str:
+        return "log10 |gradient|" if self.kind == GRAD else "activation value"
+
+
+def split(counts: np.ndarray, edges: np.ndarray, kind: str = GRAD) -> Split:
+    counts = np.asarray(counts, dtype=np.float64)
+    edges = np.asarray(edges, dtype=np.float64)
+    n = len(edges) - 1
+    if kind == GRAD:
+        return Split(kind, edges, counts[:, 2:2 + n], {
+            "exactly 0": counts[:, 0], f"below 1e{edges[0]:.0f}": counts[:, 1],
+            f"above 1e{edges[-1]:.0f}": counts[:, 2 + n], "NaN or inf": counts[:, 3 + n]})
+    return Split(kind, edges, counts[:, 1:1 + n], {f"below {edges[0]:g}": counts[:, 0],
+                                                   f"above {edges[-1]:g}": counts[:, 1 + n]})
+
+
+def _shares(h: Split) -> np.ndarray:
+    t = h.totals[:, None]
+    return np.divide(h.bins, t, out=np.zeros_like(h.bins), where=t > 0)
+
+
+def pick_steps(steps, n: int = 8) -> list[int]:
+    """At most n logged steps spread evenly over the run, first and last included."""
+    steps = [int(s) for s in steps]
+    if len(steps) <= n:
+        return steps
+    idx = np.unique(np.linspace(0, len(steps) - 1, n).round().astype(int))
+    return [steps[i] for i in idx]
+
+
+def ridge_frame(h: Split, steps, chosen) -> pd.DataFrame:
+    """center, low, high, share, step, order (0 = first chosen step) of the chosen steps' bins."""
+    steps = np.asarray(steps)
+    shares, width = _shares(h), h.edges[1] - h.edges[0]
+    frames = []
+    for order, s in enumerate(chosen):
+        row = int(np.flatnonzero(steps == s)[0])
+        frames.append(pd.DataFrame({"center": h.edges[:-1] + width / 2, "low": h.edges[:-1],
+                                    "high": h.edges[1:], "share": shares[row], "step": int(s),
+                                    "order": order}))
+    return pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame(columns=["center", "low", "high", "share", "step", "order"])
+
+
+def _step_color(chosen) -> alt.Color:
+    # sequential: early steps light, late ones dark, in visible steps of the scheme
+    return alt.Color("step:O", title="step", sort=list(chosen),
+                     scale=alt.Scale(scheme="plasma", domain=list(chosen), reverse=True),
+                     legend=alt.Legend(orient="right") if len(chosen) > 1 else None)
+
+
+def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt.Chart:
+    """The chosen steps' histograms: "offset" (one ridge per step, later steps lower and in front,
+    like TensorBoard's offset view) or "overlay" (drawn over each other on one axis)."""
+    df = ridge_frame(h, steps, chosen)
+    x = alt.X("center:Q", title=h.axis_title, scale=alt.Scale(domain=[float(h.edges[0]), float(h.edges[-1])],
+                                                             nice=False))
+    tooltip = ["step:O", alt.Tooltip("low:Q", title="from", format=".2f"),
+               alt.Tooltip("high:Q", title="to", format=".2f"), alt.Tooltip("share:Q", format=".2%")]
+    if mode == "overlay":
+        return alt.Chart(df).mark_line(interpolate="step", strokeWidth=1.5).encode(
+            x=x, y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%")),
+            color=_step_color(chosen), tooltip=tooltip).properties(title=title, height=HEIGHT)
+    peak = float(df["share"].max()) if len(df) and df["share"].max() > 0 else 1.0
+    n = max(len(chosen), 1)
+    df = df.assign(base=(n - 1 - df["order"]).astype(float))
+    df = df.assign(top=df["base"] + 1.6 * df["share"] / peak)  # ridges overlap a little, as in TensorBoard
+    y = alt.Y("top:Q", title=None, axis=None, scale=alt.Scale(domain=[0, n + 0.7], nice=False))
+    areas = alt.Chart(df).mark_area(interpolate="step", fillOpacity=0.55, stroke="white", strokeWidth=0.6).encode(
+        x=x, y=y, y2="base:Q", color=_step_color(chosen), order=alt.Order("order:Q"), tooltip=tooltip)
+    labels = alt.Chart(df.drop_duplicates("step")).mark_text(align="right", dx=-4, dy=-4, fontSize=10).encode(
+        x=alt.value(0), y=alt.Y("base:Q", scale=alt.Scale(domain=[0, n + 0.7], nice=False)),
+        text=alt.Text("step:O", format="d"), color=_step_color(chosen))
+    return alt.layer(areas, labels).properties(title=title, height=max(HEIGHT, 34 * n))
+
+
+def percentiles(h: Split, qs=PERCENTILES) -> np.ndarray:
+    """(n_steps, len(qs)) percentiles of the in-range entries, interpolated linearly within a bin
+    (NaN where a step has none). Entries outside the bins are left out (see `outside`)."""
+    out = np.full((h.bins.shape[0], len(qs)), np.nan)
+    for i, row in enumerate(h.bins):
+        total = row.sum()
+        if total <= 0:
+            continue
+        cum = np.concatenate([[0.0], np.cumsum(row)]) / total
+        out[i] = np.interp(np.asarray(qs) / 100.0, cum, h.edges)
+        lo, hi = np.flatnonzero(row)[[0, -1]]
+        out[i, 0], out[i, -1] = h.edges[lo], h.edges[hi + 1]  # the occupied range, not the empty bins
+    return out
+
+
+def distribution(h: Split, steps, title: str = "") -> alt.Chart:
+    """TensorBoard's Distributions: bands between percentiles (min-max, ±1.5σ, ±1σ, ±0.5σ of a
+    normal) over steps, the median as a line."""
+    p = percentiles(h)
+    steps = np.asarray(steps, dtype=float)
+    bands = []
+    for k, name in enumerate(["min to max", "6.7% to 93.3%", "15.9% to 84.1%", "30.9% to 69.1%"]):
+        bands.append(pd.DataFrame({"step": steps, "lo": p[:, k], "hi": p[:, -1 - k], "band": name, "depth": k}))
+    df = finite(finite(pd.concat(bands, ignore_index=True), "lo"), "hi")
+    med = finite(pd.DataFrame({"step": steps, "median": p[:, len(PERCENTILES) // 2]}), "median")
+    y = alt.Y("lo:Q", title=h.axis_title + " (percentiles)", scale=alt.Scale(zero=False))
+    area = alt.Chart(df).mark_area(color="#e4572e").encode(
+        x=alt.X("step:Q", title="training step"), y=y, y2="hi:Q",
+        opacity=alt.Opacity("depth:O", scale=alt.Scale(range=[0.18, 0.6]), legend=None),
+        tooltip=["step:Q", "band:N", alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f")])
+    line = alt.Chart(med).mark_line(color="#8a1c00").encode(
+        x="step:Q", y="median:Q", tooltip=["step:Q", alt.Tooltip("median:Q", format=".2f")])
+    return alt.layer(area, line).properties(title=title, height=HEIGHT)
+
+
+def outside_frame(h: Split, steps) -> pd.DataFrame:
+    """step, what, count, share: the entries outside the bins at every logged step."""
+    totals = h.totals
+    frames = [pd.DataFrame({"step": np.asarray(steps), "what": label, "count": c.astype(np.int64),
+                            "share": np.divide(c, totals, out=np.zeros_like(c), where=totals > 0)})
+              for label, c in h.outside.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+def outside(h: Split, steps, title: str = "") -> alt.Chart:
+    """Counts of exact zeros, out-of-range and NaN/inf entries over steps (all kinds in the legend,
+    zero counts included, so an all-zero line reads as 'none', not as missing)."""
+    df = outside_frame(h, steps)
+    kinds = list(h.outside)
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("step:Q", title="training step"),
+        y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("what:N", sort=kinds, title=None, scale=alt.Scale(scheme="dark2", domain=kinds),
+                        legend=alt.Legend(orient="bottom", columns=2)),
+        tooltip=["step:Q", "what:N", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
+    ).properties(title=title, height=160)
+
+
+def outside_summary(h: Split, steps) -> str:
+    """'exactly 0: 1,024 of 1,024 entries at every step; ...' in words, for a caption."""
+    totals = h.totals
+    parts = []
+    for label, c in h.outside.items():
+        if not c.any():
+            parts.append(f"{label}: none")
+        elif np.array_equal(c, totals) and totals.any():
+            parts.append(f"{label}: all {int(totals.max()):,} entries at every logged step")
+        else:
+            i = int(np.argmax(c))
+            parts.append(f"{label}: up to {int(c[i]):,} of {int(totals[i]):,} (step {int(np.asarray(steps)[i])})")
+    return "; ".join(parts)
+
+
+def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
+                      log_bins: bool = True) -> alt.Chart:
+    """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale).
+
+    counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
+    bins, above, non-finite); zeros are drawn as a band under the smallest bin. For activations
+    the columns are (below, bins..., above).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    frac = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    n_bins = len(edges) - 1
+    width = edges[1] - edges[0]
+    if log_bins:
+        # GRAD_COLUMNS: zero, below, n_bins, above, nonfinite -> put zero+below under the bins
+        lows = np.concatenate([[edges[0] - 2 * width, edges[0] - width], edges[:-1], [edges[-1]], [np.nan]])
+        labels = ["exactly 0", f"< 1e{edges[0]:.0f}"] + [f"1e{lo:.2f} to 1e{lo + width:.2f}" for lo in edges[:-1]] \
+            + [f"> 1e{edges[-1]:.0f}", "NaN/inf"]
+    else:
+        lows = np.concatenate([[edges[0] - width], edges[:-1], [edges[-1]]])
+        labels = [f"< {edges[0]:g}"] + [f"{lo:.2f} to {lo + width:.2f}" for lo in edges[:-1]] + [f"> {edges[-1]:g}"]
+    n_cols = len(lows)
+    assert counts.shape[1] == n_cols, (counts.shape, n_cols)
+    step_idx, col_idx = np.nonzero(frac[:, :n_cols] > 0)
+    steps = np.asarray(steps)
+    # Each logged step is drawn as wide as the gap to the next one.
+    gaps = np.diff(steps, append=steps[-1] + (steps[-1] - steps[-2] if len(steps) > 1 else 1)) if len(steps) else steps
+    data = pd.DataFrame({
+        "step": steps[step_idx], "step_end": steps[step_idx] + gaps[step_idx],
+        "low": lows[col_idx], "high": lows[col_idx] + width, "fraction": frac[step_idx, col_idx],
+        "bin": np.asarray(labels, dtype=object)[col_idx],
+    })
+    data = finite(data, "low")
+    y_title = "log10 |gradient|" if log_bins else "activation value"
+    return alt.Chart(data).mark_rect().encode(
+        # nice=False: the axis ends where the last logged interval does, not at a round number.
+        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False)), x2="step_end:Q",
+        y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False)), y2="high:Q",
+        color=alt.Color("fraction:Q", title="share of entries",
+                        scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
+                        legend=alt.Legend(labelExpr=LOG_LABELS)),
+        tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
+    ).properties(title=title, height=220)
+
+

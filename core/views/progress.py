@@ -1,0 +1,86 @@
+"""What a training job's progress display says, in words that never claim more than is known.
+
+    progress_text(job.progress, job.device, time_left)   # "Training on cpu: epoch 1 of 5, step 40 of 210, 3 s elapsed, about 12 s left"
+    tracker = RateTracker(); tracker.observe(step, elapsed); tracker.seconds_left(total_steps)
+    batch_note(jobs)                                      # "2 more runs of this batch to follow" or ""
+
+Before the trainer has said how many steps there are, the text says so ("starting") instead of
+"epoch 0/?". Time left is measured from the steps trained since the first one observed, so the
+start-up (loading data, building the network, the first logged step) does not inflate it; no
+estimate is given until a few steps and at least a second have been measured.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+MIN_STEPS, MIN_SECONDS = 3, 1.0
+
+
+@dataclass
+class RateTracker:
+    """Seconds per step from the first observed (step, elapsed) to the latest one."""
+    first: tuple[int, float] | None = None
+    last: tuple[int, float] | None = None
+    samples: list = field(default_factory=list)
+
+    def observe(self, step: int | None, elapsed: float | None) -> None:
+        if step is None or elapsed is None or step <= 0:
+            return
+        if self.first is None:
+            self.first = (step, elapsed)
+        if self.last is None or step > self.last[0]:
+            self.last = (step, elapsed)
+
+    def seconds_left(self, total_steps: int | None) -> float | None:
+        if not total_steps or self.first is None or self.last is None:
+            return None
+        steps, seconds = self.last[0] - self.first[0], self.last[1] - self.first[1]
+        if steps < MIN_STEPS or seconds < MIN_SECONDS:
+            return None
+        return max(0.0, seconds / steps * (total_steps - self.last[0]))
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def progress_text(progress: dict, device: str, seconds_left: float | None = None) -> str:
+    """One line for a training job's progress bar."""
+    total = progress.get("total_steps")
+    if not total:
+        return f"Starting on {device}: loading the data and building the network"
+    epochs = progress.get("epochs")
+    epoch = min(int(progress.get("epoch", 0)) + 1, int(epochs)) if epochs else None
+    step = int(progress.get("step", 0))
+    parts = [f"Training on {device}: epoch {epoch} of {epochs}" if epoch else f"Training on {device}",
+             f"step {step:,} of {int(total):,}"]
+    elapsed = progress.get("elapsed")
+    if elapsed:
+        parts.append(f"{duration_text(elapsed)} elapsed")
+    parts.append(f"about {duration_text(seconds_left)} left" if seconds_left is not None
+                 else "estimating the time left")
+    return ", ".join(parts)
+
+
+def batch_note(phases: list[tuple[str, int | None]]) -> str:
+    """'n more runs of this batch to follow' for the jobs waiting in a batch that is training now
+    (phases: (phase, group) of this session's jobs); '' when none waits behind a training run."""
+    training = {g for phase, g in phases if phase == "training" and g is not None}
+    waiting = sum(1 for phase, g in phases if phase == "waiting" and g is not None and g in training)
+    if not waiting:
+        return ""
+    return f"{waiting} more run{'s' if waiting > 1 else ''} of this batch to follow"
+
+
+def runs_trained_text(done: float, total: int) -> str:
+    """'1 of 3 runs trained, the next at 40%': whole runs, never '0.0 of 3'."""
+    whole = int(math.floor(done + 1e-9))
+    text = f"{whole} of {total} run{'s' if total != 1 else ''} trained"
+    part = done - whole
+    if whole < total and part > 0:
+        text += f", the next at {part:.0%}"
+    return text

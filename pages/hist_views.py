@@ -1,0 +1,93 @@
+"""A stored run's histograms (gradients, noisy gradients, activations) in every view of
+core.views.histograms, and its per-step training loss."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.views import curves, histograms as hv
+
+VIEWS = {"heatmap": "Heatmap (step × bin)", "offset": "Offset (one ridge per step)",
+         "overlay": "Overlay (steps on one axis)", "vs0": "Step against step 0",
+         "distribution": "Distribution (percentile bands)"}
+CAPTIONS = {
+    "heatmap": "Colour is the share of the layer's entries in each bin at each logged step (log colour scale).",
+    "offset": "One histogram per chosen step, later steps lower and in front (TensorBoard's offset view); "
+              "heights are shares of all the layer's entries, scaled to the tallest bin shown.",
+    "overlay": "The chosen steps' histograms on one axis (share of all the layer's entries per bin).",
+    "vs0": "Step 0 (before any update) against the chosen step, on one axis.",
+    "distribution": "Percentiles of the in-range entries over steps (TensorBoard's Distributions): the "
+                    "bands hold the middle 39%, 68% and 87% of them and their full range, the line is "
+                    "the median. Entries outside the bins are counted below.",
+}
+
+
+def chart(c) -> None:
+    st.altair_chart(c, theme="streamlit", width="stretch")
+
+
+def _kinds(hist: dict) -> dict:
+    kinds = {"weight gradient": ("grad", "grad_edges", hv.GRAD)}
+    if "noisy_grad" in hist:
+        kinds["noisy gradient (applied)"] = ("noisy_grad", "grad_edges", hv.GRAD)
+    if "act" in hist and hist["act"].shape[0]:
+        kinds["activation"] = ("act", "act_edges", hv.ACT)
+    return kinds
+
+
+def show_histograms(result, key: str) -> None:
+    hist = result.histograms
+    names = list(result.layers.sort_values("layer")["name"])
+    if hist["grad"].shape[0] == 0:
+        st.info("No histograms were logged.")
+        return
+    kinds = _kinds(hist)
+    c = st.columns([1, 1, 2])
+    kind = c[0].selectbox("of", list(kinds), key=f"{key}-hist-kind")
+    view = c[1].selectbox("view", list(VIEWS), format_func=VIEWS.get, key=f"{key}-hist-view")
+    array, edges_key, bins = kinds[kind]
+    layer_names = names if bins == hv.GRAD else names[:-1]  # activations: hidden layers only
+    default = list(dict.fromkeys([layer_names[0], layer_names[len(layer_names) // 2], layer_names[-1]]))
+    chosen = c[2].multiselect("layers", layer_names, default=default, key=f"{key}-hist-layers")
+    steps = [int(s) for s in hist["steps"]]
+    picked = steps
+    if view in ("offset", "overlay"):
+        picked = st.multiselect("steps", steps, default=hv.pick_steps(steps), key=f"{key}-hist-steps")
+    elif view == "vs0" and len(steps) > 1:
+        picked = [steps[0], st.select_slider("step against step 0", steps[1:], value=steps[-1],
+                                             key=f"{key}-hist-vs0")]
+    for name in chosen:
+        h = hv.split(hist[array][:, layer_names.index(name)], hist[edges_key], bins)
+        title = f"{name}: {kind}"
+        if view == "heatmap":
+            chart(hv.histogram_heatmap(hist[array][:, layer_names.index(name)], hist["steps"], hist[edges_key],
+                                       title, log_bins=bins == hv.GRAD))
+        elif view == "distribution":
+            chart(hv.distribution(h, steps, title))
+        else:
+            chart(hv.ridge(h, steps, sorted(set(picked)), "offset" if view == "offset" else "overlay", title))
+        chart(hv.outside(h, steps, f"{name}: entries outside the bins"))
+        st.caption(f"{name}: {hv.outside_summary(h, steps)}.")
+    st.caption(CAPTIONS[view] + (" Gradient bins are 0.25 decades of log10 |g| from 1e-12 to 1e2; exact "
+                                 "zeros, values beyond the bins and NaN/inf are counted in the small chart "
+                                 "under each layer, never dropped." if bins == hv.GRAD else
+                                 " Activation bins are linear; values beyond them are counted in the small "
+                                 "chart under each layer (NaN activations are not recorded)."))
+    st.caption("Weight histograms are not recorded by the trainer (only weight norms, in Updates).")
+
+
+def show_step_loss(result, key: str) -> None:
+    """The training loss of every step, with TensorBoard's smoothing and a choice of x-axis."""
+    steps = result.steps
+    if steps is None or steps.empty:
+        return
+    c = st.columns([2, 2, 1])
+    smoothing = c[0].slider("smoothing", 0.0, 0.99, 0.6, 0.01, key=f"{key}-loss-smooth",
+                            help="Exponential moving average, as in TensorBoard (0: none).")
+    x = c[1].radio("x-axis", list(curves.X_AXES), horizontal=True, key=f"{key}-loss-x")
+    finite = np.isfinite(steps["loss"].to_numpy(dtype=float))
+    log = c[2].toggle("log y", value=bool(finite.any() and steps["loss"][finite].max() > 50),
+                      key=f"{key}-loss-log")
+    chart(curves.step_loss(curves.step_loss_frame(steps, result.epochs, x, smoothing), x, log))
+    st.caption("Training loss of every mini-batch (faint) and its smoothed line"
+               + ("; seconds: each epoch's duration spread evenly over its steps." if x == "seconds" else "."))

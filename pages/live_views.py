@@ -1,0 +1,83 @@
+"""A training job's live view: progress, per-epoch curves and the gradient flow of every logged
+step, redrawn in place once a second by a fragment (the rest of the page is not rerun, so
+nothing flickers); the whole page reruns once the job has finished, so it shows the stored run
+or, after a cancel or a failure, the button to train again."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
+from core.views import charts
+from core.views.progress import RateTracker, progress_text
+
+from .services import get_jobs, session_id
+
+REFRESH_SECONDS = 1.0
+
+
+def _tracker(job) -> RateTracker:
+    trackers = st.session_state.setdefault("job-rate-trackers", {})
+    return trackers.setdefault(job.run_id, RateTracker())
+
+
+def flow_frames(job) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The job's mean |g| per layer: (layer_stats-like rows of every logged step, its layers)."""
+    rows = list(job.flow_rows)
+    n = len(rows[-1][1]) if rows else 0
+    names = job.layers if len(job.layers) == n else [f"layer {i + 1}" for i in range(n)]
+    layers = pd.DataFrame({"layer": range(1, n + 1), "name": names})
+    stats = pd.DataFrame([{"step": step, "layer": i + 1, "stat": "grad_mean_abs", "value": v}
+                          for step, flow in rows for i, v in enumerate(flow)],
+                         columns=["step", "layer", "stat", "value"])
+    return stats, layers
+
+
+def show_job(job, key: str) -> None:
+    """Progress of a queued or running job, refreshed every second; reruns the page when done."""
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def panel():
+        jobs = get_jobs()
+        if job.finished:
+            if job.state == CANCELLED:
+                st.toast("Training was cancelled." + (f" ({job.error})" if job.error else ""))
+            elif job.state not in (DONE, FAILED):
+                st.toast(f"Training ended: {job.state}")
+            st.rerun(scope="app")  # the page redraws: the stored run, or the button to train again
+        jobs.heartbeat(job.run_id, session_id())
+        if job.state == QUEUED:
+            st.info(f"Waiting in the queue: position {jobs.position(job)} (one run trains at a time on "
+                    f"{job.device}; runs submitted earlier go first).", icon=":material/hourglass_top:")
+        else:
+            p = dict(job.progress)
+            tracker = _tracker(job)
+            tracker.observe(p.get("step"), p.get("elapsed"))
+            st.progress(job.fraction_done(), text=progress_text(p, job.device,
+                                                                tracker.seconds_left(p.get("total_steps"))))
+            if "loss" in p:
+                st.caption(f"Last finished epoch: train loss {p['loss']:.4f}, test accuracy {p['test_acc']:.1%}.")
+        if st.button("Cancel training", key=f"{key}-cancel"):
+            if jobs.cancel(job.run_id, watcher=session_id()) == "detached":
+                st.info("Other sessions are waiting for this run, so it goes on training for them.")
+        stats, layers = flow_frames(job)
+        if not stats.empty:
+            last = int(stats["step"].max())
+            left, right = st.columns(2)
+            with left:
+                latest = stats[stats.step == last].merge(layers, on="layer")
+                charts_chart(charts.grad_flow(latest.assign(series=f"step {last}"), series_title="step"))
+                st.caption(f"Mean |gradient| per layer at the latest logged step ({last}), log scale.")
+            with right:
+                charts_chart(charts.stat_over_steps(stats, layers, "grad_mean_abs"))
+                st.caption("The same at every logged step so far, one line per layer.")
+        if job.epoch_rows:
+            from .run_views import show_training_curves
+
+            show_training_curves(pd.DataFrame(job.epoch_rows), f"{key}-live")
+
+    panel()
+
+
+def charts_chart(c) -> None:
+    st.altair_chart(c, theme="streamlit", width="stretch")

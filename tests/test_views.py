@@ -1,0 +1,127 @@
+"""Charts and texts of core.views, through chart.to_dict() and plain values."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import RunConfig
+from core.engine.loop import train
+from core.views import charts, curves, histograms as hv
+from core.views.progress import RateTracker, batch_note, progress_text, runs_trained_text
+
+
+def _flow(names, series):
+    return pd.DataFrame({"layer": range(1, len(names) + 1), "name": names,
+                         "value": np.logspace(-3, 0, len(names)), "series": series})
+
+
+def _layers(spec):
+    return spec.get("layer", [spec])
+
+
+def test_gradient_flow_of_runs_of_different_depths_is_aligned_by_layer_index():
+    df = pd.concat([_flow(["fc1", "fc2", "fc3", "fc4", "fc5", "out"], "5 layers"),
+                    _flow([f"fc{i}" for i in range(1, 9)] + ["out"], "8 layers")])
+    spec = charts.grad_flow(df).to_dict()
+    x = _layers(spec)[0]["encoding"]["x"]
+    assert x["field"] == "layer" and x["type"] == "ordinal"  # 1, 2, ... from the input, in order
+    assert "output layer" in x["title"]
+    shapes = [layer["encoding"].get("shape") for layer in _layers(spec)]
+    assert any(s and s["field"] == "layer_kind" for s in shapes)
+    # the same depth keeps the layer names, in input-to-output order
+    same = charts.grad_flow(pd.concat([_flow(["fc1", "fc2", "out"], "a"), _flow(["fc1", "fc2", "out"], "b")]))
+    x = _layers(same.to_dict())[0]["encoding"]["x"]
+    assert x["field"] == "name" and x["sort"] == ["fc1", "fc2", "out"]
+
+
+def test_zero_gradients_are_marked_not_dropped_and_one_series_has_no_legend():
+    df = _flow(["fc1", "fc2", "out"], "at initialization").assign(value=[0.0, 0.0, 1e-3])
+    spec = charts.grad_flow(df).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in _layers(spec)]
+    assert "text" in marks  # the "0" marks at the bottom edge
+    assert _layers(spec)[0]["encoding"]["color"]["legend"] is None
+    json.dumps(spec, allow_nan=False)
+
+
+def test_log_axes_label_ticks_in_one_exponent_format():
+    df = _flow(["fc1", "fc2", "out"], "s")
+    axis = _layers(charts.grad_flow(df).to_dict())[0]["encoding"]["y"]["axis"]
+    assert "'.0e'" in axis["labelExpr"] and "e+" in axis["labelExpr"]
+
+
+def test_all_zero_shares_say_so_instead_of_an_empty_chart():
+    df = pd.DataFrame({"layer": [1, 2], "name": ["fc1", "fc2"], "value": [0.0, 0.0]})
+    spec = charts.layer_bars(df, "act_saturation").to_dict()
+    texts = list(spec.get("datasets", {}).values())
+    assert any("0 in every layer" in str(v) for v in texts)
+
+
+def test_stat_over_steps_labels_each_line_at_its_end():
+    stats = pd.DataFrame({"step": [0, 10] * 9, "layer": np.repeat(range(1, 10), 2), "stat": "weight_norm",
+                          "value": np.linspace(1, 2, 18)})
+    layers = pd.DataFrame({"layer": range(1, 10), "name": [f"fc{i}" for i in range(1, 10)]})
+    spec = charts.stat_over_steps(stats, layers, "weight_norm").to_dict()
+    assert any(layer["encoding"].get("text", {}).get("field") == "name" for layer in _layers(spec))
+
+
+@pytest.fixture(scope="module")
+def run():
+    return train(RunConfig(dataset="digits", widths=(16, 16), epochs=2, activation="tanh"))
+
+
+def test_histogram_views_of_a_run(run):
+    hist = run.histograms
+    h = hv.split(hist["grad"][:, 0], hist["grad_edges"], hv.GRAD)
+    assert np.allclose(h.totals, hist["grad"][:, 0].sum(axis=1))  # nothing dropped
+    steps = hist["steps"]
+    for mode in ("offset", "overlay"):
+        json.dumps(hv.ridge(h, steps, hv.pick_steps(steps), mode).to_dict(), allow_nan=False)
+    json.dumps(hv.distribution(h, steps).to_dict(), allow_nan=False)
+    p = hv.percentiles(h)
+    assert (np.diff(p[np.isfinite(p).all(axis=1)], axis=1) >= -1e-9).all()  # percentiles increase
+    out = hv.outside_frame(h, steps)
+    assert set(out["what"]) == {"exactly 0", "below 1e-12", "above 1e2", "NaN or inf"}
+    a = hv.split(hist["act"][:, 0], hist["act_edges"], hv.ACT)
+    assert np.allclose(a.totals, hist["act"][:, 0].sum(axis=1))
+    json.dumps(hv.ridge(a, steps, [int(steps[0]), int(steps[-1])], "overlay").to_dict(), allow_nan=False)
+
+
+def test_percentiles_of_a_known_histogram():
+    counts = np.zeros((1, 60))
+    counts[0, 2 + 20] = 50  # bin [-7, -6.75)
+    counts[0, 2 + 24] = 50  # bin [-6, -5.75)
+    counts[0, 0] = 100  # zeros are counted outside, not in the percentiles
+    h = hv.split(counts, np.linspace(-12, 2, 57), hv.GRAD)
+    p = hv.percentiles(h, (0, 50, 100))[0]
+    assert p[0] == pytest.approx(-7.0) and p[2] == pytest.approx(-5.75)
+    assert -6.75 <= p[1] <= -6.0
+    assert "exactly 0: all" not in hv.outside_summary(h, [0])
+
+
+def test_step_loss_smoothing_and_x_axes(run):
+    assert curves.ema([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])  # debiased
+    for x in curves.X_AXES:
+        frame = curves.step_loss_frame(run.steps, run.epochs, x, 0.6)
+        assert len(frame) == len(run.steps) and frame["x"].is_monotonic_increasing
+        json.dumps(curves.step_loss(frame, x).to_dict(), allow_nan=False)
+    epoch = curves.step_loss_frame(run.steps, run.epochs, "epoch")
+    assert epoch["x"].iloc[-1] == pytest.approx(2.0)
+    seconds = curves.step_loss_frame(run.steps, run.epochs, "seconds")
+    assert seconds["x"].iloc[-1] == pytest.approx(run.epochs["seconds"].sum())
+
+
+def test_progress_texts_say_what_is_known():
+    assert "?" not in progress_text({}, "cpu") and "Starting" in progress_text({}, "cpu")
+    text = progress_text({"total_steps": 210, "epochs": 5, "epoch": 0, "step": 1, "elapsed": 2.0}, "cpu")
+    assert "epoch 1 of 5" in text and "step 1 of 210" in text and "estimating" in text
+    # one step after a slow start gives no estimate; steady steps afterwards do
+    t = RateTracker()
+    t.observe(1, 20.0)
+    assert t.seconds_left(100) is None
+    t.observe(11, 22.0)
+    assert t.seconds_left(100) == pytest.approx(0.2 * 89)
+    assert batch_note([("waiting", None)]) == ""  # a single run that has not started
+    assert batch_note([("training", 3), ("waiting", 3), ("waiting", 3)]) == "2 more runs of this batch to follow"
+    assert runs_trained_text(0.0, 3) == "0 of 3 runs trained"
+    assert runs_trained_text(1.4, 3) == "1 of 3 runs trained, the next at 40%"
