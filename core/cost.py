@@ -20,6 +20,7 @@ class Estimate:
     train_samples: int
     steps_per_epoch: int
     work: float  # macs_per_sample * train_samples * epochs
+    activations_per_sample: int = 0  # hidden units (feature-map values) of one example
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Rates:
     """Seconds per unit of work on one machine and device: the constants of training_seconds."""
 
     mac: float  # per multiply-accumulate of a forward pass (a training step does about 3)
+    conv_mac: float  # the same for 3x3 convolutions (their backward pass is slower per MAC)
+    element: float  # per hidden activation value of a training example (elementwise work)
     layer_step: float  # per weight layer, training step and run: kernels, optimizer, Python
     step: float  # per training step of a run or a stack: mini-batch lookup, loss, loop
     logged_layer: float  # extra per weight layer on a logged step: the statistics
@@ -39,7 +42,8 @@ class Rates:
 def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
     """Wall time of training `cfg`, or of `runs` configs like it trained as one stack.
 
-    seconds = mac * (3 * training + evaluation) forward MACs
+    seconds = mac (conv_mac for vgg) * (3 * training + evaluation) forward MACs
+            + element * activations per example * (training + evaluation / 3) examples
             + layer_step * weight layers * (steps + 2 evaluations per epoch)
             + logged_layer * weight layers * logged steps + run          (each run of a stack)
             + step * steps                                                (once per stack)
@@ -49,7 +53,9 @@ def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
     steps = est.steps_per_epoch * cfg.epochs
     layers = cfg.depth + 1
     forward_macs = est.macs_per_sample * (3 * est.train_samples + info.n_val + info.n_test) * cfg.epochs
-    per_run = (rates.mac * forward_macs + rates.layer_step * layers * (steps + 2 * cfg.epochs)
+    values = est.activations_per_sample * (est.train_samples + (info.n_val + info.n_test) / 3) * cfg.epochs
+    mac = rates.conv_mac if cfg.arch == "vgg" else rates.mac
+    per_run = (mac * forward_macs + rates.element * values + rates.layer_step * layers * (steps + 2 * cfg.epochs)
                + rates.logged_layer * layers * -(-steps // max(log_every, 1)) + rates.run)
     return runs * per_run + rates.step * steps
 
@@ -68,7 +74,7 @@ def estimate(cfg) -> Estimate:
     steps = -(-n_train // batch)
     return Estimate(params=params, macs_per_sample=macs, memory_bytes=memory,
                     train_samples=n_train, steps_per_epoch=steps,
-                    work=float(macs) * n_train * cfg.epochs)
+                    work=float(macs) * n_train * cfg.epochs, activations_per_sample=act_floats)
 
 
 def _mlp_size(cfg, info: DatasetInfo):

@@ -7,7 +7,6 @@ from core.views import charts
 from core.lab.compare import SWEEPABLE, runs_table, sweep_configs
 from core.cost import duration
 from core.views.frames import grad_flow_frame
-from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
 from pages.services import estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run

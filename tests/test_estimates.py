@@ -14,7 +14,7 @@ from core.runs import calibration
 from core.runs.runner import get_or_train
 from core.runs.store import RunStore
 
-UNIT = Rates(mac=1e-10, layer_step=1e-4, step=1e-3, logged_layer=1e-3, run=0.01)
+UNIT = Rates(mac=1e-10, conv_mac=2e-10, element=1e-6, layer_step=1e-4, step=1e-3, logged_layer=1e-3, run=0.01)
 TINY = RunConfig(dataset="digits", widths=(8, 8), epochs=1)
 
 
@@ -23,13 +23,17 @@ def test_the_time_model_adds_its_terms():
     # digits: 1294 training images (13 steps an epoch), 143 + 360 evaluated per epoch
     macs = 64 * 16 + 16 * 16 + 16 * 10
     steps, layers, logged = 26, 3, 2
-    want = (1e-10 * macs * (3 * 1294 + 143 + 360) * 2 + 1e-4 * layers * (steps + 4)
+    want = (1e-10 * macs * (3 * 1294 + 143 + 360) * 2 + 1e-6 * 32 * (1294 + (143 + 360) / 3) * 2
+            + 1e-4 * layers * (steps + 4)
             + 1e-3 * layers * logged + 0.01 + 1e-3 * steps)
     assert training_seconds(cfg, UNIT, log_every=16) == pytest.approx(want)
     # a stack pays the per-run terms per run, the per-step term once
     one = training_seconds(cfg, UNIT, 16)
     assert training_seconds(cfg, UNIT, 16, runs=3) == pytest.approx(3 * one - 2 * 1e-3 * steps)
     assert training_seconds(cfg, UNIT.scaled(2.0), 16) == pytest.approx(2 * one)
+    vgg = RunConfig(arch="vgg", dataset="digits", vgg_filters=4, epochs=1)
+    slower_convs = training_seconds(vgg, dataclasses.replace(UNIT, conv_mac=4e-10), 16)
+    assert slower_convs > training_seconds(vgg, UNIT, 16)  # convolutions use conv_mac
 
 
 def test_machine_rates_are_measured_once_and_positive():

@@ -1,84 +1,105 @@
 """How fast this machine trains: the rates of core.cost.training_seconds, measured once per
 process and device.
 
-    rates = machine_rates("cpu")     # core.cost.Rates; about 0.1 s the first time, then cached
+    rates = machine_rates("cpu")     # core.cost.Rates; about 0.4 s the first time (idle 2-core CPU), then cached
 
-Two measurements: matrix products (a few tens of milliseconds; seconds per multiply-accumulate)
-and tiny training runs through the real loop on synthetic data, so that what they time is what
-a run pays per step, per weight layer and per logged step (the statistics) beyond its products:
-a shallow network over one step and over 16, a deep one over 16 logging only step 0 and
-logging every step. core.runs.calibration rescales the result by the runs already
-stored on this machine.
+Two products are timed (20 ms each): a matrix product and a 3x3 convolution's forward and
+backward, for seconds per multiply-accumulate. The other rates (per activation value, weight
+layer, step, logged step and run) are solved from five tiny training runs through the real loop
+on random 8x8 images shaped like `digits` (each the fastest of five, interleaved), so what they
+time is what a run pays beyond its products. core.runs.calibration rescales the result by the
+runs already stored on this machine.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..config import RunConfig
-from ..cost import Rates
-from .data import DataBundle, DatasetInfo
+from ..cost import Rates, training_seconds
+from ..datasets import DATASET_INFO, DatasetInfo
+from .data import DataBundle
 from .loop import train
 
-MATMUL_SECONDS = 0.02  # time spent on matrix products
-TINY_WIDTH, TINY_BATCH, TINY_STEPS = 16, 16, 16
-SHALLOW, DEEP = 1, 5  # hidden layers of the tiny networks
-REPEATS = 3
-FLOOR = 1e-9  # a rate the noise of a busy machine made nonpositive
+PRODUCT_SECONDS = 0.02  # time spent on each kind of product
+REPEATS = 5
+FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
+SOLVED = ("element", "layer_step", "step", "logged_layer", "run")
+# (hidden widths, batch, steps, statistics at every step): one step; 16 steps; deeper; logging
+# every step; wider (more activation values).
+TINY = (((16,), 16, 1, False), ((16,), 16, 16, False), ((16,) * 5, 16, 16, False),
+        ((16,) * 5, 16, 16, True), ((128,) * 5, 64, 16, False))
 
 
 @functools.lru_cache(maxsize=None)
 def machine_rates(device: str = "cpu") -> Rates:
     """The rates of this process's machine on `device` ("cpu", "cuda", "mps")."""
     dev = torch.device(device)
-    mac = _seconds_per_mac(dev)
-    _tiny_run(dev, SHALLOW, logged=True, steps=2)  # warm-up: first-call costs
-    variants = [(SHALLOW, False, 1), (SHALLOW, False, TINY_STEPS),
-                (DEEP, False, TINY_STEPS), (DEEP, True, TINY_STEPS)]
-    # Interleaved repeats, the fastest of each: the other load of a busy machine only adds time.
-    times = [[_tiny_run(dev, *v) for v in variants] for _ in range(REPEATS)]
-    one, shallow, deep, logged = (min(t) for t in zip(*times))
-    # Solve core.cost.training_seconds for the four runs (each logs step 0; the last every step):
-    s, few, many = TINY_STEPS, SHALLOW + 1, DEEP + 1  # steps, weight layers
-    logged_layer = max((logged - deep) / (many * (s - 1)), FLOOR)
-    layer_step = max((deep - shallow - logged_layer * (many - few)) / ((many - few) * (s + 2)), FLOOR)
-    step = max((shallow - one) / (s - 1) - layer_step * few, FLOOR)
-    run = max(one - step - layer_step * few * 3 - logged_layer * few, FLOOR)
-    return Rates(mac=mac, layer_step=layer_step, step=step, logged_layer=logged_layer, run=run)
+    products = {"mac": _seconds_per_mac(dev), "conv_mac": _seconds_per_conv_mac(dev)}
+    configs = [_tiny_config(device, *spec) for spec in TINY]
+    _tiny_run(configs[0], dev)  # warm-up: first-call costs
+    times = [[_tiny_run(cfg, dev) for cfg in configs] for _ in range(REPEATS)]
+    measured = np.array([min(t) for t in zip(*times)])
+    # training_seconds is linear in the rates: one column per solved rate.
+    zero = Rates(**products, **dict.fromkeys(SOLVED, 0.0))
+    known = np.array([training_seconds(cfg, zero, cfg.log_every) for cfg in configs])
+    columns = [[training_seconds(cfg, dataclasses.replace(zero, mac=0.0, conv_mac=0.0, **{k: 1.0}),
+                                 cfg.log_every) for k in SOLVED] for cfg in configs]
+    solved = np.linalg.lstsq(np.array(columns), measured - known, rcond=None)[0]
+    return dataclasses.replace(zero, **{k: max(float(v), FLOOR) for k, v in zip(SOLVED, solved)})
+
+
+def _timed(device: torch.device, work) -> float:
+    """Seconds per call of `work` (its first call not counted), over PRODUCT_SECONDS."""
+    work()
+    _sync(device)
+    calls, t0 = 0, time.perf_counter()
+    while True:
+        work()
+        calls += 1
+        _sync(device)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= PRODUCT_SECONDS:
+            return elapsed / calls
 
 
 def _seconds_per_mac(device: torch.device, n: int = 256, k: int = 512) -> float:
     a, b = torch.randn(n, k, device=device), torch.randn(k, k, device=device)
-    _sync(device, a @ b)
-    calls, t0 = 0, time.perf_counter()
-    while True:
-        out = a @ b
-        calls += 1
-        _sync(device, out)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= MATMUL_SECONDS:
-            return elapsed / (calls * n * k * k)
+    return _timed(device, lambda: a @ b) / (n * k * k)
 
 
-def _sync(device: torch.device, tensor: torch.Tensor) -> None:
+def _seconds_per_conv_mac(device: torch.device, n: int = 32, c: int = 16, hw: int = 16) -> float:
+    """A 3x3 convolution's forward and backward, per forward MAC / 3 (comparable with `mac`)."""
+    x = torch.randn(n, c, hw, hw, device=device, requires_grad=True)
+    w = torch.randn(c, c, 3, 3, device=device, requires_grad=True)
+    return _timed(device, lambda: F.conv2d(x, w, padding=1).sum().backward()) / (3 * n * c * c * 9 * hw * hw)
+
+
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
-    else:
-        tensor.sum().item()
 
 
-def _tiny_run(device: torch.device, depth: int, logged: bool, steps: int) -> float:
-    """meta["seconds"] of one epoch of `steps` steps of a `depth` x 16 MLP on random 4x4 images."""
-    n_train, n_eval = steps * TINY_BATCH, 2 * TINY_BATCH
+def _tiny_config(device: str, widths: tuple, batch: int, steps: int, every_step: bool) -> RunConfig:
+    return RunConfig(dataset="digits", train_subset=batch * steps, widths=widths, epochs=1,
+                     batch_size=batch, log_every=1 if every_step else steps, device=device)
+
+
+def _tiny_run(cfg: RunConfig, device: torch.device) -> float:
+    """meta["seconds"] of `cfg` on random images of digits' shape and split sizes (no dataset
+    is read, and the data cache is left alone)."""
+    info = DATASET_INFO[cfg.dataset]
     g = torch.Generator().manual_seed(0)
-    x = [torch.rand(n, 1, 4, 4, generator=g).to(device) for n in (n_train, n_eval, n_eval)]
-    y = [torch.randint(0, 10, (n,), generator=g).to(device) for n in (n_train, n_eval, n_eval)]
-    data = DataBundle(x[0], y[0], x[1], y[1], x[2], y[2],
-                      DatasetInfo(1, 4, 4, 10, n_train, n_eval, n_eval), "synthetic")
-    cfg = RunConfig(dataset="digits", widths=(TINY_WIDTH,) * depth, epochs=1, batch_size=TINY_BATCH,
-                    log_every=1 if logged else steps, device=device.type)
+    sizes = (cfg.train_subset, info.n_val, info.n_test)
+    x = [torch.rand(n, info.channels, info.height, info.width, generator=g).to(device) for n in sizes]
+    y = [torch.randint(0, info.classes, (n,), generator=g).to(device) for n in sizes]
+    shape = DatasetInfo(info.channels, info.height, info.width, info.classes, *sizes)
+    data = DataBundle(x[0], y[0], x[1], y[1], x[2], y[2], shape, "synthetic")
     return float(train(cfg, data=data).meta["seconds"])
