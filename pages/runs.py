@@ -1,10 +1,14 @@
 """Runs: what the store holds; open, compare, download or delete runs."""
 
+import html
 import json
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
+from core.config import public_demo
+from core.runs.bundle import BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
 from pages.services import get_store, list_runs, require_app, stored_run
 
@@ -15,20 +19,45 @@ store = get_store()
 runs = list_runs()
 st.caption(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {store.total_bytes() / 2**20:.1f} MiB of {store.max_bytes / 2**30:.1f} GiB "
            "(the least recently used runs are removed beyond that).")
+with st.expander("Open a run from a bundle (.zip)"):
+    if public_demo():
+        st.caption("Uploads are off in the public demo.")
+    else:
+        upload = st.file_uploader("run bundle", type=["zip"], key=f"runs-upload-{st.session_state.get('runs-uploads', 0)}",
+                                  help="A .zip written by 'Bundle (.zip)' below, on this or another installation.")
+        if upload is not None:
+            try:
+                run_id = import_bundle(store, upload)
+            except BundleError as exc:
+                st.error(f"Not opened: {html.escape(str(exc))}")
+            else:
+                st.session_state["runs-uploads"] = st.session_state.get("runs-uploads", 0) + 1
+                list_runs.clear()
+                st.session_state["runs-imported"] = run_id
+                st.rerun()
+if st.session_state.get("runs-imported"):
+    st.success(f"Stored run `{st.session_state.pop('runs-imported')}` opened from its bundle.")
 if runs.empty:
     st.info("Nothing stored yet: train a network in Explore.")
     st.stop()
 
 runs = runs.sort_values("created", ascending=False)
-shown = runs[["run_id", "label", "status", "dataset", "epochs", "seed", "test_acc", "grad_ratio", "seconds",
-              "device", "created"]].copy()
+shown = runs[["created", "status", "test_acc", "grad_ratio", "label", "dataset", "epochs", "seed", "seconds",
+              "device", "run_id"]].copy()
 shown["created"] = pd.to_datetime(shown["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
-event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key="runs-table",
-                     column_config={"test_acc": st.column_config.NumberColumn("test acc", format="%.3f"),
-                                    "grad_ratio": st.column_config.NumberColumn("grad ratio", format="%.1e"),
+table_key = f"runs-table-{st.session_state.get('runs-deletes', 0)}"  # a new table after a delete: nothing selected
+event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key=table_key,
+                     column_config={"created": st.column_config.TextColumn("date", width="small"),
+                                    "status": st.column_config.TextColumn(width="small"),
+                                    "test_acc": st.column_config.NumberColumn("test acc", format="%.3f", width="small"),
+                                    "grad_ratio": st.column_config.NumberColumn("grad ratio", format="%.1e",
+                                                                                width="small"),
+                                    "label": st.column_config.TextColumn("network", width="large"),
+                                    "run_id": st.column_config.TextColumn("run id"),
                                     "seconds": st.column_config.NumberColumn(format="%.1f")})
 st.caption("Select rows to open, compare, download or delete. grad ratio = mean |gradient| of the first "
-           "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing).")
+           "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing); date = "
+           "when training finished.")
 selected = [shown.iloc[i]["run_id"] for i in event.selection.rows] if event and event.selection else []
 if not selected:
     st.stop()
@@ -42,14 +71,16 @@ if len(selected) == 1:
 if len(selected) > 1:
     c[1].page_link("pages/compare.py", label=f"Compare {len(selected)} runs", icon=":material/compare_arrows:",
                    query_params={"runs": ",".join(selected)})
-if c[2].button(f"Delete {len(selected)} runs"):
+plural = "s" if len(selected) != 1 else ""
+if c[2].button(f"Delete {len(selected)} run{plural}"):
     st.session_state["runs-confirm"] = list(selected)
 if st.session_state.get("runs-confirm") == list(selected):
-    st.warning(f"Delete {len(selected)} stored runs? Their results are lost (they can be trained again).")
+    st.warning(f"Delete {len(selected)} stored run{plural}? Their results are lost (they can be trained again).")
     if st.button("Yes, delete"):
         for run_id in selected:
             store.delete(run_id)
         st.session_state.pop("runs-confirm")
+        st.session_state["runs-deletes"] = st.session_state.get("runs-deletes", 0) + 1
         list_runs.clear()
         st.rerun()
 
@@ -59,7 +90,7 @@ for run_id in selected:
         continue
     with st.container(border=True):
         st.markdown(f"**{result.config.describe()}** · `{run_id}` · {result.status}")
-        d = st.columns(3)
+        d = st.columns(4)
         d[0].download_button("Summary (JSON)", json.dumps(result.summary(), indent=1, allow_nan=False),
                              f"{run_id}.json", "application/json", key=f"dl-json-{run_id}")
         d[1].download_button("Epochs (CSV)", result.epochs.to_csv(index=False), f"{run_id}-epochs.csv",
@@ -67,3 +98,7 @@ for run_id in selected:
         layer_stats = result.layer_stats.merge(result.layers[["layer", "name"]], on="layer")
         d[2].download_button("Layer statistics (CSV)", layer_stats.to_csv(index=False),
                              f"{run_id}-layer-stats.csv", "text/csv", key=f"dl-stats-{run_id}")
+        d[3].download_button("Bundle (.zip)", partial(bundle_bytes, store, run_id), f"{run_id}.zip",
+                             "application/zip", key=f"dl-bundle-{run_id}",
+                             help="The whole run (config, tables, histograms, weights, checksums), to open "
+                                  "on another installation (Runs, 'Open a run from a bundle').")

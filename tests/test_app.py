@@ -201,3 +201,17 @@ def test_zero_initialization_says_the_gradients_are_exactly_zero():
     at = open_page("pages/explore.py", {**TINY, "init": "zeros"})
     assert not at.exception
     assert "Gradients exactly zero" in texts(at) and "exactly 0" in texts(at)
+
+
+def test_runs_page_lists_dates_and_offers_bundles(isolated_cache, monkeypatch):
+    cfg = RunConfig.from_dict({**TINY, "widths": "16 16"})
+    RunStore(isolated_cache).save(train(cfg))
+    at = open_page("pages/runs.py")
+    assert not at.exception
+    table = at.dataframe[0]
+    assert list(table.value.columns)[0] == "created"  # shown as "date", first
+    assert "date = when training finished" in texts(at)
+    assert "Uploads are off" not in texts(at)
+    monkeypatch.setenv("VG_PUBLIC_DEMO", "1")
+    at = open_page("pages/runs.py")
+    assert "Uploads are off in the public demo" in texts(at)
