@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p_train)
     p_train.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p_train.add_argument("--retrain", action="store_true", help="train again even if stored")
+    _add_ray_flag(p_train)
     sub.add_parser("list", help="list stored runs").add_argument("--json", action="store_true")
     for name, text in (("show", "summarize a stored run"), ("delete", "delete a stored run")):
         p = sub.add_parser(name, help=text)
@@ -69,6 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
     _add_reproduce_parser(sub)
     return parser
+
+
+def _add_ray_flag(parser) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS", default=None,
+                        help="train on a Ray cluster: auto, ray://HOST:10001, HOST:PORT, or local "
+                        "(a private instance on 127.0.0.1); results are stored here")
+
+
+def _trainer(args):
+    """The trainer for --ray (connected once), or the local one."""
+    from .engine.stacked import train_many
+
+    if not getattr(args, "ray", None):
+        return train_many
+    from .runs.ray_executor import RayTrainer, check_address, connect
+
+    try:
+        address = check_address(args.ray, "--ray")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return RayTrainer(connect(address))
 
 
 def _add_reproduce_parser(sub) -> None:
@@ -81,6 +103,7 @@ def _add_reproduce_parser(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the presets, one line each")
     p.add_argument("--format", default="text", dest="output_format",
                    help="text (default), markdown (tables for a report) or json")
+    _add_ray_flag(p)
     p.add_argument("--stored-only", action="store_true",
                    help="train nothing: show what the store already holds")
 
@@ -163,9 +186,10 @@ def _train(args, store) -> int:
     cfg = config_from_args(args)
     if args.retrain:
         store.delete(cfg.run_id)
+    trainer = _trainer(args)
     bar = _ProgressBar(enabled=not args.json or sys.stderr.isatty())
     try:
-        [result] = get_or_train(store, [cfg], on_event=bar.update)
+        [result] = get_or_train(store, [cfg], on_event=bar.update, trainer=trainer)
     finally:
         bar.close()
     _print_result(result, as_json=args.json)
@@ -214,7 +238,8 @@ def _reproduce(args) -> int:
 
     try:
         rep = run_preset(preset, scale, store, cells=cells, on_run=on_run, on_event=on_event,
-                         train_missing=not args.stored_only)
+                         train_missing=not args.stored_only,
+                         trainer=None if args.stored_only else _trainer(args))
     finally:
         if step_bar is not None:
             step_bar.close()
@@ -277,6 +302,11 @@ class _ProgressBar:
 
 def _print_result(result, as_json: bool) -> None:
     summary = result.summary()
+    # A run trained now that could not be saved says so (cancelled runs are never stored).
+    summary["stored"] = result.cached or (result.status in ("completed", "diverged")
+                                          and "store_error" not in result.meta)
+    if result.meta.get("store_error"):
+        summary["store_error"] = result.meta["store_error"]
     if as_json:
         print(json.dumps(summary, allow_nan=False))
         return
@@ -287,6 +317,8 @@ def _print_result(result, as_json: bool) -> None:
           f"{summary['params']:,} parameters)")
     if result.meta.get("diverged_reason"):
         print(f"diverged: {result.meta['diverged_reason']}")
+    if result.meta.get("store_error"):
+        print(f"not stored: {result.meta['store_error']}")
     if not result.epochs.empty:
         cols = ["epoch", "train_loss", "train_acc", "val_acc", "test_loss", "test_acc", "seconds"]
         print(result.epochs[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))

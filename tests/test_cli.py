@@ -72,3 +72,39 @@ def test_bad_input_exits_2_with_one_line(isolated_cache, args, needle):
     assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
     assert needle in lines[0]
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_environment_faults_are_one_line_errors_with_exit_2(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    cases = [({"VG_CACHE_DIR": str(a_file)}, "VG_CACHE_DIR"),
+             ({"VG_CACHE_DIR": str(tmp_path / "ok"), "VG_CACHE_MAX_BYTES": "abc"}, "VG_CACHE_MAX_BYTES")]
+    for env, named in cases:
+        for args in (["list"], ["train", "--dataset", "digits", "-n", "8", "-e", "1"]):
+            out = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120, env=dict(os.environ, VG_OFFLINE="1", **env))
+            assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+            assert len(out.stderr.strip().splitlines()) == 1 and named in out.stderr
+
+
+def test_json_says_whether_the_run_was_stored(isolated_cache, monkeypatch, capsys):
+    from core import cli
+    from core.runs.store import RunStore
+
+    args = ["train", "--dataset", "digits", "-n", "8", "-e", "1", "--json"]
+    assert cli.main(args) == 0
+    assert json.loads(capsys.readouterr().out)["stored"] is True
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "_write", staticmethod(full_disk))
+    assert cli.main([*args, "--seed", "7"]) == 0  # the run itself is fine: exit 0, result printed
+    s = json.loads(capsys.readouterr().out)
+    assert s["status"] == "completed" and s["stored"] is False
+    assert "No space left on device" in s["store_error"]
+
+
+def test_a_bad_ray_address_is_refused_naming_the_flag(isolated_cache):
+    out = run_cli("train", "--dataset", "digits", "-n", "8", "--ray", "http://nowhere", cache=isolated_cache)
+    assert out.returncode == 2 and "--ray: got 'http://nowhere'" in out.stderr

@@ -40,8 +40,6 @@ def test_machine_rates_are_measured_once_and_positive():
     rates = machine_rates("cpu")
     assert machine_rates("cpu") is rates
     assert all(v > 0 and math.isfinite(v) for v in dataclasses.astuple(rates))
-    # a matrix product of this size runs faster than 1 GMAC/s on any machine the app runs on
-    assert rates.mac < 1e-9
 
 
 def test_estimated_seconds_counts_a_stack_once_and_a_run_given_twice_once():

@@ -21,7 +21,8 @@ import pandas as pd
 from ..cost import Rates
 from ..engine.result import RunResult
 from ..runs.calibration import calibrated_rates, device_of, estimated_seconds
-from ..runs.runner import get_or_train
+from ..engine.stacked import train_many
+from ..runs.runner import Trainer, get_or_train
 from ..runs.store import CorruptRun, RunStore
 from .presets import Cell, Preset, check_scale, resolve
 from .tables import flow_summary, ours_vs_published_table
@@ -72,11 +73,12 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
                on_run: Callable[[int, int, Cell], None] | None = None,
                on_event: Callable[[dict], None] | None = None,
                should_stop: Callable[[], bool] | None = None, train_missing: bool = True,
-               allow_download: bool = False) -> Reproduction:
+               allow_download: bool = False, trainer: Trainer | None = None) -> Reproduction:
     """Open every cell of `preset` at `scale` from the store, training the missing ones unless
     `train_missing` is False (through core.runs.runner.get_or_train: stacked where configs
     allow it, results identical to one-by-one training). `on_run(i, n, cell)` announces each
-    run as it starts (stacked runs start together); `on_event` receives the trainer's events."""
+    run as it starts (stacked runs start together); `on_event` receives the trainer's events.
+    `trainer` (default: the local train_many) may train elsewhere, e.g. a RayTrainer."""
     t0 = time.perf_counter()
     store = store or RunStore()
     cells = cells if cells is not None else resolve(preset, check_scale(scale), allow_download)
@@ -93,12 +95,12 @@ def run_preset(preset: Preset, scale: str, store=None, cells: list[Cell] | None 
         elif train_missing:
             todo.append(c)
     if todo:
-        _train(store, todo, rep, on_run, on_event, should_stop)
+        _train(store, todo, rep, on_run, on_event, should_stop, trainer)
     rep.seconds = time.perf_counter() - t0
     return rep
 
 
-def _train(store, todo: list[Cell], rep: Reproduction, on_run, on_event, should_stop) -> None:
+def _train(store, todo: list[Cell], rep: Reproduction, on_run, on_event, should_stop, trainer) -> None:
     by_id = {c.config.run_id: c for c in todo}
     announced: list[str] = []
 
@@ -111,7 +113,8 @@ def _train(store, todo: list[Cell], rep: Reproduction, on_run, on_event, should_
         if on_event is not None:
             on_event(event)
 
-    results = get_or_train(store, [c.config for c in todo], on_event=tagged, should_stop=should_stop)
+    results = get_or_train(store, [c.config for c in todo], on_event=tagged, should_stop=should_stop,
+                           trainer=trainer or train_many)
     for c, result in zip(todo, results):
         if result.status == "cancelled":
             continue
