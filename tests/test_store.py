@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.config import RunConfig
+from core.config import ConfigError, RunConfig
 from core.runs.runner import get_or_train
 from core.runs.store import CorruptRun, RunStore, StoreError, check_run_id
 from core.engine.loop import train
@@ -268,3 +268,15 @@ def test_no_room_for_a_lock_file_is_a_store_error_not_a_traceback(store, tiny):
     store.locks_dir.write_text("a file where the lock folder should be")
     with pytest.raises(StoreError, match="could not create its lock file"):
         get_or_train(store, [tiny])
+
+
+def test_a_run_made_under_the_normal_limits_survives_the_public_demo(store, monkeypatch):
+    big = RunConfig(dataset="digits", widths=(16,), epochs=60, batch_size=256)  # demo allows 50 epochs
+    store.save(train(big))
+    monkeypatch.setenv("VG_PUBLIC_DEMO", "1")
+    with pytest.raises(ConfigError):
+        RunConfig(dataset="digits", widths=(16,), epochs=60, batch_size=256)  # not askable in the demo
+    assert store.list_ids() == [big.run_id] and len(store.list_runs()) == 1
+    served = store.load(big.run_id)  # served as it is
+    assert served.cached and served.config.epochs == 60
+    assert store.load_or_drop(big.run_id) is not None and store.has(big.run_id)  # never deleted
