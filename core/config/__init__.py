@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ..datasets import DATASETS, OFFLINE, dataset_label
 from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, ConfigError, Limits, active_limits,  # noqa: F401
                      check_limits, coerce, default_of, display_name, field_applies, parse_flag,
-                     plain, plain_str, public_demo)
+                     limits_in_force, plain, plain_str, public_demo)
 
 # Bump when the meaning of stored results changes (trainer, statistics or file
 # layout), so the store never serves results computed by older code.
@@ -57,7 +57,8 @@ def _f(default, help, *, group, choices=None, lo=None, hi=None, limit=None, cli=
     """A config field with the metadata every surface needs.
 
     limit names the Limits attribute that caps the value (each width, for widths) where it applies.
-    key=False keeps a field out of the store key (where a run executes does not change what it is).
+    key=False keeps a field out of the store key (where a run executes does not change what it is);
+    key="set" keeps it out while it has its default, so adding the field kept every stored run id.
     applies(cfg) -> bool says when the field matters; irrelevant fields are reset to defaults in the
     key, and the app hides their widgets. widget (one of WIDGETS; by default toggle for a bool,
     select with choices, number otherwise) and a short label say how the app draws the field; `ui`
@@ -84,6 +85,7 @@ def _dropout_on(c): return c.dropout > 0
 def _residual_mlp(c): return c.residual and c.arch == "mlp"
 def _bn_choices(c): return [b for b in BN_PLACEMENTS if b != "last" or c.arch == "mlp"]
 def _g(x): return f"{x:g}"
+def _init_random(c): return c.init != "zeros"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,13 @@ class RunConfig:
     init: str = _f("glorot_uniform", "Weight initialization of every layer (biases start at 0, "
                    "except with torch_default).", group="architecture", choices=INITS,
                    label="weight initialization")
+    init_gain: float = _f(1.0, "Gain on the initialization: every weight's std is multiplied by it "
+                          "(sigma_w^2 of the signal-propagation theory scales by its square).",
+                          group="architecture", lo=0.0, hi=10.0, key="set", applies=_init_random,
+                          label="weight gain (std x)", step=0.05, format="%.3f")
+    bias_std: float = _f(0.0, "Std of Gaussian initial biases (sigma_b = the theory's sqrt(sigma_b^2)); "
+                         "0 = zero biases, and torch_default keeps its own.", group="architecture",
+                         lo=0.0, hi=10.0, key="set", label="bias std", step=0.01, format="%.3f")
     bn: str = _f("none", "Batch norm: none, before or after every activation, or one layer "
                  "after the last hidden layer (last, as 000_* did).", group="architecture",
                  choices=BN_PLACEMENTS, label="batch norm", options=_bn_choices)
@@ -192,6 +201,8 @@ class RunConfig:
             if not f.metadata["key"]:
                 continue
             value = getattr(self, f.name) if field_applies(f, self) else default_of(f)
+            if f.metadata["key"] == "set" and value == default_of(f):
+                continue
             out[f.name] = plain(value)
         return out
 

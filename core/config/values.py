@@ -9,6 +9,8 @@ of RunConfig itself, so core.config can build the dataclass on top of it.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import math
 import os
@@ -70,9 +72,27 @@ def public_demo() -> bool:
     return parse_flag(os.environ.get("VG_PUBLIC_DEMO", "")) is True
 
 
+_LIMITS_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("limits_override", default=None)
+
+
 def active_limits() -> Limits:
-    """The limits in force: the public-demo set when VG_PUBLIC_DEMO is set to a true value."""
+    """The limits in force: the public-demo set when VG_PUBLIC_DEMO is set to a true value
+    (inside `limits_in_force(...)`, the limits given there)."""
+    override = _LIMITS_OVERRIDE.get()
+    if override is not None:
+        return override
     return PUBLIC_DEMO_LIMITS if public_demo() else DEFAULT_LIMITS
+
+
+@contextlib.contextmanager
+def limits_in_force(limits: Limits):
+    """Validate configs against `limits` in this block (this thread or task only): the store
+    reads runs made under the default limits while a public demo enforces smaller ones."""
+    token = _LIMITS_OVERRIDE.set(limits)
+    try:
+        yield
+    finally:
+        _LIMITS_OVERRIDE.reset(token)
 
 
 def field_applies(f: dataclasses.Field, cfg) -> bool:
