@@ -12,14 +12,16 @@ Tables:
 from __future__ import annotations
 
 import math
+import platform
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..config import RunConfig
 
-STATUSES = ("completed", "diverged", "cancelled")
 
 
 @dataclass
@@ -131,3 +133,59 @@ def _finite_or_none(value):
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def assemble_result(cfg: RunConfig, status: str, epoch_rows: list[dict], losses: torch.Tensor,
+                    steps: int, steps_per_epoch: int, recorder, net,
+                    data, device: torch.device, log_every: int,
+                    diverged_at: int | None, seconds: float, **extra_meta) -> RunResult:
+    """The RunResult of a finished run of the training loop: `losses` holds its training loss
+    of every step (NaN where not run), `steps` the steps it ran, `recorder` its
+    LayerStatsRecorder, `data` its DataBundle."""
+    if diverged_at is not None:
+        recorder.truncate_after(diverged_at)
+    steps_done = min(steps, len(losses))
+    steps_df = pd.DataFrame({
+        "step": np.arange(steps_done, dtype=np.int64),
+        "epoch": np.arange(steps_done, dtype=np.int64) // steps_per_epoch + 1,
+        "loss": losses[:steps_done].cpu().numpy().astype(np.float64),
+    })
+    layers = pd.DataFrame([vars(li) for li in net.layer_info()]).rename(columns={"index": "layer"})
+    meta = {
+        "status": status,
+        "diverged_step": diverged_at,
+        "diverged_reason": _divergence_reason(losses, diverged_at) if diverged_at is not None else None,
+        "seconds": seconds,
+        "device": str(device),
+        # Results are bit-identical across runs (and between a stack and one run) at a fixed
+        # CPU thread count only: the thread count decides how reductions are split.
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "train_samples": len(data.y_train),
+        "steps_per_epoch": steps_per_epoch,
+        "total_steps": steps_done,
+        "log_every": log_every,
+        "data_source": data.source,
+        "finished_at": time.time(),
+        **extra_meta,
+    }
+    return RunResult(
+        config=cfg, status=status, epochs=pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS),
+        steps=steps_df, layer_stats=recorder.table(), layers=layers,
+        histograms=recorder.histograms(), meta=meta,
+        state_dict={k: v.detach().cpu().clone() for k, v in net.state_dict().items()})
+
+
+EPOCH_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+                 "test_acc", "lr", "noise_std", "seconds"]
+
+
+def _divergence_reason(losses: torch.Tensor, step: int) -> str:
+    value = float(losses[step]) if step < len(losses) else float("nan")
+    if math.isnan(value):
+        return f"loss became NaN at step {step}"
+    if math.isinf(value):
+        return f"loss became infinite at step {step}"
+    return f"a gradient became non-finite at step {step}"
