@@ -7,6 +7,8 @@ from core.views import charts
 from core.lab.compare import SWEEPABLE, runs_table, sweep_configs
 from core.cost import duration
 from core.views.frames import grad_flow_frame
+from core.views.labels import distinct_labels
+from pages.compare_views import show_run_explorer
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
 from pages.services import estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run
@@ -33,7 +35,9 @@ if mode == "stored runs":
         st.warning(f"runs: not stored here, ignored: {', '.join(u[:20] for u in unknown[:5])}")
     chosen = st.multiselect("runs", list(labels), default=[r for r in wanted if r in labels],
                             format_func=lambda r: labels[r], key="compare-runs")
-    entries = [(labels[r], r, None) for r in chosen]
+    # labelled by what differs between the chosen runs, as a sweep labels its runs
+    short = distinct_labels({r: stored_run(r).config for r in chosen if stored_run(r) is not None})
+    entries = [(short.get(r, labels[r]), r, None) for r in chosen]
     extra = {"runs": ",".join(chosen)} if chosen else {}
     if st.query_params.to_dict() != extra and extra:
         st.query_params.from_dict(extra)
@@ -113,18 +117,20 @@ baseline = st.selectbox("baseline row", labels, index=labels.index(params["basel
                         key="compare-baseline")
 table = runs_table(results, baseline=baseline)
 st.subheader("Results")
-st.dataframe(table, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(format="%.4f") for c in table.columns if "loss" in c or "acc" in c})
+# the run's label pinned at the left, the run id last: the Δ columns the caption names stay in view
+order = ["run"] + [c for c in table.columns if c not in ("run", "run_id")] + ["run_id"]
+st.dataframe(table, hide_index=True, column_order=[c for c in order if c in table.columns], column_config={
+    "run": st.column_config.TextColumn(pinned=True),
+    **{c: st.column_config.NumberColumn(format="%.4f", width="small") for c in table.columns
+       if "loss" in c or "acc" in c}})
 st.caption("Final-epoch loss and accuracy; grad ratio = mean |gradient| at the first layer over the last "
            "hidden layer (1 is even, 1e-5 is vanishing), at initialization and at the last logged step; "
            "Δ columns are differences against the baseline row.")
 st.download_button("Download the table (CSV)", table.to_csv(index=False), "comparison.csv", "text/csv")
 
-left, right = st.columns(2)
-with left:
-    chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "test_acc", "test accuracy"))
-with right:
-    chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "train_loss", "train loss"))
+# one below the other: side by side, long run labels squeeze the plots at 800 px
+chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "test_acc", "test accuracy"))
+chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "train_loss", "train loss"))
 st.caption("Test accuracy and training loss per epoch, one line per run.")
 
 which = st.radio("gradient flow", ["at initialization", "at the end of training"], horizontal=True,
@@ -132,4 +138,9 @@ which = st.radio("gradient flow", ["at initialization", "at the end of training"
 frame = grad_flow_frame(results.items(), "init" if which == "at initialization" else "final")
 if not frame.empty:
     chart(charts.grad_flow(frame.rename(columns={"series": "run"}), series="run"))
-    st.caption("Mean |gradient| per weight layer (log scale), one line per run.")
+    st.caption("Mean |gradient| per weight layer (log scale), one line per run."
+               + (" The runs differ in depth: layers are counted from the input (1 = first layer) and each "
+                  "run's output layer is drawn as a square." if charts.aligned_by_index(frame) else ""))
+
+st.subheader("Through training")
+show_run_explorer(results)

@@ -43,13 +43,15 @@ st.caption("fan_in and fan_out are a layer's input and output sizes, fan_avg the
 
 st.header("Signal propagation at initialization")
 limits = active_limits()
-c = st.columns(5)
+c = st.columns(3) + st.columns(3)  # two rows, so every select shows its value at 800 px
 depth = c[0].slider("depth", 2, min(60, limits.max_hidden_layers), 20, key="theory-depth")
 width = c[1].select_slider("width", [16, 32, 64, 100, 128, 256, 512], value=100, key="theory-width")
 act = c[2].selectbox("activation", ACTIVATIONS, index=ACTIVATIONS.index("tanh"), key="theory-act")
 init = c[3].selectbox("initialization", INITS, index=INITS.index("glorot_uniform"), key="theory-init")
 bn = c[4].selectbox("batch norm", [b for b in BN_PLACEMENTS if b != "last"], key="theory-bn")
-standardize = st.checkbox("standardize inputs", value=act == "selu", key="theory-std")
+with c[5]:
+    st.space("small")
+    standardize = st.checkbox("standardize inputs", value=act == "selu", key="theory-std")
 cfg = RunConfig(widths=(width,) * depth, activation=act, init=init, bn=bn, standardize=standardize)
 flow = probe(cfg)
 for col, panel in zip(st.columns(2), charts.signal_propagation(flow)):

@@ -215,3 +215,26 @@ def test_runs_page_lists_dates_and_offers_bundles(isolated_cache, monkeypatch):
     monkeypatch.setenv("VG_PUBLIC_DEMO", "1")
     at = open_page("pages/runs.py")
     assert "Uploads are off in the public demo" in texts(at)
+
+
+def test_compare_runs_of_different_depths_in_layer_order_with_short_labels(isolated_cache):
+    import json as _json
+
+    store = RunStore(isolated_cache)
+    cfgs = [RunConfig(dataset="digits", widths=(16,) * d, epochs=1, activation="tanh") for d in (5, 8)]
+    for cfg in cfgs:
+        store.save(train(cfg))
+    at = open_page("pages/compare.py", {"runs": ",".join(c.run_id for c in cfgs)})
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [_json.loads(c.proto.spec) for c in charts(at)]
+    flows = [s for s in specs if "layer from the input" in _json.dumps(s)]
+    assert flows, "the gradient flow aligns runs of different depths by layer index"
+    assert "output layer is drawn as a square" in texts(at)
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["depth 5", "depth 8"]
+    # the run explorer: a checkbox per run, a step slider, histograms across runs
+    assert len([c for c in at.checkbox if c.key.startswith("compare-explore-on-")]) == 2
+    at.slider(key="compare-explore-fraction").set_value(0.0).run()
+    assert not at.exception
+    at.checkbox(key=f"compare-explore-on-{cfgs[0].run_id}").uncheck().run()
+    assert not at.exception

@@ -26,7 +26,7 @@ def test_gradient_flow_of_runs_of_different_depths_is_aligned_by_layer_index():
     spec = charts.grad_flow(df).to_dict()
     x = _layers(spec)[0]["encoding"]["x"]
     assert x["field"] == "layer" and x["type"] == "ordinal"  # 1, 2, ... from the input, in order
-    assert "output layer" in x["title"]
+    assert "output layer" in x["title"] and "from the input" in x["title"]
     shapes = [layer["encoding"].get("shape") for layer in _layers(spec)]
     assert any(s and s["field"] == "layer_kind" for s in shapes)
     # the same depth keeps the layer names, in input-to-output order
@@ -48,6 +48,9 @@ def test_log_axes_label_ticks_in_one_exponent_format():
     df = _flow(["fc1", "fc2", "out"], "s")
     axis = _layers(charts.grad_flow(df).to_dict())[0]["encoding"]["y"]["axis"]
     assert "'.0e'" in axis["labelExpr"] and "e+" in axis["labelExpr"]
+    assert axis["values"] == [1e-3, 1e-2, 1e-1, 1e0]  # powers of ten only: no 4e-2 beside 5e-3
+    from core.views.style import log_ticks
+    assert log_ticks([0.3, 0.9]) == [0.3, 0.5, 0.7] and log_ticks([1e-12, 1e2])[:2] == [1e-12, 1e-10]
 
 
 def test_all_zero_shares_say_so_instead_of_an_empty_chart():
@@ -125,3 +128,15 @@ def test_progress_texts_say_what_is_known():
     assert batch_note([("training", 3), ("waiting", 3), ("waiting", 3)]) == "2 more runs of this batch to follow"
     assert runs_trained_text(0.0, 3) == "0 of 3 runs trained"
     assert runs_trained_text(1.4, 3) == "1 of 3 runs trained, the next at 40%"
+
+
+def test_labels_of_arbitrary_runs_show_only_what_differs():
+    from core.views.labels import distinct_labels
+
+    a = RunConfig(dataset="digits", widths=(32,) * 5, activation="tanh")
+    b = RunConfig(dataset="digits", widths=(32,) * 8, activation="tanh")
+    c = RunConfig(dataset="digits", widths=(32,) * 8, activation="relu", seed=3)
+    labels = distinct_labels({a.run_id: a, b.run_id: b, c.run_id: c})
+    assert labels[a.run_id] == "activation tanh · seed 42 · depth 5"
+    assert labels[c.run_id] == "activation relu · seed 3 · depth 8"
+    assert len(set(labels.values())) == 3

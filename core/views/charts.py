@@ -44,10 +44,10 @@ def _series_height(labels: list[str]) -> int:
     return HEIGHT + (20 * len(labels) + 30 if _long_labels(labels) else 0)
 
 
-def _value_axis(ins: Instrument) -> tuple[alt.Scale, alt.Axis, str]:
+def _value_axis(ins: Instrument, values=None) -> tuple[alt.Scale, alt.Axis, str]:
     """Scale, axis and tooltip format of a per-layer statistic: log, share (0 to 100%) or linear."""
     if ins.log:
-        return alt.Scale(type="log"), log_axis(), ".3e"
+        return alt.Scale(type="log"), log_axis(values), ".3e"
     if ins.percent:
         return alt.Scale(domain=[0, 1]), alt.Axis(format="%"), ".1%"
     return alt.Scale(zero=True), alt.Axis(), ".3g"
@@ -86,7 +86,7 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_
     last = df.groupby(series)["layer"].transform("max") if len(df) else df["layer"]
     df = df.assign(layer_kind=np.where(df["layer"] == last, "output layer", "hidden layer"))
     if by_index:
-        x = alt.X("layer:O", title="weight layer, counted from the input (■ = output layer)",
+        x = alt.X("layer:O", title="layer from the input (■ = output layer)",
                   axis=alt.Axis(labelAngle=0))
     else:
         order = df.sort_values("layer").drop_duplicates("layer")["name"].tolist()
@@ -100,7 +100,7 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_
     tooltip = [alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title=series_title or series),
                alt.Tooltip("value:Q", title=value_title, format=".3e")]
     base = alt.Chart(data).encode(x=x, y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=value_title,
-                                                axis=log_axis()), color=color, tooltip=tooltip)
+                                                axis=log_axis(data["value"])), color=color, tooltip=tooltip)
     lines = base.mark_line(point=not by_index)
     layers = [lines]
     if by_index:
@@ -120,7 +120,7 @@ def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) 
     df = _finite(df, "value", positive=ins.log)
     names = layers.sort_values("layer")["name"].tolist()
     names = [n for n in names if n in set(df["name"])] or names
-    scale, axis, fmt = _value_axis(ins)
+    scale, axis, fmt = _value_axis(ins, df["value"])
     base = alt.Chart(df).encode(
         x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=ins.title, scale=scale, axis=axis),
         color=_layer_color(names),
@@ -173,7 +173,7 @@ def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
     ins = instrument(stat)
     order = df.sort_values("layer")["name"].tolist()
     data = _finite(df, "value", positive=ins.log)
-    scale, axis, fmt = _value_axis(ins)
+    scale, axis, fmt = _value_axis(ins, data["value"])
     bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("value:Q", title=ins.title, axis=axis, scale=scale),
@@ -197,7 +197,7 @@ def activation_panels(df: pd.DataFrame) -> tuple[alt.Chart, alt.Chart]:
         return alt.Chart(df).transform_filter(alt.datum.curve == curve).mark_line().encode(
             x=alt.X("x:Q", title="input z"), y=alt.Y("value:Q", title=None),
             color=alt.Color("function:N", scale=alt.Scale(scheme=RUN_SCHEME),
-                            legend=alt.Legend(orient="bottom", columns=4)),
+                            legend=alt.Legend(orient="bottom", columns=3, labelLimit=120)),
             opacity=alt.condition(sel, alt.value(1.0), alt.value(0.12)),
             tooltip=["function:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".3f")],
         ).add_params(sel).properties(title=title, height=HEIGHT)
@@ -205,7 +205,7 @@ def activation_panels(df: pd.DataFrame) -> tuple[alt.Chart, alt.Chart]:
     quarter = alt.Chart(pd.DataFrame({"y": [0.25], "label": ["0.25 = logistic's largest slope"]}))
     rule = quarter.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label:N"])
     # at the left edge, below the line: where every curve of the panel is near 0 or far above
-    text = quarter.mark_text(align="left", baseline="top", dx=4, dy=4, color="gray", fontSize=10).encode(
+    text = quarter.mark_text(align="left", baseline="top", dx=4, dy=4, color="gray", fontSize=11).encode(
         y="y:Q", x=alt.value(0), text="label:N")
     return panel("f(x)", "activation f(z)"), alt.layer(panel("f'(x)", "derivative f'(z)"), rule, text)
 
@@ -225,8 +225,8 @@ def signal_propagation(flow: pd.DataFrame) -> list[alt.Chart]:
         if col not in flow:
             continue
         ins = instrument(col)
-        scale, axis, fmt = _value_axis(ins)
         data = _finite(flow[["layer", "name", col]].rename(columns={col: "value"}), "value", positive=ins.log)
+        scale, axis, fmt = _value_axis(ins, data["value"])
         panels.append(alt.Chart(data).mark_line(point=True).encode(
             x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
             y=alt.Y("value:Q", scale=scale, axis=axis, title=ins.title),
@@ -258,7 +258,7 @@ def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", pe
     return alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("value:Q", title=value_title, scale=scale,
-                axis=log_axis() if log else alt.Axis(format="%") if percent else alt.Axis()),
+                axis=log_axis(data["value"]) if log else alt.Axis(format="%") if percent else alt.Axis()),
         color=alt.Color(f"{series}:N", title=None, sort=labels,
                         scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels)),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title="configuration"),
@@ -276,7 +276,8 @@ def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
     data = _finite(df, "share", positive=True)
     return alt.Chart(data).mark_line(interpolate="step-after", point=False).encode(
         x=alt.X("low:Q", title="log10 |gradient|", scale=alt.Scale(zero=False, nice=False)),
-        y=alt.Y("share:Q", title="share of the layer's nonzero gradients", scale=alt.Scale(type="log"), axis=log_axis()),
+        y=alt.Y("share:Q", title="share of the layer's nonzero gradients", scale=alt.Scale(type="log"),
+                axis=log_axis(df["share"])),
         color=_layer_color(order),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("low:Q", title="from log10|g|", format=".2f"),
                  alt.Tooltip("high:Q", title="to log10|g|", format=".2f"),

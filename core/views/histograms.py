@@ -236,3 +236,18 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
     ).properties(title=title, height=220)
 
 
+
+
+def across_runs(frames: dict, kind: str = GRAD, title: str = "") -> alt.Chart:
+    """The same layer's histogram in several runs on one axis: frames is {run label: ridge_frame
+    of one step}; one step line per run (share of that run's entries per bin)."""
+    labels = list(frames)
+    df = pd.concat([f.assign(run=label) for label, f in frames.items()], ignore_index=True) if frames else \
+        pd.DataFrame(columns=["center", "share", "run", "step"])
+    return alt.Chart(df).mark_line(interpolate="step", strokeWidth=1.5).encode(
+        x=alt.X("center:Q", title="log10 |gradient|" if kind == GRAD else "activation value"),
+        y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%")),
+        color=alt.Color("run:N", sort=labels, scale=alt.Scale(scheme="tableau10", domain=labels),
+                        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=500)),
+        tooltip=["run:N", "step:Q", alt.Tooltip("center:Q", format=".2f"), alt.Tooltip("share:Q", format=".2%")],
+    ).properties(title=title, height=HEIGHT)

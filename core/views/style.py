@@ -14,8 +14,31 @@ HEIGHT = 280
 LOG_LABELS = "replace(replace(format(datum.value, '.0e'), 'e+', 'e'), 'e-0', 'e-')"
 
 
-def log_axis(**kw) -> alt.Axis:
-    return alt.Axis(labelExpr=LOG_LABELS, **kw)
+def log_ticks(values) -> list[float]:
+    """Tick values for a log axis over `values`: powers of ten (every second or third one over
+    many decades), with 2, 3, 5 and 7 (or 2 and 5) between them when the data spans one decade (or two)."""
+    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return []
+    lo, hi = int(np.floor(np.log10(v.min()))), int(np.ceil(np.log10(v.max())))
+    if hi - lo <= 2:
+        steps = (1, 2, 3, 5, 7) if hi - lo <= 1 else (1, 2, 5)
+        ticks = [float(f"{m}e{k}") for k in range(lo, hi + 1) for m in steps]
+        return [t for t in ticks if v.min() / 1.01 <= t <= v.max() * 1.01] or [10.0 ** lo, 10.0 ** hi]
+    step = max(1, int(np.ceil((hi - lo + 1) / 8)))
+    return [float(f"1e{k}") for k in range(lo, hi + 1, step)]
+
+
+def log_axis(values=None, **kw) -> alt.Axis:
+    """A log axis whose ticks are all labelled alike (1e-6, 2e-3, 1e0); with the data's `values`,
+    the ticks of log_ticks (else only the powers of ten that Vega picks are labelled)."""
+    if values is not None:
+        ticks = log_ticks(values)
+        if ticks:
+            return alt.Axis(values=ticks, labelExpr=LOG_LABELS, **kw)
+    powers = f"abs(log(datum.value) / LN10 - round(log(datum.value) / LN10)) < 0.001 ? {LOG_LABELS} : ''"
+    return alt.Axis(labelExpr=powers, **kw)
 
 
 def finite(df: pd.DataFrame, col: str, positive: bool = False) -> pd.DataFrame:
