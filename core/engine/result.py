@@ -70,12 +70,12 @@ class RunResult:
         if self.epochs.empty:
             return {k: None for k in keys}
         last = self.epochs.iloc[-1]
-        return {k: _finite_or_none(last[k]) for k in keys}
+        return {k: finite_or_none(last[k]) for k in keys}
 
     def summary(self) -> dict:
         """The JSON summary printed by `python -m core train --json`."""
         epochs = [
-            {k: (int(r["epoch"]) if k == "epoch" else _finite_or_none(r[k]))
+            {k: (int(r["epoch"]) if k == "epoch" else finite_or_none(r[k]))
              for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc",
                        "val_loss", "val_acc")}
             for _, r in self.epochs.iterrows()
@@ -93,8 +93,8 @@ class RunResult:
             "final": self.final_metrics(),
             "grad_flow": {
                 "layers": list(self.layers["name"]),
-                "init": [_finite_or_none(v) for v in self.grad_flow("init")],
-                "final": [_finite_or_none(v) for v in self.grad_flow("final")],
+                "init": [finite_or_none(v) for v in self.grad_flow("init")],
+                "final": [finite_or_none(v) for v in self.grad_flow("final")],
             },
         }
 
@@ -127,8 +127,9 @@ def gradient_ratio(flow) -> float:
     return float(g[0] / g[-1])
 
 
-def _finite_or_none(value):
-    """JSON has no NaN or inf: non-finite numbers become null."""
+def finite_or_none(value) -> float | None:
+    """The number as a float, or None when it is missing, NaN or infinite (JSON has no NaN or
+    inf; tables show a dash). The one place this rule is written."""
     if value is None:
         return None
     value = float(value)

@@ -39,7 +39,7 @@ import torch
 from filelock import FileLock
 
 from ..config import DEFAULT_LIMITS, FORMAT_VERSION, ConfigError, RunConfig, limits_in_force
-from ..engine.result import RunResult
+from ..engine.result import RunResult, finite_or_none
 from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_manifest, check_meta,  # noqa: F401
                     check_run_id, read_json_object, sha256_of)
 
@@ -229,7 +229,7 @@ class RunStore:
         staging.mkdir(parents=True)
         try:
             meta = dict(result.meta, label=result.config.describe(), depth=result.config.depth,
-                        final=result.final_metrics(), grad_ratio=_finite(result.grad_ratio("final")),
+                        final=result.final_metrics(), grad_ratio=finite_or_none(result.grad_ratio("final")),
                         format_version=FORMAT_VERSION)
             self._write(staging / "config.json", json.dumps(result.config.to_dict(), indent=1).encode())
             self._write(staging / "meta.json", json.dumps(meta, indent=1, default=_json_default).encode())
@@ -350,10 +350,6 @@ def _report_once(run_id: str, exc: Exception) -> None:
     if run_id not in _reported:
         _reported.add(run_id)
         log.warning("%s; skipped (opening it removes it so that it is trained again)", exc)
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _json_default(value):
