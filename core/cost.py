@@ -10,6 +10,18 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass
 
 from .datasets import DATASET_INFO, DatasetInfo
+from .instruments import ACTIVATION, GRADIENT, WEIGHT, block_stats
+
+# The training loop's rules, mirrored here without torch (tests/test_config.py checks that they
+# agree with core.engine.loop and core.engine.stats): automatic logging (about 100 logged steps,
+# at most one step in 16), the evaluation batch, and the histogram columns kept per logged step
+# and layer (log10|g|: zero, below, 56 bins, above, non-finite; activations: under, 40 bins, over).
+TARGET_LOG_POINTS, MIN_LOG_INTERVAL = 100, 16
+EVAL_BATCH = 2048
+GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = 60, 42
+# Bytes one logged number costs while training: float64/int64 on the host per logged step, then
+# the long stats table and the int32 histograms of the result (measured: about 16).
+LOG_BYTES_PER_VALUE = 16
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,11 @@ class Estimate:
     steps_per_epoch: int
     work: float  # macs_per_sample * train_samples * epochs
     activations_per_sample: int = 0  # hidden units (feature-map values) of one example
+    total_steps: int = 0  # optimizer steps of the whole run
+    logged_steps: int = 0  # steps whose statistics are kept (log_every, or the automatic rule)
+    logged_values: int = 0  # numbers the statistics keep: logged steps x layers x (stats + bins)
+    eval_memory_bytes: int = 0  # rough peak memory of one evaluation batch (no gradients)
+    per_sample_bytes: int = 0  # what one more example adds to memory_bytes
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,28 @@ class Rates:
 
     def scaled(self, factor: float) -> Rates:
         return Rates(*(factor * v for v in astuple(self)))
+
+
+# Rates of a plain 2-core CPU (rounded from core.engine.speed.machine_rates on the development
+# machine): the fixed yardstick of Limits.max_seconds, so a limit means the same everywhere.
+REFERENCE_RATES = Rates(mac=1e-10, conv_mac=1e-10, element=1e-9, layer_step=5e-5, step=1e-4,
+                        logged_layer=1e-4, run=2e-3)
+
+
+def auto_log_every(total_steps: int) -> int:
+    """The loop's automatic logging interval (log_every = 0)."""
+    return max(MIN_LOG_INTERVAL, round(total_steps / TARGET_LOG_POINTS))
+
+
+def log_interval(cfg) -> int:
+    """Every how many steps `cfg` logs its statistics."""
+    est = estimate(cfg)
+    return cfg.log_every or auto_log_every(est.steps_per_epoch * cfg.epochs)
+
+
+def reference_seconds(cfg) -> float:
+    """training_seconds of `cfg` at REFERENCE_RATES: what Limits.max_seconds is checked against."""
+    return training_seconds(cfg, REFERENCE_RATES, log_interval(cfg))
 
 
 def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
@@ -70,11 +109,39 @@ def estimate(cfg) -> Estimate:
     batch = min(cfg.batch_size, n_train)
     # weights + grads + two optimizer slots + a snapshot for update ratios, plus per-example
     # activations kept for backward (pre-activation, output, norm, gradient).
-    memory = 4 * (5 * params + 4 * batch * act_floats + 2 * batch * info.features)
+    per_sample = 4 * (4 * act_floats + 2 * info.features)
+    memory = 4 * 5 * params + batch * per_sample
     steps = -(-n_train // batch)
+    total = steps * cfg.epochs
+    every = cfg.log_every or auto_log_every(total)
+    logged = -(-total // every)
+    layers, hidden = cfg.depth + 1, cfg.depth
+    gradients = (1 + (cfg.grad_noise > 0)) * (len(block_stats(GRADIENT)) + GRAD_HIST_COLUMNS)
+    per_logged = layers * (gradients + len(block_stats(WEIGHT))) + hidden * (len(block_stats(ACTIVATION))
+                                                                             + ACT_HIST_COLUMNS)
+    # evaluation: no gradients, but a batch of EVAL_BATCH keeps about three of its widest layer
+    evaluated = min(EVAL_BATCH, max(info.n_val, info.n_test))
+    eval_memory = 4 * (params + evaluated * (3 * _widest(cfg, info) + info.features))
     return Estimate(params=params, macs_per_sample=macs, memory_bytes=memory,
                     train_samples=n_train, steps_per_epoch=steps,
-                    work=float(macs) * n_train * cfg.epochs, activations_per_sample=act_floats)
+                    work=float(macs) * n_train * cfg.epochs, activations_per_sample=act_floats,
+                    total_steps=total, logged_steps=logged, logged_values=logged * per_logged,
+                    eval_memory_bytes=eval_memory, per_sample_bytes=per_sample)
+
+
+def _widest(cfg, info: DatasetInfo) -> int:
+    """Values of one example's widest hidden layer (the first VGG stage's feature maps)."""
+    if cfg.arch == "mlp":
+        return max(cfg.widths)
+    return cfg.vgg_filters * info.height * info.width
+
+
+def batch_that_fits(cfg, memory_bytes: int, at_most: int) -> int:
+    """The largest batch (up to `at_most`) whose training step fits in `memory_bytes` by the
+    same estimate as Estimate.memory_bytes; 0 when not even one example fits."""
+    est = estimate(cfg)
+    room = memory_bytes - 4 * 5 * est.params
+    return max(0, min(at_most, room // max(est.per_sample_bytes, 1)))
 
 
 def _mlp_size(cfg, info: DatasetInfo):

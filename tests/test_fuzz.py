@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import ConfigError, RunConfig, active_limits, config_fields, display_name
-from core.cost import estimate
-from core.views.links import config_from_query
+from core.cost import estimate, reference_seconds
+from core.views.links import config_from_query, config_to_query
 
 LONG = os.environ.get("VG_LONG_TESTS") == "1"
 N = 10_000 if LONG else 1_000
@@ -44,6 +44,9 @@ def assert_within_limits(cfg: RunConfig) -> None:
     assert est.memory_bytes <= limits.max_memory_bytes
     assert est.work <= limits.max_work
     assert cfg.epochs <= limits.max_epochs and cfg.batch_size <= limits.max_batch_size
+    assert est.total_steps <= limits.max_steps and est.logged_values <= limits.max_logged_values
+    assert est.eval_memory_bytes <= limits.max_memory_bytes
+    assert reference_seconds(cfg) <= limits.max_seconds
     if cfg.arch == "mlp":
         assert 1 <= len(cfg.widths) <= limits.max_hidden_layers
     json.dumps(cfg.to_dict(), allow_nan=False)  # plain, finite values only
@@ -147,3 +150,94 @@ def test_explore_page_survives_any_link(params):
     cfg = at.session_state["explore_cfg"]
     assert_within_limits(cfg)
     assert not any(b.label.startswith("Training") for b in at.button)  # a link never starts work
+
+
+# ---------------------------------------------------------------- one experiment, one run id
+def _float_spellings(x: float):
+    """Ways a URL, the CLI or a stored file may write the float x."""
+    out = [x, repr(x), f"{x:e}", f" {x!r} ", f"{x:.17g}", str(x).upper()]
+    if x == 0:
+        out += [-0.0, "-0", "-0.0", "-0e0", "+0", "0e5", 0]
+    if x == int(x):
+        out += [int(x), f"{int(x)}", f"{int(x)}.0", f"{int(x)}e0"]
+    return st.sampled_from(out)
+
+
+def _int_spellings(n: int):
+    return st.sampled_from([n, float(n), str(n), f"{n}.0", f"{n}e0", f" {n} ", f"+{n}"] + (["-0", -0.0] if n == 0 else []))
+
+
+def _choice_spellings(name: str, value: str):
+    from core.config.values import _ALIASES
+
+    out = [value, value.upper(), f" {value} ", value.title()]
+    out += [value.replace("_", "-")] if name != "dataset" else [value.replace("-", "_")]
+    out += [alias for alias, target in _ALIASES.get(name, {}).items() if target == value]
+    return st.sampled_from(out)
+
+
+_FLAG_SPELLINGS = {True: [True, "true", "yes", "on", "1", 1, "Y", " TRUE "],
+                   False: [False, "false", "no", "off", "0", 0, "n", " False "]}
+
+
+def _spellings(name: str, value):
+    """A strategy of values that mean exactly `value` for field `name`."""
+    if isinstance(value, bool):
+        return st.sampled_from(_FLAG_SPELLINGS[value])
+    if isinstance(value, tuple):
+        return st.sampled_from([value, list(value), " ".join(map(str, value)), ",".join(map(str, value)),
+                                [float(v) for v in value], " , ".join(f"{v}.0" for v in value)])
+    if isinstance(value, int):
+        return _int_spellings(value)
+    if isinstance(value, float):
+        return _float_spellings(value)
+    return _choice_spellings(name, value)
+
+
+# A base value per field: defaults, zeros (signed zero), round floats (1e-2 = 0.01) and choices.
+BASE_VALUES = {
+    "grad_noise": st.sampled_from([0.0, 0.01, 0.5, 1.0]), "weight_decay": st.sampled_from([0.0, 1e-4, 0.01]),
+    "dropout": st.sampled_from([0.0, 0.5]), "input_noise": st.sampled_from([0.0, 0.05, 1.0]),
+    "lr": st.sampled_from([0.01, 1e-3, 1.0, 0.1]), "momentum": st.sampled_from([0.0, 0.9]),
+    "noise_gamma": st.sampled_from([0.0, 0.55, 1.0]), "leaky_slope": st.sampled_from([0.0, 0.01, 0.2]),
+    "activation": st.sampled_from(["logistic", "leaky_relu", "swish", "linear", "relu"]),
+    "init": st.sampled_from(["glorot_uniform", "he_normal", "torch_default", "zeros"]),
+    "optimizer": st.sampled_from(["sgd_momentum", "adam", "sgd"]), "bn": st.sampled_from(["none", "before"]),
+    "dataset": st.sampled_from(["mnist-5k", "digits", "fashion-mnist"]),
+    "widths": st.sampled_from([(16, 16), (8,), (32, 16, 8)]), "epochs": st.sampled_from([1, 2]),
+    "batch_size": st.sampled_from([32, 64]), "seed": st.sampled_from([0, 7]), "log_every": st.sampled_from([0, 5]),
+    "residual": st.booleans(), "standardize": st.booleans(), "train_subset": st.sampled_from([0, 500]),
+}
+
+
+@st.composite
+def equal_config_pairs(draw):
+    """Two dicts spelling one configuration differently, field by field."""
+    names = draw(st.lists(st.sampled_from(sorted(BASE_VALUES)), unique=True, min_size=1, max_size=8))
+    chosen = {n: draw(BASE_VALUES[n]) for n in names}
+    return ({n: draw(_spellings(n, v)) for n, v in chosen.items()},
+            {n: draw(_spellings(n, v)) for n, v in chosen.items()})
+
+
+@settings(max_examples=N // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@given(equal_config_pairs())
+def test_equal_configs_have_one_run_id_and_one_share_link(pair):
+    try:
+        a = RunConfig.from_dict(pair[0])
+    except ConfigError:
+        return  # a combination beyond the limits is refused whichever way it is spelled
+    b = RunConfig.from_dict(pair[1])
+    assert a == b
+    assert a.run_id == b.run_id and a.canonical_json() == b.canonical_json()
+    assert config_to_query(a) == config_to_query(b)
+    again, warnings = config_from_query(config_to_query(a))
+    assert not warnings and again.run_id == a.run_id
+
+
+@pytest.mark.parametrize("name", ["grad_noise", "weight_decay", "dropout", "input_noise", "momentum"])
+@pytest.mark.parametrize("zero", ["-0.0", "-0", "-0e0", -0.0])
+def test_negative_zero_is_zero(name, zero):
+    cfg = RunConfig.from_dict({name: zero})
+    assert math.copysign(1.0, getattr(cfg, name)) == 1.0
+    assert cfg.run_id == RunConfig.from_dict({name: 0.0}).run_id
+    assert config_from_query({name: str(zero)})[0].run_id == cfg.run_id

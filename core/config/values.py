@@ -17,6 +17,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..datasets import is_tabular, is_upload, upload_meta
+
 
 class ConfigError(ValueError):
     """A configuration problem, phrased for the user: which field, what was given, what is allowed."""
@@ -39,15 +41,27 @@ class Limits:
     max_vgg_blocks: int = 16
     # Work budget: parameters x training samples x epochs (a proxy for FLOPs / 6).
     max_work: float = 3e13
-    # Rough peak memory of one training step (weights, optimizer state, activations).
+    # Rough peak memory of one training step (weights, optimizer state, activations), and of
+    # one evaluation batch.
     max_memory_bytes: int = 8 * 2**30
+    # Optimizer steps of the whole run: each pays Python and kernel-launch overhead whatever
+    # the network's size (batch_size 1 on 3,600 images for 50 epochs is 180,000 steps).
+    max_steps: int = 1_000_000
+    # Numbers the statistics keep: logged steps x weight layers x (stat columns + histogram
+    # bins), each about core.cost.LOG_BYTES_PER_VALUE bytes in memory while training.
+    max_logged_values: int = 50_000_000
+    # Wall time of the run by core.cost.training_seconds at core.cost.REFERENCE_RATES (a
+    # 2-core CPU): products, activation values, per-step and per-logged-step overhead and
+    # the evaluations of every epoch.
+    max_seconds: float = 86_400.0
 
 
 DEFAULT_LIMITS = Limits()
 # A shared public demo gets much smaller limits (set VG_PUBLIC_DEMO=1).
 PUBLIC_DEMO_LIMITS = Limits(max_hidden_layers=40, max_width=1024, max_params=3_000_000,
                             max_epochs=50, max_batch_size=2048, max_vgg_filters=64,
-                            max_vgg_blocks=8, max_work=2e11, max_memory_bytes=1 * 2**30)
+                            max_vgg_blocks=8, max_work=2e11, max_memory_bytes=1 * 2**30,
+                            max_steps=20_000, max_logged_values=2_000_000, max_seconds=300.0)
 
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -172,10 +186,15 @@ def coerce(f: dataclasses.Field, raw: Any):
     else:
         if not isinstance(raw, str):
             raise ConfigError(name, f"got {shown}; expected one of {', '.join(meta['choices'])}")
-        value = raw.strip().lower().replace("-", "_") if name != "dataset" else raw.strip().lower()
+        value = raw.strip().lower()
+        value = value.replace("_", "-") if name == "dataset" else value.replace("-", "_")
         aliases = _ALIASES.get(name, {})
         value = aliases.get(value, value)
     choices = meta["choices"]
+    if name == "dataset" and is_upload(value):  # uploaded data: named by its hash, not a choice
+        if upload_meta(value) is None:
+            raise ConfigError(name, f"no uploaded data {value} on this machine; upload the file again")
+        return value
     if choices is not None and value not in choices:
         raise ConfigError(name, f"got {shown}; expected one of {', '.join(choices)}")
     lo, hi = meta["lo"], meta["hi"]
@@ -198,7 +217,7 @@ def _to_int(name, raw, shown) -> int:
     if isinstance(raw, bool):
         raise ConfigError(name, f"got {shown}; expected a whole number")
     if isinstance(raw, int):
-        return raw
+        return int(raw)
     if isinstance(raw, float):
         if math.isfinite(raw) and raw == int(raw):
             return int(raw)
@@ -229,7 +248,7 @@ def _to_float(name, raw, shown) -> float:
         value = None
     if value is None or not math.isfinite(value):
         raise ConfigError(name, f"got {shown}; expected a finite number")
-    return value
+    return value + 0.0  # -0.0 -> 0.0: equal values serialize (and hash) alike
 
 
 def check_limits(cfg, limits: Limits) -> None:
@@ -241,12 +260,15 @@ def check_limits(cfg, limits: Limits) -> None:
             raise ConfigError(f.name, f"got {value}; at most {cap} allowed")
     if cfg.arch == "vgg" and cfg.dataset == "digits" and cfg.vgg_stages > 3:
         raise ConfigError("vgg_stages", "8x8 digits allow at most 3 stages of 2x2 pooling")
+    if cfg.arch == "vgg" and is_tabular(cfg.dataset):
+        raise ConfigError("arch", f"{cfg.dataset} is a table of features, not images; use mlp")
     if cfg.bn == "last" and cfg.arch == "vgg":
         raise ConfigError("bn", "'last' (one BN after the last hidden layer) is for mlp; "
                           "use before or after with vgg")
     if cfg.dropout_kind == "alpha" and cfg.dropout > 0 and cfg.arch == "vgg":
         raise ConfigError("dropout_kind", "alpha dropout is for fully connected SELU networks (mlp)")
-    from ..cost import estimate  # local import: cost needs the dataset shapes only
+    # local import: cost needs the dataset shapes only
+    from ..cost import EVAL_BATCH, LOG_BYTES_PER_VALUE, duration, estimate, reference_seconds
     est = estimate(cfg)
     if cfg.bn != "none" or cfg.arch == "vgg":  # VGG's entry block always has batch norm
         if cfg.batch_size < 2:
@@ -261,7 +283,28 @@ def check_limits(cfg, limits: Limits) -> None:
         raise ConfigError("batch_size", f"one training step would need about "
                           f"{est.memory_bytes / 2**30:.1f} GiB; at most "
                           f"{limits.max_memory_bytes / 2**30:.1f} GiB allowed (lower batch_size or widths)")
+    if est.eval_memory_bytes > limits.max_memory_bytes:
+        raise ConfigError("widths" if cfg.arch == "mlp" else "vgg_filters",
+                          f"evaluating in batches of {EVAL_BATCH} would need about "
+                          f"{est.eval_memory_bytes / 2**30:.1f} GiB; at most "
+                          f"{limits.max_memory_bytes / 2**30:.1f} GiB allowed (lower the widest layer)")
     if est.work > limits.max_work:
         raise ConfigError("epochs", f"this run would cost about {est.work:.1e} parameter-sample "
                           f"passes; at most {limits.max_work:.0e} allowed (lower epochs, "
                           f"train_subset or the network size)")
+    if est.total_steps > limits.max_steps:
+        raise ConfigError("batch_size" if est.steps_per_epoch > limits.max_steps else "epochs",
+                          f"{est.total_steps:,} optimizer steps ({est.steps_per_epoch:,} per epoch at "
+                          f"batch_size {cfg.batch_size}, {cfg.epochs} epochs); at most "
+                          f"{limits.max_steps:,} allowed (raise batch_size or lower epochs)")
+    if est.logged_values > limits.max_logged_values:
+        raise ConfigError("log_every", f"{est.logged_steps:,} logged steps x {cfg.depth + 1} layers "
+                          f"would keep {est.logged_values:,} statistics and histogram values (about "
+                          f"{est.logged_values * LOG_BYTES_PER_VALUE / 2**20:,.0f} MiB); at most "
+                          f"{limits.max_logged_values:,} allowed (raise log_every, or 0 = automatic)")
+    seconds = reference_seconds(cfg)
+    if seconds > limits.max_seconds:
+        raise ConfigError("epochs", f"this run would take about {duration(seconds)} on the reference "
+                          f"2-core CPU (the pages' time model, core.cost.training_seconds, at "
+                          f"core.cost.REFERENCE_RATES); at most {duration(limits.max_seconds)} allowed "
+                          f"(lower epochs, train_subset or the network size)")

@@ -14,20 +14,50 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
-from .data import prepare_data
+from ..config import RunConfig, active_limits
+from ..cost import batch_that_fits, estimate
+from .data import DatasetUnavailable, prepare_data
 from .models import build_model
 from .stats import ACT_STATS, GRAD_STATS, LayerStatsRecorder
 
 PROBE_BATCH = 256
+# The preview runs without a click (opening a link): its one step is held to a memory budget
+# (by the training step's estimate, and never above the active limit) and to a number of
+# forward multiply-accumulates (about a second or two on a 2-core CPU, backward included).
+PROBE_MEMORY_BYTES = 256 * 2**20
+PROBE_MACS = 5e9
+
+
+class ProbeRefused(DatasetUnavailable):
+    """No preview for this network: even the smallest batch exceeds the preview's budget. A
+    subclass of DatasetUnavailable, so every page that shows "no preview" for a missing dataset
+    shows this message the same way."""
+
+
+def probe_batch(cfg: RunConfig, wanted: int = PROBE_BATCH) -> int:
+    """The batch the preview of `cfg` uses: `wanted`, scaled down to fit the preview's memory and
+    time budgets; ProbeRefused when not even the smallest useful batch fits."""
+    est = estimate(cfg)
+    budget = min(PROBE_MEMORY_BYTES, active_limits().max_memory_bytes)
+    by_time = int(PROBE_MACS // max(est.macs_per_sample, 1))
+    batch = min(batch_that_fits(cfg, budget, wanted), by_time, est.train_samples)
+    smallest = 2 if cfg.bn != "none" or cfg.arch == "vgg" else 1  # batch norm needs two
+    if batch < smallest:
+        raise ProbeRefused(f"one step of this network needs more than the preview's budget "
+                           f"({budget / 2**20:.0f} MiB, {PROBE_MACS:.0e} multiply-accumulates) "
+                           f"even with {smallest} example{'s' if smallest > 1 else ''}; train it "
+                           "to see its gradients")
+    return batch
 
 
 def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "cpu",
                   allow_download: bool = False) -> pd.DataFrame:
-    """Per-layer gradient and activation statistics of `cfg`'s network before any update.
+    """Per-layer gradient and activation statistics of `cfg`'s network before any update, on
+    `batch_size` examples or fewer (probe_batch: the preview's memory and time budgets).
 
     Raises core.engine.data.DatasetUnavailable when the dataset is not on this machine (by default
-    a probe never downloads)."""
+    a probe never downloads), ProbeRefused when the network is too big for a preview."""
+    batch_size = probe_batch(cfg, batch_size)
     data = prepare_data(cfg, device, allow_download=allow_download)
     net = build_model(cfg, data.info).to(device)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -47,5 +77,6 @@ def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "
     wide.insert(1, "name", [net.layer_names[i - 1] for i in wide["layer"]])
     wide["loss"] = float(loss.detach())
     wide.columns.name = None
+    wide.attrs["batch"] = int(len(y))  # the examples the preview used
     return wide
 
