@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "show":
             p.add_argument("--json", action="store_true")
     _add_reproduce_parser(sub)
+    from .cli_theory import add_theory_parsers  # theory, probe: predictions before training
+
+    add_theory_parsers(sub)
     return parser
 
 
@@ -143,6 +146,8 @@ def _one_line(exc: Exception) -> str:
 def _dispatch(args) -> int:
     from .runs.store import RunStore
 
+    if getattr(args, "handler", None):  # subcommands that bring their own (core.cli_theory)
+        return args.handler(args)
     if args.command == "train":
         return _train(args, RunStore())
     if args.command == "list":

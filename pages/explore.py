@@ -6,6 +6,7 @@ from core.cost import duration, estimate
 from core.views.links import config_to_query
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import show_init_flow, show_job, show_run
+from pages.theory_views import show_prediction
 from pages.services import estimated_seconds, get_jobs, require_app, session_id, stored_run
 
 require_app()
@@ -49,3 +50,4 @@ else:
         st.error(f"The last attempt failed: {job.error}")
     st.subheader("Gradient flow at initialization")
     show_init_flow(cfg)
+show_prediction(cfg, result)

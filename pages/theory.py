@@ -11,6 +11,7 @@ from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_lim
 from core.engine.inits import INIT_TABLE
 from core.engine.probe import PROBE_BATCH
 from pages.services import probe, require_app
+from pages.theory_views import show_isometry, show_phase_map
 
 require_app()
 
@@ -65,3 +66,12 @@ st.caption(f"One batch of {PROBE_BATCH} MNIST digits through {depth} layers of {
            f"to {std[-1]:.2g}, and mean |gradient| changes by a factor of {g[0] / g[-1]:.2g} from the last "
            f"hidden layer back to the first. {spec.suited_init.capitalize()} initialization is the one "
            f"matched to {act}.")
+
+st.header("Order and chaos: predict before training")
+st.caption("Mean-field theory of wide random networks (Poole et al. 2016, Schoenholz et al. 2017): a "
+           "layer multiplies the squared backpropagated gradient by chi_1 on average. The map shows chi_1 "
+           "for the activation above over weight and bias variances; move the network with the sliders.")
+show_phase_map(cfg)
+
+st.header("Dynamical isometry: the Jacobian's spectrum")
+show_isometry(depth, width)

@@ -1,6 +1,7 @@
 """Weight initializations by name, each with the variance it is meant to give.
 
-    init_weight_(layer.weight, "he_normal")
+    init_weight_(layer.weight, "he_normal", gain=1.5)   # std x 1.5: variance 2.25 x 2 / fan_in
+    init_bias_(layer.bias, 0.1)                           # N(0, 0.1^2); 0 = zero biases
     expected_variance("he_normal", fan_in=784, fan_out=512)   # 2 / 784
 
 Fans follow PyTorch and Keras: for a conv kernel (out, in, k, k), fan_in = in*k*k and
@@ -62,8 +63,27 @@ def receptive_field_of(weight: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def init_weight_(weight: torch.Tensor, name: str, generator: torch.Generator | None = None) -> None:
-    """Initialize a weight tensor in place; the variance matches `expected_variance`."""
+def init_weight_(weight: torch.Tensor, name: str, generator: torch.Generator | None = None,
+                 gain: float = 1.0) -> None:
+    """Initialize a weight tensor in place; the variance matches `expected_variance` times gain^2
+    (gain multiplies every entry, after the scheme drew it)."""
+    _init_weight(weight, name, generator)
+    if gain != 1.0:
+        weight.mul_(gain)
+
+
+@torch.no_grad()
+def init_bias_(bias: torch.Tensor, std: float, keep: bool = False,
+               generator: torch.Generator | None = None) -> None:
+    """Biases ~ N(0, std^2); std 0 zeroes them unless keep (torch_default's own biases)."""
+    if std > 0:
+        bias.normal_(0.0, std, generator=generator)
+    elif not keep:
+        bias.zero_()
+
+
+@torch.no_grad()
+def _init_weight(weight: torch.Tensor, name: str, generator: torch.Generator | None) -> None:
     if name == "torch_default":
         return  # the layer's own reset_parameters already ran
     fi, fo = fans(weight)

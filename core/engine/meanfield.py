@@ -315,10 +315,10 @@ def applies(cfg) -> tuple[bool, str]:
 
 
 def config_sigmas(cfg, info) -> tuple[list[float], list[float]]:
-    """Per-layer sigma_w2 and sigma_b2 of cfg's MLP: hidden layers 1..L, then the head."""
+    """Per-layer sigma_w2 (times init_gain^2) and sigma_b2 (bias_std^2) of cfg's MLP: hidden 1..L, head."""
     fans = [info.features, *cfg.widths, info.classes]
-    sw = [init_sigma_w2(cfg.init, fi, fo) for fi, fo in zip(fans[:-1], fans[1:])]
-    return sw, [init_sigma_b2(cfg.init, fi) for fi in fans[:-1]]
+    sw = [init_sigma_w2(cfg.init, fi, fo) * cfg.init_gain ** 2 for fi, fo in zip(fans[:-1], fans[1:])]
+    return sw, [cfg.bias_std ** 2 if cfg.bias_std > 0 else init_sigma_b2(cfg.init, fi) for fi in fans[:-1]]
 
 
 def theory_for_config(cfg, info=None, q0: float = 1.0, tol: float = CRITICAL_TOL) -> Propagation:

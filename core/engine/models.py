@@ -20,7 +20,7 @@ from torch import nn
 
 from .activations import build_activation
 from ..datasets import DatasetInfo
-from .inits import init_weight_
+from .inits import init_bias_, init_weight_
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def build_model(cfg, info: DatasetInfo) -> Net:
     """Build and initialize the network of `cfg` (seeded by cfg.seed) for data shaped like `info`."""
     torch.manual_seed(cfg.seed)
     net = _build_mlp(cfg, info) if cfg.arch == "mlp" else _build_vgg(cfg, info)
-    _initialize(net, cfg.init)
+    _initialize(net, cfg.init, cfg.init_gain, cfg.bias_std)
     return net
 
 
@@ -188,9 +188,11 @@ def _build_vgg(cfg, info: DatasetInfo) -> Net:
     return Net(_Sequence(parts), head, layers, acts, flatten_input=False)
 
 
-def _initialize(net: Net, init: str) -> None:
+def _initialize(net: Net, init: str, gain: float = 1.0, bias_std: float = 0.0) -> None:
+    """Every weight by `init` times gain; biases N(0, bias_std^2), or 0 (torch_default: its own)
+    when bias_std is 0."""
     for m in net.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            init_weight_(m.weight, init)
-            if m.bias is not None and init != "torch_default":
-                nn.init.zeros_(m.bias)
+            init_weight_(m.weight, init, gain=gain)
+            if m.bias is not None:
+                init_bias_(m.bias, bias_std, keep=init == "torch_default")

@@ -21,6 +21,7 @@ from ..config import ConfigError, RunConfig
 from ..datasets import DATASET_INFO
 from ..engine.result import gradient_ratio
 from ..instruments import INSTRUMENTS
+from .theory import with_theory
 
 # Healthy ranges, from the instruments' declarations:
 FLOW = INSTRUMENTS["grad_mean_abs"].healthy  # of layer 1's mean |g| over the last hidden layer's
@@ -156,6 +157,7 @@ def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: 
 def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
     """Findings from `core.engine.probe.probe_at_init`'s table (one forward/backward, no training)."""
     findings = _flow_findings(cfg, list(flow["grad_mean_abs"]), "at initialization")
+    findings = with_theory(cfg, flow, findings)  # the prediction beside the measured flow
     idx = flow.set_index("layer")
     sat = idx["act_saturation"].dropna() if "act_saturation" in idx else pd.Series(dtype=float)
     dead = idx["act_dead"].dropna() if "act_dead" in idx else pd.Series(dtype=float)

@@ -1,0 +1,154 @@
+"""Command line: `python -m core theory` and `python -m core probe` (predictions before training).
+
+    python -m core theory -a tanh --sigma-w2 1.5 --sigma-b2 0.05 --depth 20 --json
+    python -m core probe -a tanh -n 128 128 128 --init-gain 1.2 --bias-std 0.1 --jacobian --json
+
+theory prints the mean-field facts at one point (q_star, chi1, c_star, xi_q, xi_c: null where
+infinite; phase; the predicted per-layer variance); probe builds the train flags' network, runs
+one forward and backward pass (core.engine.probe) and prints the per-layer gradient flow, the
+theory beside it where it applies, and with --jacobian the input-output Jacobian's singular
+values. Bad input: one line on stderr naming the flag, exit status 2 (core.cli.main).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from .cli import CliError, _add_config_flags, config_from_args
+from .config import ACTIVATIONS
+
+MAX_DEPTH = 10_000
+
+
+def _number(flag: str, lo: float | None = None):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise CliError(f"{flag}: got {text!r}; expected a number") from None
+        if not math.isfinite(value) or (lo is not None and value < lo):
+            raise CliError(f"{flag}: got {text}; expected a finite number >= {lo:g}")
+        return value
+    return parse
+
+
+def _depth(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise CliError(f"--depth: got {text!r}; expected a whole number") from None
+    if not 1 <= value <= MAX_DEPTH:
+        raise CliError(f"--depth: got {value}; expected 1 to {MAX_DEPTH} hidden layers")
+    return value
+
+
+def add_theory_parsers(sub) -> None:
+    """The `theory` and `probe` subcommands (registered by core.cli.build_parser)."""
+    p = sub.add_parser("theory", help="signal-propagation theory at one (sigma_w2, sigma_b2)")
+    p.add_argument("-a", "--activation", default="tanh", choices=ACTIVATIONS, metavar="{" + ",".join(ACTIVATIONS) + "}")
+    p.add_argument("--sigma-w2", type=_number("--sigma-w2", 0), required=True, help="fan_in x weight variance")
+    p.add_argument("--sigma-b2", type=_number("--sigma-b2", 0), default=0.0, help="bias variance (default 0)")
+    p.add_argument("--depth", type=_depth, default=10, help="hidden layers (default 10)")
+    p.add_argument("--q0", type=_number("--q0", 0), default=1.0, help="input second moment per feature (default 1)")
+    p.add_argument("--leaky-slope", type=_number("--leaky-slope", 0), default=0.01)
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.set_defaults(handler=_theory)
+    p = sub.add_parser("probe", help="gradient flow at initialization (no training), with the theory")
+    _add_config_flags(p)
+    p.add_argument("--jacobian", action="store_true", help="also the input-output Jacobian's singular values")
+    p.add_argument("--jacobian-batch", type=_depth_batch, default=16, help="examples for the Jacobian (default 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.set_defaults(handler=_probe)
+
+
+def _depth_batch(text: str) -> int:
+    from .engine.jacobian import MAX_BATCH
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise CliError(f"--jacobian-batch: got {text!r}; expected a whole number") from None
+    if not 1 <= value <= MAX_BATCH:
+        raise CliError(f"--jacobian-batch: got {value}; expected 1 to {MAX_BATCH} examples")
+    return value
+
+
+def _num(v):
+    """JSON has no infinity: non-finite numbers (and None) become null."""
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def propagation_dict(p) -> dict:
+    return {"activation": p.activation, "sigma_w2": p.sigma_w2, "sigma_b2": p.sigma_b2, "q0": p.q0,
+            "depth": len(p.per_layer_q), "q_star": _num(p.q_star), "chi1": _num(p.chi1),
+            "c_star": _num(p.c_star), "xi_q": _num(p.xi_q), "xi_c": _num(p.xi_c), "phase": p.phase,
+            "per_layer_q": [_num(q) for q in p.per_layer_q], "grad_growth": _num(p.grad_growth),
+            "describe": p.describe()}
+
+
+def _theory(args) -> int:
+    from .engine.meanfield import signal_propagation
+
+    try:
+        p = signal_propagation(args.activation, args.sigma_w2, args.sigma_b2, args.depth, args.q0,
+                               leaky_slope=args.leaky_slope)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    out = propagation_dict(p)
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    for k, v in out.items():
+        if k != "per_layer_q":
+            print(f"{k:12s} {'inf' if v is None and k in ('q_star', 'xi_q', 'xi_c') else v}")
+    print("per_layer_q  " + " ".join(f"{q:.4g}" if q is not None else "inf" for q in out["per_layer_q"]))
+    return 0
+
+
+def _spectrum_dict(spec) -> dict:
+    return {"kind": spec.kind, "mean_sq": _num(spec.mean_sq), "condition": _num(spec.condition),
+            "quantile_ratio": _num(spec.quantile_ratio),
+            "singular_values": [[_num(s) for s in row] for row in spec.singular_values]}
+
+
+def _probe(args) -> int:
+    from .engine.data import prepare_data
+    from .engine.jacobian import jacobian_spectrum
+    from .engine.models import build_model
+    from .engine.probe import probe_at_init
+    from .datasets import DATASET_INFO
+    from .lab.theory import details, does_not_apply, verdict
+    from .engine.prediction import compare
+
+    cfg = config_from_args(args)
+    flow = probe_at_init(cfg)
+    out = {"run_id": cfg.run_id, "config": cfg.to_dict(),
+           "flow": json.loads(flow.to_json(orient="records"))}
+    why = does_not_apply(cfg)
+    if why:
+        out["theory"] = None
+        out["theory_note"] = why
+    else:
+        cmp = compare(cfg, flow)
+        out["theory"] = dict(propagation_dict(cmp.propagation), q0=cmp.q0,
+                             measured_growth=_num(cmp.measured_growth),
+                             predicted_grad_ratio=_num(cmp.predicted_ratio),
+                             measured_grad_ratio=_num(cmp.measured_ratio))
+        out["theory_note"] = f"{verdict(cmp)} {details(cmp)}"
+    if args.jacobian:
+        x = prepare_data(cfg, "cpu", allow_download=False).x_train[:args.jacobian_batch]
+        try:
+            out["jacobian"] = _spectrum_dict(jacobian_spectrum(build_model(cfg, DATASET_INFO[cfg.dataset]), x))
+        except ValueError as exc:  # beyond the library's cost limits: say so, as the app does
+            out["jacobian"] = None
+            out["jacobian_error"] = " ".join(str(exc).split())
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(flow.to_string(index=False))
+    print(out["theory_note"])
+    if args.jacobian:
+        j = out["jacobian"]
+        print(f"jacobian: {out['jacobian_error']}" if j is None else
+              f"jacobian: mean_sq {j['mean_sq']:.4g}, condition {j['condition']}, quantile_ratio {j['quantile_ratio']}")
+    return 0

@@ -1,0 +1,40 @@
+"""Explore and Theory with the signal-propagation theory, through AppTest."""
+from apptest_helpers import TINY, charts, fresh_app_caches, open_page, texts  # noqa: F401
+
+
+def _marks(at) -> str:
+    return " ".join(str(c.spec) for c in charts(at))
+
+
+def test_explore_shows_prediction_chart_verdict_and_jacobian():
+    at = open_page("pages/explore.py", dict(TINY, widths="16-16-16", init_gain="1.2", bias_std="0.1"))
+    assert not at.exception
+    words = texts(at)
+    assert "Predict before training" in words
+    assert "the theory predicts the squared gradient norm" in words and "measured" in words
+    assert "phase (chi_1 = " in words
+    spec = _marks(at)
+    assert "activation variance" in spec and "gradient RMS" in spec and "predicted" in spec
+    assert "singular value" in spec and "mean squared singular value" in words
+
+
+def test_explore_says_the_theory_does_not_apply_to_batch_norm():
+    at = open_page("pages/explore.py", dict(TINY, bn="before"))
+    assert not at.exception
+    assert "does not apply" in texts(at) and "batch norm" in texts(at)
+
+
+def test_theory_page_phase_map_sliders_and_isometry():
+    at = open_page("pages/theory.py")
+    assert not at.exception
+    spec = _marks(at)
+    assert "weight variance" in spec and "(bias variance)" in spec and "sigma_w2_end" in spec
+    assert "singular value" in spec
+    words = texts(at)
+    assert "tanh, orthogonal, critical" in words and "condition" in words
+    assert "the theory predicts" in words and "the black line is the critical line" in words
+    before = next(s for s in at.slider if s.label.startswith("σ_w²"))
+    before.set_value(3.0).run()
+    assert not at.exception
+    assert "Chaotic phase" in texts(at)
+    assert "gain 1.7321 on glorot_uniform" in texts(at)  # sqrt(3 / 1): the point moved to sigma_w2 = 3
