@@ -6,7 +6,9 @@ import streamlit as st
 
 from core.config import parse_flag, public_demo as demo_limits_on
 
-st.set_page_config(page_title="Vanishing gradients lab", page_icon=":material/trending_down:", layout="wide")
+# An emoji favicon: Streamlit draws it as an inline SVG, where a :material/...: page icon would
+# be fetched from fonts.gstatic.com (the app must work offline; tests/test_browser.py checks).
+st.set_page_config(page_title="Vanishing gradients lab", page_icon="📉", layout="wide")
 
 
 @st.cache_resource
@@ -36,6 +38,7 @@ public_demo = configure_process()
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/explore.py", title="Explore", icon=":material/biotech:"),
+    st.Page("pages/playground.py", title="Playground", icon=":material/toys:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/theory.py", title="Theory", icon=":material/functions:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
@@ -44,13 +47,21 @@ pages = [
 page = st.navigation(pages)
 
 from core.views.progress import batch_note  # noqa: E402
-from pages.services import get_jobs, session_id  # noqa: E402  (after set_page_config)
+from pages.services import get_jobs, session_id, stop_unless_store_opens  # noqa: E402  (after set_page_config)
+
+stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
 
 
 @st.fragment(run_every=2.0)
 def training_status():
-    """Every page shows this session's training jobs; polling also keeps them alive."""
+    """Every page shows this session's training jobs; polling also keeps them alive. When a job
+    this session watched has ended, the whole page reruns: the run view appears even if the
+    page's own progress fragment was lost (a session must never stay on a finished job)."""
     mine = [j for j in get_jobs().active() if session_id() in j.watchers]
+    watched = set(st.session_state.get("_vg_watched", ()))
+    st.session_state["_vg_watched"] = {j.run_id for j in mine}
+    if watched - st.session_state["_vg_watched"]:
+        st.rerun(scope="app")
     for job in mine:
         get_jobs().heartbeat(job.run_id, session_id())
         p = job.progress

@@ -8,9 +8,11 @@ from core.lab.compare import SWEEPABLE, runs_table, sweep_configs
 from core.cost import duration
 from core.views.frames import grad_flow_frame
 from core.views.labels import distinct_labels
+from core.views.markup import inert
 from pages.compare_views import show_run_explorer
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
+from core.runs.jobs import SubmitError
 from pages.services import estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run
 
 require_app()
@@ -32,7 +34,7 @@ if mode == "stored runs":
     wanted = [r for r in runs_param.split(",") if r]
     unknown = [r for r in wanted if r not in labels]
     if unknown:
-        st.warning(f"runs: not stored here, ignored: {', '.join(u[:20] for u in unknown[:5])}")
+        st.warning(f"runs: not stored here, ignored: {inert(', '.join(u[:20] for u in unknown[:5]))}")
     chosen = st.multiselect("runs", list(labels), default=[r for r in wanted if r in labels],
                             format_func=lambda r: labels[r], key="compare-runs")
     # labelled by what differs between the chosen runs, as a sweep labels its runs
@@ -55,7 +57,7 @@ else:
     st.caption(f"Every setting comes from the sidebar except {vary}, which takes the values above.")
     built, problems = sweep_configs(base, vary, values_text.split(","))
     for p in problems:
-        st.warning(p)
+        st.warning(inert(p))
     entries = [(label, cfg.run_id, cfg) for label, cfg in built]
     extra = {"mode": "sweep", "vary": vary, "values": values_text}
     write_url("compare", base, extra)
@@ -80,14 +82,18 @@ if missing:
     waiting = [j for j in active if j is not None and not j.finished]
     seconds = estimated_seconds([cfg for _, cfg in missing])
     st.info(f"{len(missing)} of {len(entries)} runs are not stored yet "
-            f"({', '.join(label for label, _ in missing)}); training them takes about "
+            f"({inert(', '.join(label for label, _ in missing))}); training them takes about "
             f"{duration(seconds)} here (estimated from this machine's speed and its stored runs).")
     if not waiting:
         if st.button(f"Train {len(missing)} missing run{'s' if len(missing) != 1 else ''}", type="primary"):
             # one turn of the queue: runs that differ only in seed, init, lr, optimizer or noise
             # train together as one stacked model
-            jobs.submit_many([cfg for _, cfg in missing], watcher=session_id())
-            st.rerun()
+            try:
+                jobs.submit_many([cfg for _, cfg in missing], watcher=session_id())
+            except (SubmitError, RuntimeError) as exc:  # too many runs, a device not here
+                st.error(f"Not started: {inert(exc)}")
+            else:
+                st.rerun()
     else:
         @st.fragment(run_every=1.0)
         def sweep_progress():

@@ -19,6 +19,7 @@ import streamlit as st
 from core.config import (ConfigError, Limits, RunConfig, active_limits, config_fields, field_applies,
                          field_spec)
 from core.views.links import config_from_query, config_to_query
+from core.views.markup import inert
 
 # Sidebar sections: one expander per field group, in the fields' order. A group not named here
 # gets its own name as title; a section not always open opens when one of its settings is changed.
@@ -203,8 +204,8 @@ def config_sidebar(page: str, page_params: tuple[str, ...] = ()) -> RunConfig | 
     try:
         new = cfg.replace(**values)  # RunConfig coerces the widths text and checks every limit
     except ConfigError as exc:
-        st.sidebar.error(str(exc))
-        st.error(f"This configuration cannot run — {exc}")
+        st.sidebar.error(inert(exc))  # the message may echo what was typed
+        st.error(f"This configuration cannot run — {inert(exc)}")
         return None
     if new != cfg:
         st.session_state[f"{page}_cfg"] = new
@@ -215,5 +216,6 @@ def config_sidebar(page: str, page_params: tuple[str, ...] = ()) -> RunConfig | 
 def show_url_warnings(page: str) -> None:
     warnings = st.session_state.get(f"{page}_warnings") or []
     if warnings:
-        st.warning("Some link parameters were ignored:\n" + "\n".join(f"- {w}" for w in warnings))
+        # each warning echoes what the link gave: shown as its characters, never as markup
+        st.warning("Some link parameters were ignored:\n" + "\n".join(f"- {inert(w)}" for w in warnings))
 

@@ -3,8 +3,11 @@
 import streamlit as st
 
 from core.cost import duration, estimate
+from core.runs.jobs import SubmitError
 from core.views.links import config_to_query
+from core.views.markup import inert
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
+from pages.playground_ui import data_upload
 from pages.run_views import show_init_flow, show_job, show_run
 from pages.theory_views import show_prediction
 from pages.services import estimated_seconds, get_jobs, require_app, session_id, stored_run
@@ -14,6 +17,7 @@ require_app()
 st.title("Explore")
 cfg = config_sidebar("explore")
 show_url_warnings("explore")
+data_upload("explore")
 if cfg is None:
     st.stop()
 write_url("explore", cfg)
@@ -41,13 +45,17 @@ else:
     seconds = estimated_seconds([cfg])
     left, right = st.columns([1, 2])
     if left.button("Train this network", type="primary", width="stretch", key="explore-train"):
-        get_jobs().submit(cfg, watcher=session_id())
-        st.rerun()
+        try:
+            get_jobs().submit(cfg, watcher=session_id())
+        except (SubmitError, RuntimeError) as exc:  # e.g. device=cuda on a machine without one
+            st.error(f"Not started: {inert(exc)}")
+        else:
+            st.rerun()
     right.caption(f"Not trained yet. It takes about {duration(seconds)} here (estimated from this "
                   "machine's speed and its stored runs). Training runs in the background: you can "
                   "change settings or pages meanwhile.")
     if job is not None and job.state == "failed":
-        st.error(f"The last attempt failed: {job.error}")
+        st.error(f"The last attempt failed: {inert(job.error)}")
     st.subheader("Gradient flow at initialization")
     show_init_flow(cfg)
 show_prediction(cfg, result)

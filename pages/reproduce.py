@@ -10,6 +10,8 @@ from core.lab.reproduce import plan
 from core.lab.tables import flow_summary, labelled, ours_vs_published_frame, ours_vs_published_table
 from core.views.frames import grad_flow_frame, grad_value_histogram_frame, layer_stat_frame
 from core.views.links import config_to_query
+from core.views.markup import inert
+from core.runs.jobs import SubmitError
 from pages.config_ui import share_url
 from pages.run_views import chart, show_histograms
 from pages.services import get_jobs, get_store, require_app, session_id, stored_run, time_rates
@@ -58,7 +60,7 @@ scale = right.radio("scale", SCALES, horizontal=True, key="reproduce-scale",
                     help="quick: the same design scaled down to minutes on a laptop CPU (what is "
                          "scaled down is said below); full: the document's settings.")
 for w in st.session_state.get("reproduce_warnings") or []:
-    st.warning(w, icon=":material/warning:")
+    st.warning(inert(w), icon=":material/warning:")  # echoes the link's preset and scale
 if (name, scale) != signature:
     st.session_state["reproduce_warnings"] = []
     st.session_state["reproduce_url_sig"] = (name, scale)
@@ -100,11 +102,15 @@ elif not active:
     if st.button(f"Run the {len(pl.missing)} missing runs", type="primary", key="reproduce-run"):
         # One turn of the queue: runs that differ only in seed, init or optimizer settings
         # train together as one stacked model (core.engine.stacked), the rest one after the other.
-        jobs.submit_many([c.config for c in pl.missing], watcher=session_id())
-        st.rerun()
+        try:
+            jobs.submit_many([c.config for c in pl.missing], watcher=session_id())
+        except (SubmitError, RuntimeError) as exc:  # too many runs, a device not here
+            st.error(f"Not started: {inert(exc)}")
+        else:
+            st.rerun()
     failed = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and j.state == "failed"]
     if failed:
-        st.error(f"{len(failed)} runs failed last time, e.g.: {failed[0].error}")
+        st.error(f"{len(failed)} runs failed last time, e.g.: {inert(failed[0].error)}")
 else:
     @st.fragment(run_every=1.0)
     def reproduction_progress():

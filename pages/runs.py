@@ -1,6 +1,5 @@
 """Runs: what the store holds; open, compare, download or delete runs."""
 
-import html
 import json
 from functools import partial
 
@@ -10,6 +9,7 @@ import streamlit as st
 from core.config import public_demo
 from core.runs.bundle import BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
+from core.views.markup import inert
 from pages.services import get_store, list_runs, require_app, stored_run
 
 require_app()
@@ -29,7 +29,7 @@ with st.expander("Open a run from a bundle (.zip)"):
             try:
                 run_id = import_bundle(store, upload)
             except BundleError as exc:
-                st.error(f"Not opened: {html.escape(str(exc))}")
+                st.error(f"Not opened: {inert(exc)}")
             else:
                 st.session_state["runs-uploads"] = st.session_state.get("runs-uploads", 0) + 1
                 list_runs.clear()
@@ -72,9 +72,11 @@ if len(selected) > 1:
     c[1].page_link("pages/compare.py", label=f"Compare {len(selected)} runs", icon=":material/compare_arrows:",
                    query_params={"runs": ",".join(selected)})
 plural = "s" if len(selected) != 1 else ""
-if c[2].button(f"Delete {len(selected)} run{plural}"):
+if public_demo():  # a shared demo: one visitor must not delete everyone's runs
+    c[2].caption("Deleting is off in the public demo.")
+elif c[2].button(f"Delete {len(selected)} run{plural}"):
     st.session_state["runs-confirm"] = list(selected)
-if st.session_state.get("runs-confirm") == list(selected):
+if st.session_state.get("runs-confirm") == list(selected) and not public_demo():
     st.warning(f"Delete {len(selected)} stored run{plural}? Their results are lost (they can be trained again).")
     if st.button("Yes, delete"):
         for run_id in selected:

@@ -6,6 +6,7 @@ results that are safe to copy per caller.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 
 import streamlit as st
@@ -16,7 +17,7 @@ from core.runs.jobs import JobQueue
 from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init
 from core.runs import calibration
-from core.runs.store import CorruptRun, RunStore
+from core.runs.store import CorruptRun, RunStore, StoreError
 
 
 def require_app() -> None:
@@ -33,6 +34,7 @@ def require_app() -> None:
     if PagesManager.uses_pages_directory and not _under_apptest():
         PagesManager.uses_pages_directory = False
         st.rerun()
+    stop_unless_store_opens()  # (app.py checks too; AppTest runs a page without app.py)
 
 
 def _under_apptest() -> bool:
@@ -47,6 +49,20 @@ def _under_apptest() -> bool:
 @st.cache_resource
 def get_store() -> RunStore:
     return RunStore()
+
+
+def stop_unless_store_opens() -> None:
+    """Show why the run store cannot open (a bad VG_CACHE_DIR, VG_CACHE_MAX_BYTES or lock file)
+    as an error in the page and stop the script, instead of a traceback. A failed open is not
+    cached: fixing the setting and reloading works."""
+    try:
+        get_store()
+    except StoreError as exc:
+        from core.views.markup import inert
+
+        st.error(f"The run store cannot open, so nothing can be trained or shown: {inert(exc)}. "
+                 "Fix the setting and reload the page.", icon=":material/error:")
+        st.stop()
 
 
 @st.cache_resource
@@ -92,12 +108,18 @@ def stored_run(run_id: str):
     return load_run(run_id, stamp)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+# One preview at a time in the process: each is held to the preview's memory budget
+# (core.engine.probe.probe_batch), so many sessions opening links cannot add theirs up.
+_PROBE_LOCK = threading.Lock()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
 def _probe(config_json: str):
     import json
 
     cfg = RunConfig.from_dict(json.loads(config_json))
-    return probe_at_init(cfg)
+    with _PROBE_LOCK:
+        return probe_at_init(cfg)
 
 
 def probe(cfg: RunConfig):
