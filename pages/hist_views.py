@@ -58,21 +58,23 @@ def show_histograms(result, key: str) -> None:
                                              key=f"{key}-hist-vs0")]
     for name in chosen:
         h = hv.split(hist[array][:, layer_names.index(name)], hist[edges_key], bins)
-        title = f"{name}: {kind}"
+        title = ""
+        st.markdown(f"**{name}**: {kind}")
         if view == "heatmap":
             chart(hv.histogram_heatmap(hist[array][:, layer_names.index(name)], hist["steps"], hist[edges_key],
-                                       title, log_bins=bins == hv.GRAD))
+                                       "", log_bins=bins == hv.GRAD))
         elif view == "distribution":
             chart(hv.distribution(h, steps, title))
         else:
             chart(hv.ridge(h, steps, sorted(set(picked)), "offset" if view == "offset" else "overlay", title))
-        chart(hv.outside(h, steps, f"{name}: entries outside the bins"))
-        st.caption(f"{name}: {hv.outside_summary(h, steps)}.")
+        if hv.any_outside(h):
+            chart(hv.outside(h, steps))
+        st.caption(f"{name}, entries outside the bins: {hv.outside_summary(h, steps)}.")
     st.caption(CAPTIONS[view] + (" Gradient bins are 0.25 decades of log10 |g| from 1e-12 to 1e2; exact "
-                                 "zeros, values beyond the bins and NaN/inf are counted in the small chart "
-                                 "under each layer, never dropped." if bins == hv.GRAD else
-                                 " Activation bins are linear; values beyond them are counted in the small "
-                                 "chart under each layer (NaN activations are not recorded)."))
+                                 "zeros, values beyond the bins and NaN/inf are counted under each layer "
+                                 "(with a chart when there are any), never dropped." if bins == hv.GRAD else
+                                 " Activation bins are linear; values beyond them are counted under each "
+                                 "layer (NaN activations are not recorded)."))
     st.caption("Weight histograms are not recorded by the trainer (only weight norms, in Updates).")
 
 

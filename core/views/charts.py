@@ -147,7 +147,8 @@ def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
     return alt.Chart(long).mark_line(point=True).encode(
         x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)), y=y,
         color=alt.Color("split:N", sort=["train", "validation", "test"],
-                        scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom")),
+                        scale=alt.Scale(scheme=RUN_SCHEME),
+                        legend=alt.Legend(orient="bottom", title=None, columns=3, symbolSize=50)),
         strokeDash=alt.StrokeDash("split:N", sort=["train", "validation", "test"], legend=None),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=HEIGHT)

@@ -86,10 +86,21 @@ def ridge_frame(h: Split, steps, chosen) -> pd.DataFrame:
         pd.DataFrame(columns=["center", "low", "high", "share", "step", "order"])
 
 
+def occupied(df: pd.DataFrame, h: Split) -> list[float]:
+    """The x range of the bins that hold entries in `df` (a ridge frame), one bin of margin."""
+    used = df[df["share"] > 0]
+    if used.empty:
+        return [float(h.edges[0]), float(h.edges[-1])]
+    width = float(h.edges[1] - h.edges[0])
+    return [max(float(h.edges[0]), float(used["low"].min()) - width),
+            min(float(h.edges[-1]), float(used["high"].max()) + width)]
+
+
 def _step_color(chosen) -> alt.Color:
     # sequential: early steps light, late ones dark, in visible steps of the scheme
     return alt.Color("step:O", title="step", sort=list(chosen),
-                     scale=alt.Scale(scheme="plasma", domain=list(chosen), reverse=True),
+                     scale=alt.Scale(scheme=alt.SchemeParams(name="plasma", extent=[0.25, 0.9]),
+                                     domain=list(chosen), reverse=True),
                      legend=alt.Legend(orient="right") if len(chosen) > 1 else None)
 
 
@@ -97,8 +108,7 @@ def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt
     """The chosen steps' histograms: "offset" (one ridge per step, later steps lower and in front,
     like TensorBoard's offset view) or "overlay" (drawn over each other on one axis)."""
     df = ridge_frame(h, steps, chosen)
-    x = alt.X("center:Q", title=h.axis_title, scale=alt.Scale(domain=[float(h.edges[0]), float(h.edges[-1])],
-                                                             nice=False))
+    x = alt.X("center:Q", title=h.axis_title, scale=alt.Scale(domain=occupied(df, h), nice=False))
     tooltip = ["step:O", alt.Tooltip("low:Q", title="from", format=".2f"),
                alt.Tooltip("high:Q", title="to", format=".2f"), alt.Tooltip("share:Q", format=".2%")]
     if mode == "overlay":
@@ -110,12 +120,16 @@ def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt
     df = df.assign(base=(n - 1 - df["order"]).astype(float))
     df = df.assign(top=df["base"] + 1.6 * df["share"] / peak)  # ridges overlap a little, as in TensorBoard
     y = alt.Y("top:Q", title=None, axis=None, scale=alt.Scale(domain=[0, n + 0.7], nice=False))
-    areas = alt.Chart(df).mark_area(interpolate="step", fillOpacity=0.55, stroke="white", strokeWidth=0.6).encode(
-        x=x, y=y, y2="base:Q", color=_step_color(chosen), order=alt.Order("order:Q"), tooltip=tooltip)
-    labels = alt.Chart(df.drop_duplicates("step")).mark_text(align="right", dx=-4, dy=-4, fontSize=10).encode(
+    areas = alt.Chart(df).mark_area(interpolate="step", fillOpacity=0.55, strokeWidth=1).encode(
+        x=x, y=y, y2="base:Q", color=_step_color(chosen), stroke=_step_color(chosen),
+        order=alt.Order("order:Q"), tooltip=tooltip)
+    # step labels inside the plot, at the left edge just above each ridge's baseline
+    labels = alt.Chart(df.drop_duplicates("step")).mark_text(align="left", dx=4, dy=-5, fontSize=10).encode(
         x=alt.value(0), y=alt.Y("base:Q", scale=alt.Scale(domain=[0, n + 0.7], nice=False)),
         text=alt.Text("step:O", format="d"), color=_step_color(chosen))
-    return alt.layer(areas, labels).properties(title=title, height=max(HEIGHT, 34 * n))
+    chart = alt.layer(areas, labels).properties(height=max(HEIGHT, 34 * n),
+                                                padding={"left": 5, "right": 5, "top": 5, "bottom": 24})
+    return chart.properties(title=alt.Title(title, anchor="start")) if title else chart
 
 
 def percentiles(h: Split, qs=PERCENTILES) -> np.ndarray:
@@ -163,17 +177,22 @@ def outside_frame(h: Split, steps) -> pd.DataFrame:
 
 
 def outside(h: Split, steps, title: str = "") -> alt.Chart:
-    """Counts of exact zeros, out-of-range and NaN/inf entries over steps (all kinds in the legend,
-    zero counts included, so an all-zero line reads as 'none', not as missing)."""
+    """Shares of exact zeros, out-of-range and NaN/inf entries over steps: the kinds that occur
+    (outside_summary says 'none' for the others; pages draw this only when one occurs)."""
     df = outside_frame(h, steps)
-    kinds = list(h.outside)
+    kinds = [k for k, c in h.outside.items() if c.any()] or list(h.outside)
+    df = df[df["what"].isin(kinds)]
     return alt.Chart(df).mark_line(point=True).encode(
         x=alt.X("step:Q", title="training step"),
         y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("what:N", sort=kinds, title=None, scale=alt.Scale(scheme="dark2", domain=kinds),
-                        legend=alt.Legend(orient="bottom", columns=2)),
+                        legend=alt.Legend(orient="right")),
         tooltip=["step:Q", "what:N", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
-    ).properties(title=title, height=160)
+    ).properties(height=140)
+
+
+def any_outside(h: Split) -> bool:
+    return any(c.any() for c in h.outside.values())
 
 
 def outside_summary(h: Split, steps) -> str:
