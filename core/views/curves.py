@@ -63,7 +63,7 @@ def step_loss(frame: pd.DataFrame, x: str = "step", log: bool = False) -> alt.Ch
     long = long[np.isfinite(long["value"]) & ((long["value"] > 0) | (not log))]
     y = alt.Y("value:Q", title="training loss (cross-entropy)",
               scale=alt.Scale(type="log") if log else alt.Scale(zero=False),
-              axis=log_axis() if log else alt.Axis())
+              axis=log_axis(long["value"]) if log else alt.Axis())
     return alt.Chart(long).mark_line().encode(
         x=alt.X("x:Q", title=X_AXES[x]), y=y,
         color=alt.Color("line:N", title=None, sort=["every step", "smoothed"],
