@@ -7,8 +7,6 @@ order-to-chaos phase diagram, and Jacobian singular-value histograms. Pure DataF
 """
 from __future__ import annotations
 
-import math
-
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -28,9 +26,10 @@ def prediction_chart(frame: pd.DataFrame) -> alt.Chart:
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), axis=log_axis(data["value"]), title="value (log scale)"),
         color=alt.Color("quantity:N", sort=quantities, scale=alt.Scale(scheme=RUN_SCHEME),
-                        legend=alt.Legend(title=None, orient="bottom", direction="horizontal")),
+                        legend=alt.Legend(title="solid, filled = measured; dashed, hollow = predicted",
+                                          orient="bottom", direction="vertical", titleLimit=400)),
         strokeDash=alt.StrokeDash("source:N", sort=SOURCES, scale=alt.Scale(domain=SOURCES, range=[[1, 0], [6, 4]]),
-                                  legend=alt.Legend(title=None, orient="bottom", direction="horizontal")),
+                                  legend=None),
         detail="source:N",
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("quantity:N"), alt.Tooltip("source:N"),
                  alt.Tooltip("value:Q", format=".3e")],
@@ -70,10 +69,9 @@ def phase_chart(grid: pd.DataFrame, critical: pd.DataFrame, point: pd.DataFrame 
     critical line (critical columns sigma_w2, sigma_b2) and the current configuration (point:
     sigma_w2, sigma_b2, label)."""
     if colour == "chi1":
-        lo, hi = grid["chi1"].min(), grid["chi1"].max()
-        span = max(abs(math.log(lo)), abs(math.log(hi)), math.log(1.5)) if len(grid) else 1.0
-        scale = alt.Scale(type="log", scheme="redblue", reverse=True, domainMid=1.0,
-                          domain=[math.exp(-span), math.exp(span)], clamp=True)
+        lo = min(float(grid["chi1"].min()), 0.9) if len(grid) else 0.5  # each side of 1 its own range:
+        hi = max(float(grid["chi1"].max()), 1.1) if len(grid) else 2.0  # a pale chaotic side would hide it
+        scale = alt.Scale(type="log", scheme="redblue", reverse=True, domainMid=1.0, domain=[lo, hi], clamp=True)
     else:
         scale = alt.Scale(type="log", scheme="viridis", domain=[1, DEPTH_CAP], clamp=True)
     x = alt.X("sigma_w2:Q", title="σ_w² (weight variance × fan-in)", scale=alt.Scale(nice=False, zero=False))
