@@ -102,7 +102,12 @@ def _add_reproduce_parser(sub) -> None:
                        "compare with the published numbers")
     p.add_argument("name", nargs="?", help="preset name (see --list)")
     p.add_argument("--scale", default="quick", help="quick (minutes on a laptop CPU, scaled "
-                   "down as stated) or full (the document's settings). Default: quick.")
+                   "down as stated), standard (the smallest design that decides the document's "
+                   "claims, about 15 minutes of a 2-core CPU) or full (the document's settings). "
+                   "Default: quick.")
+    p.add_argument("--seeds", default=None, help="seeds per configuration (default: the preset's "
+                   "for the scale, e.g. 3 at quick and 5 at standard scale)")
+    p.add_argument("--all", action="store_true", help="every preset, one after the other, in one report")
     p.add_argument("--list", action="store_true", help="list the presets, one line each")
     p.add_argument("--format", default="text", dest="output_format",
                    help="text (default), markdown (tables for a report) or json")
@@ -212,16 +217,35 @@ def _reproduce(args) -> int:
     if args.list:
         width = max(len(n) for n in PRESETS)
         for name, p in PRESETS.items():
-            print(f"{name.ljust(width)}  {p.source.split(' ')[0]}  {p.description}")
+            print(f"{name.ljust(width)}  {p.short}: {p.description}")
         return 0
     if args.output_format not in FORMATS:
         raise CliError(f"--format: got {args.output_format[:40]!r}; expected one of {', '.join(FORMATS)}")
-    if not args.name:
-        raise CliError(f"preset: name a preset ({', '.join(PRESETS)}) or use --list")
-    preset = get_preset(args.name)
+    if not args.name and not args.all:
+        raise CliError(f"preset: name a preset ({', '.join(PRESETS)}), or use --all or --list")
+    if args.name and args.all:
+        raise CliError("preset: name one preset or use --all, not both")
     scale = check_scale(args.scale)
+    seeds = check_seeds(args.seeds) if args.seeds is not None else None
     store = RunStore()
-    cells = resolve(preset, scale, allow_download=not args.stored_only)
+    presets = list(PRESETS.values()) if args.all else [get_preset(args.name)]
+    reps = [_reproduce_one(args, preset, scale, seeds, store) for preset in presets]
+    if args.all:
+        command = "python -m core reproduce --all --scale " + scale + (f" --seeds {seeds}" if seeds else "")
+        print(render_all(reps, args.output_format, command + (" --stored-only" if args.stored_only else "")
+                         + f" --format {args.output_format}"))
+    else:
+        print(render(reps[0], args.output_format))
+    return 0
+
+
+def _reproduce_one(args, preset, scale, seeds, store):
+    """Train what the store lacks of one preset (progress on stderr) and return its Reproduction."""
+    from .cost import duration
+    from .lab.presets import resolve
+    from .lab.reproduce import plan, run_preset
+
+    cells = resolve(preset, scale, allow_download=not args.stored_only, seeds=seeds)
     pl = plan(cells, store)
     show_bars = args.output_format != "json" or sys.stderr.isatty()
     if not args.stored_only and pl.missing:
@@ -249,8 +273,7 @@ def _reproduce(args) -> int:
         if step_bar is not None:
             step_bar.close()
         runs_bar.close()
-    print(render(rep, args.output_format))
-    return 0
+    return rep
 
 
 class _RunsBar:

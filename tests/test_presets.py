@@ -12,7 +12,7 @@ import pytest
 
 from core import cli, report
 from core.lab import metrics, reproduce, tables
-from core.views import charts, frames
+from core.views import bands, charts, frames
 from core.config import ConfigError, RunConfig
 from core.lab.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
 from core.engine.result import RunResult
@@ -145,7 +145,8 @@ def test_an_unavailable_dataset_falls_back_and_says_so():
     snn = resolve(PRESETS["selu-snn"], "quick", available=only_offline)
     assert substitutions(snn) == ["fashion-mnist -> mnist-5k"]
     table = tables.ours_vs_published_table(PRESETS["selu-snn"], snn, {})
-    assert len(table) == 2
+    assert len(table) == 3 and list(table["seeds"]) == [0, 0, 0]  # SNN, regular, the He control
+    assert "3 run(s) not trained yet" in table["notes"].iloc[0]
     with_fashion = resolve(PRESETS["selu-snn"], "quick",
                            available=lambda name, dl: name in ("mnist-5k", "fashion-mnist"))
     assert substitutions(with_fashion) == []
@@ -199,20 +200,32 @@ def test_tiny_reproduction_end_to_end_through_the_cli(monkeypatch, capsys, isola
     monkeypatch.setitem(PRESETS, "init-act-bn", tiny_preset("init-act-bn"))
     assert cli.main(["reproduce", "init-act-bn", "--scale", "quick"]) == 0
     first = capsys.readouterr()
-    assert "2 of them trained now" in first.out
+    assert "6 of them trained now" in first.out  # 2 configurations x the 3 default seeds
     assert "/ 94.51" in first.out and "/ 95.50" in first.out  # ours / published
-    assert "Gradient flow" in first.out and "How to read it" in first.out
+    assert "Gradient flow" in first.out and "Findings of the document" in first.out
     # The store keeps them: a second call trains nothing.
     assert cli.main(["reproduce", "init-act-bn", "--format", "json"]) == 0
     again = json.loads(capsys.readouterr().out)
-    assert again["trained"] == [] and again["runs"] == 2
+    assert again["trained"] == [] and again["runs"] == 6 and again["seeds"] == 3
     assert [r["Activation"] for r in again["table"]] == ["sigmoid", "sigmoid"]
-    assert again["table"][0]["test acc % · published"] == 94.51
-    assert isinstance(again["table"][0]["test acc % · ours"], float)
+    row = again["table"][0]
+    assert row["test acc % · published"] == 94.51 and row["seeds"] == 3
+    assert isinstance(row["test acc % · ours"], float)  # the keys of before: the seed mean
+    stats = row["test acc %"]
+    assert set(stats) >= {"mean", "sd", "ci95", "values"} and len(stats["values"]) == 3
+    assert stats["mean"] == pytest.approx(row["test acc % · ours"])
+    assert stats["ci95"][0] <= stats["mean"] <= stats["ci95"][1]
+    assert again["table"][1]["test acc %"]["difference"]["vs"] == ["sigmoid", "random_normal", "no"]
+    # Two of the eight networks cannot decide "every ReLU network beats its sigmoid twin".
+    assert [set(f) for f in again["findings"]] == [{"claim", "verdict", "evidence"}] * 2
+    assert {f["verdict"] for f in again["findings"]} <= {"reproduced", "contradicted", "inconclusive"}
+    assert again["findings"][0]["verdict"] == "inconclusive"
     assert len(again["gradient_flow"]) == 2 and again["gradient_flow"][0]["ratio init"] > 0
     markdown = report.render(reproduce.run_preset(PRESETS["init-act-bn"], "quick", RunStore(isolated_cache),
                                                      train_missing=False), "markdown")
-    assert "| Activation | Initializer | BN | test acc % |" in markdown
+    assert "| Activation | Initializer | BN | seeds | test acc % |" in markdown
+    assert cli.main(["reproduce", "init-act-bn", "--seeds", "2", "--stored-only", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["table"][0]["seeds"] == 2  # seeds 0 and 1 of the three
 
 
 def test_one_by_one_and_stacked_training_give_the_same_tables(tmp_path):
@@ -220,13 +233,26 @@ def test_one_by_one_and_stacked_training_give_the_same_tables(tmp_path):
     announced = []
     stacked = reproduce.run_preset(preset, "quick", RunStore(tmp_path / "a"),
                                    on_run=lambda i, n, c: announced.append((i, n, c.label)))
-    assert [a[:2] for a in announced] == [(1, 3), (2, 3), (3, 3)]
+    # 3 configurations x 3 seeds: the seeds (and inits) of one MLP differ only in stackable
+    # settings, so all nine train as one stack, each stored as its own run
+    assert [a[:2] for a in announced] == [(i, 9) for i in range(1, 10)]
+    cells = reproduce.resolve(preset, "quick")
+    assert [c.seed_index for c in cells] == [0, 1, 2] * 3 and len({c.config.run_id for c in cells}) == 9
     alone = RunStore(tmp_path / "b")
-    for cell in preset.cells("quick"):
+    for cell in cells:
         alone.save(train(cell.config))  # each run trained by itself, one after the other
     single = reproduce.run_preset(preset, "quick", alone, train_missing=False)
-    assert len(single.results) == 3 and len(stacked.trained) == 3
-    pd.testing.assert_frame_equal(single.table(), stacked.table())
+    assert len(single.results) == 9 and len(stacked.trained) == 9
+    for run_id, r in single.results.items():  # every seed equals its stacked twin
+        pd.testing.assert_frame_equal(r.epochs.drop(columns="seconds"),
+                                      stacked.results[run_id].epochs.drop(columns="seconds"))
+        assert r.meta["threads"] == stacked.results[run_id].meta["threads"]
+    seeds = single.table()
+    assert list(seeds["seeds"]) == [3, 3, 3]
+    pd.testing.assert_frame_equal(seeds, stacked.table())
+    assert json.dumps(report.json_report(single)["table"]) == json.dumps(report.json_report(stacked)["table"])
+    values = single.rows()[0]["metrics"][("", "test_acc")]["summary"]["values"]
+    assert len(values) == 3
     table = single.table()
     assert list(table["Initialization"]) == ["N(0, 1)", "standard U(±1/√fan_in)", "Glorot uniform (normalized)"]
     assert table["layer 1 saturated at init % · ours"].iloc[0] > table["layer 1 saturated at init % · ours"].iloc[2]
@@ -257,7 +283,15 @@ def test_chart_data_and_charts_of_a_reproduction(tmp_path):
     assert hist.groupby("layer")["share"].sum().round(6).eq(1).all()
     assert charts.grad_value_histogram(hist).to_dict()["encoding"]["y"]["scale"]["type"] == "log"
     std = frames.layer_stat_frame(tables.labelled(cells, rep.results), "act_std", "init")
-    assert len(std) == 2 * len(cells[0].config.widths)
+    assert len(cells) == 6 and len(std) == 6 * len(cells[0].config.widths)  # 2 networks x 3 seeds
+    band = bands.band_frame(flow)  # one band per network: seed mean, min and max per layer
+    assert set(band["series"]) == {c.label for c in cells} and (band["n"] == 3).all()
+    assert ((band["lo"] <= band["mean"]) & (band["mean"] <= band["hi"])).all()
+    assert len(bands.flow_band_chart(band).to_dict()["layer"]) == 2
+    epochs = {label: [r.epochs for r in runs] for label, runs in tables.grouped(cells, rep.results)}
+    curve = bands.curve_frame(epochs, "test_acc")
+    assert len(curve) == 2 and (curve["n"] == 3).all()
+    assert bands.curve_band_chart(epochs, "test_acc", "test accuracy").to_dict()
     assert charts.layer_profile(std, "activation std", percent=False, log=True).to_dict()
     share = metrics.metric_value("tiny_grad_share", rep.results[cells[0].config.run_id])
     assert 0 <= share <= 100

@@ -37,6 +37,7 @@ ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu",
 INITS = ("normal", "random_normal", "glorot_uniform", "glorot_normal", "he_uniform",
          "he_normal", "lecun_normal", "lecun_uniform", "orthogonal", "zeros", "torch_default")
 BN_PLACEMENTS = ("none", "before", "after", "last")
+BN_BLOCKS = ("all", "processing")
 OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "rmsprop", "nadam")
 SCHEDULES = ("constant", "cosine")
 NOISE_UNITS = ("epoch", "step")
@@ -78,6 +79,7 @@ def _f(default, help, *, group, choices=None, lo=None, hi=None, limit=None, cli=
 
 def _is_mlp(c): return c.arch == "mlp"
 def _is_vgg(c): return c.arch == "vgg"
+def _vgg_bn(c): return c.arch == "vgg" and c.bn != "none"
 def _noise_on(c): return c.grad_noise > 0
 def _uses_momentum(c): return c.optimizer in ("sgd_momentum",)
 def _leaky(c): return c.activation == "leaky_relu"
@@ -139,6 +141,10 @@ class RunConfig:
     bn: str = _f("none", "Batch norm: none, before or after every activation, or one layer "
                  "after the last hidden layer (last, as 000_* did).", group="architecture",
                  choices=BN_PLACEMENTS, label="batch norm", options=_bn_choices)
+    bn_blocks: str = _f("all", "VGG: which conv units get batch norm: all, or the entry and "
+                        "processing blocks only (the coursework's BN-only runs kept it out of the "
+                        "reduction blocks).", group="architecture", choices=BN_BLOCKS, key="set",
+                        applies=_vgg_bn, widget="radio", label="batch norm in")
     residual: bool = _f(False, "Identity skip connections around blocks of layers (VGG: around "
                         "every processing block).", group="architecture", label="residual connections")
     residual_every: int = _f(2, "MLP: layers per residual block.", group="architecture",

@@ -181,7 +181,8 @@ def _build_vgg(cfg, info: DatasetInfo) -> Net:
         for b in range(1, cfg.vgg_blocks + 1):
             pair = [unit(f"s{s}.b{b}.c1", f), unit(f"s{s}.b{b}.c2", f)]
             parts.append(_ResidualBlock(pair, None) if cfg.residual else _Sequence(pair))
-        parts.append(_Reduction(unit(f"s{s}.red.c1", f), unit(f"s{s}.red.c2", f)))
+        red_bn = "none" if cfg.bn_blocks == "processing" else cfg.bn  # the coursework's BN-only runs
+        parts.append(_Reduction(unit(f"s{s}.red.c1", f, red_bn), unit(f"s{s}.red.c2", f, red_bn)))
     parts += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     head = nn.Linear(f, info.classes)
     layers.append(("out", head))

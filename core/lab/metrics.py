@@ -38,6 +38,13 @@ def _last_epoch(r: RunResult, key: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _mean_over_epochs(r: RunResult, key: str) -> float | None:
+    """The mean of `key` over the epochs: the area under the learning curve (slower learning: lower)."""
+    if r.epochs.empty or not np.isfinite(r.epochs[key]).all():
+        return None
+    return float(r.epochs[key].mean())
+
+
 def _best_val(r: RunResult) -> tuple[float, int] | None:
     """Best validation accuracy and the (first) epoch it was reached."""
     if r.epochs.empty or not np.isfinite(r.epochs["val_acc"]).any():
@@ -102,6 +109,7 @@ METRICS: dict[str, Metric] = {
     "test_acc": Metric("test acc", "%", _final("test_acc")),
     "train_acc": Metric("train acc", "%", _final("train_acc")),
     "val_acc": Metric("val acc", "%", _final("val_acc")),
+    "mean_test_acc": Metric("mean test acc over epochs", "%", lambda r, base: _mean_over_epochs(r, "test_acc")),
     "train_loss": Metric("train loss", "", _final("train_loss")),
     "val_loss": Metric("val loss", "", _final("val_loss")),
     "test_loss": Metric("test loss", "", _final("test_loss")),
