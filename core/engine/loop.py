@@ -24,7 +24,7 @@ run goes through. Statistics are collected by `LayerStatsRecorder` at logged ste
 receives progress events, each with the run's "run_id":
 
     {"kind": "start", "total_steps", "epochs", "device", "layers"}
-    {"kind": "log", "step", "total_steps", "epoch", "elapsed", "grad_flow"}
+    {"kind": "log", "step", "total_steps", "epoch", "elapsed", "loss", "grad_flow", "grad_hist"}
     {"kind": "epoch", "epoch", "epochs", "train_loss", ..., "elapsed", "eta"}
     {"kind": "end", "status", "elapsed"}
 
@@ -46,7 +46,7 @@ from ..config import RunConfig
 from .data import DataBundle, augment_batch, prepare_data
 from .models import build_model
 from .noise import GradientNoise
-from .result import RunResult, assemble_result
+from .result import RunResult, assemble_result, finite_or_none
 from .stats import LayerStatsRecorder
 
 EVAL_BATCH = 2048
@@ -224,11 +224,13 @@ class RunState:
             self.recorder.before_update()
         self.opt.step()
 
-    def log(self, step: int, epoch: int, total_steps: int, elapsed: float) -> None:
-        """Finish a logged step; a non-finite gradient statistic is a divergence."""
+    def log(self, step: int, epoch: int, total_steps: int, elapsed: float, loss: float) -> None:
+        """Finish a logged step (its event carries the step's loss, the gradient flow and the
+        gradient histogram rows, for live views); a non-finite gradient statistic is a divergence."""
         grad_stats = self.recorder.after_update(step, epoch)
         self.emit({"kind": "log", "step": step, "total_steps": total_steps, "epoch": epoch,
-                   "elapsed": elapsed, "grad_flow": grad_stats[:, 1].tolist()})
+                   "elapsed": elapsed, "loss": finite_or_none(loss), "grad_flow": grad_stats[:, 1].tolist(),
+                   "grad_hist": self.recorder.last_logged["true_hist"].tolist()})
         if self.diverged_at is None and not np.isfinite(grad_stats).all():
             self.diverged_at = step
 
@@ -314,7 +316,7 @@ def run_loop(engine, configs: list[RunConfig], data: DataBundle, device: torch.d
             epoch.seen += hi - lo
             if logged:
                 for r in active:
-                    r.log(step, number, total_steps, time.perf_counter() - t0)
+                    r.log(step, number, total_steps, time.perf_counter() - t0, float(step_loss[r.index]))
             guard.check(step, active)
             step += 1
             for r in active:

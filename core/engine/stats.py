@@ -352,6 +352,11 @@ class LayerStatsRecorder:
 
     # ------------------------------------------------------------------ results
     @property
+    def last_logged(self) -> dict:
+        """The host-side numbers of the latest logged step ("true" grad stats, "true_hist", ...)."""
+        return self._logged[-1][2]
+
+    @property
     def hist_steps(self) -> list[int]:
         return [step for step, _, _ in self._logged]
 

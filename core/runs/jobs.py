@@ -42,6 +42,7 @@ FINISHED = (DONE, FAILED, CANCELLED)
 MAX_JOBS_PER_WATCHER = 64
 MAX_BATCH_RUNS = 64
 MAX_BATCH_WORK = 16  # x active_limits().max_work
+MAX_LIVE_POINTS = 400  # logged steps a job keeps for live views (thinned beyond)
 
 
 class SubmitError(ValueError):
@@ -65,6 +66,8 @@ class Job:
     epoch_rows: list = field(default_factory=list)  # per-epoch metrics so far, for live curves
     flow_rows: list = field(default_factory=list)  # (step, mean |g| per layer) so far
     layers: list = field(default_factory=list)  # weight layers' names, input to output (from "start")
+    loss_rows: list = field(default_factory=list)  # (step, training loss) at logged steps so far
+    hist_rows: list = field(default_factory=list)  # (step, gradient histogram rows per layer) so far
     error: str | None = None
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -85,7 +88,11 @@ class Job:
             self.layers = list(event.get("layers", []))
         elif kind == "log":
             self.progress.update(step=event["step"] + 1, elapsed=event["elapsed"])
-            self.flow_rows.append((event["step"], event["grad_flow"]))
+            for rows, value in ((self.flow_rows, event["grad_flow"]), (self.loss_rows, event.get("loss")),
+                                (self.hist_rows, event.get("grad_hist"))):
+                rows.append((event["step"], value))
+                if len(rows) > MAX_LIVE_POINTS:  # a bounded picture of the run: every other point
+                    del rows[1:-1:2]
         elif kind == "epoch":
             row = {k: v for k, v in event.items() if k not in ("kind", "epochs", "elapsed", "eta")}
             self.epoch_rows.append(row)
