@@ -292,6 +292,11 @@ def test_chart_data_and_charts_of_a_reproduction(tmp_path):
     curve = bands.curve_frame(epochs, "test_acc")
     assert len(curve) == 2 and (curve["n"] == 3).all()
     assert bands.curve_band_chart(epochs, "test_acc", "test accuracy").to_dict()
+    # per-example correctness, rebuilt from the stored weights, matches each run's test accuracy
+    reopened = reproduce.run_preset(preset, "quick", RunStore(tmp_path), train_missing=False)
+    hits = reopened.samples().correct(cells[0].row, "", "test")
+    accs = reopened.samples().values(cells[0].row, "", "test_acc")
+    assert hits.shape[0] == 3 and list(100 * hits.mean(axis=1)) == pytest.approx(accs)
     assert charts.layer_profile(std, "activation std", percent=False, log=True).to_dict()
     share = metrics.metric_value("tiny_grad_share", rep.results[cells[0].config.run_id])
     assert 0 <= share <= 100
