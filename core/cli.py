@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p_train)
     p_train.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p_train.add_argument("--retrain", action="store_true", help="train again even if stored")
+    p_train.add_argument("--data-file", metavar="PATH", default=None,
+                         help="train on your own data: a CSV (numeric features and a label column) "
+                         "or an .npz (arrays x and y); stored by content hash as dataset upload:<hash>")
+    p_train.add_argument("--label-column", metavar="NAME", default=None,
+                         help="the CSV's label column (default: label, class, target or y, else the last)")
     _add_ray_flag(p_train)
     sub.add_parser("list", help="list stored runs").add_argument("--json", action="store_true")
     for name, text in (("show", "summarize a stored run"), ("delete", "delete a stored run")):
@@ -193,6 +198,8 @@ def _checked_id(run_id: str) -> str:
 def _train(args, store) -> int:
     from .runs.runner import get_or_train
 
+    if getattr(args, "data_file", None):
+        args.dataset = _ingest_data_file(args.data_file, args.label_column)
     cfg = config_from_args(args)
     if args.retrain:
         store.delete(cfg.run_id)
@@ -204,6 +211,21 @@ def _train(args, store) -> int:
         bar.close()
     _print_result(result, as_json=args.json)
     return 0
+
+
+def _ingest_data_file(path: str, label_column: str | None) -> str:
+    """--data-file: validate and store the file; its dataset name (bad files: one-line error)."""
+    from .engine.userdata import MAX_BYTES, UploadError, ingest
+
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise CliError(f"--data-file: cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return ingest(raw, path, label_column)
+    except UploadError as exc:
+        raise CliError(f"--data-file: {exc}") from exc
 
 
 def _reproduce(args) -> int:

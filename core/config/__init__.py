@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..datasets import DATASETS, OFFLINE, dataset_label
+from ..datasets import DATASETS, OFFLINE, TOY, dataset_label, is_upload
 from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, ConfigError, Limits, active_limits,  # noqa: F401
                      check_limits, coerce, default_of, display_name, field_applies, parse_flag,
                      limits_in_force, plain, plain_str, public_demo)
@@ -88,6 +88,8 @@ def _residual_mlp(c): return c.residual and c.arch == "mlp"
 def _bn_choices(c): return [b for b in BN_PLACEMENTS if b != "last" or c.arch == "mlp"]
 def _g(x): return f"{x:g}"
 def _init_random(c): return c.init != "zeros"
+def _is_toy(c): return c.dataset in TOY
+def _dataset_options(c): return list(DATASETS) + ([c.dataset] if is_upload(c.dataset) else [])
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,10 @@ class RunConfig:
     """One experiment. Defaults finish in seconds on a laptop CPU and show vanishing gradients."""
 
     # --- data
-    dataset: str = _f("mnist-5k", f"Training data. {' and '.join(OFFLINE)} work offline; the others "
-                      "load from a local folder or download.", group="data", choices=DATASETS,
-                      show=dataset_label)
+    dataset: str = _f("mnist-5k", f"Training data. {', '.join(n for n in OFFLINE if n not in TOY)} and "
+                      f"the 2-D sets ({', '.join(TOY)}) work offline; the others load from a local "
+                      "folder or download. upload:<hash> names data you uploaded.", group="data",
+                      choices=DATASETS, show=dataset_label, options=_dataset_options)
     train_subset: int = _f(0, "Use only this many training samples (0 = all).", group="data",
                            lo=0, hi=10_000_000, label="training samples (0 = all)", step=500)
     standardize: bool = _f(False, "Standardize inputs to mean 0, std 1 per feature "
@@ -106,6 +109,10 @@ class RunConfig:
     input_noise: float = _f(0.0, "Std of Gaussian noise added once to the inputs "
                             "(000_* perturbs MNIST with 0.05).", group="data", lo=0.0, hi=10.0,
                             label="input noise std", step=0.01, format="%.3f")
+    data_noise: float = _f(0.1, "Noise of the generated 2-D sets (spiral, circles, ...): std of "
+                           "the Gaussian jitter of each point, in units of the data's radius.",
+                           group="data", lo=0.0, hi=1.0, key="set", applies=_is_toy,
+                           label="noise of the 2-D data", step=0.05, format="%.2f")
     augment: bool = _f(False, "Random crop (pad 4) and horizontal flip of training images each "
                        "batch, as in the VGG experiments.", group="data", label="augment (crop + flip)")
     # --- architecture

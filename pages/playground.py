@@ -1,0 +1,127 @@
+"""Playground: a small network on 2-D data, trained live; what it computes and how its gradients flow."""
+
+import time
+
+import streamlit as st
+
+from core.runs.playground import check_playground
+from core.config import ConfigError
+from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image
+from core.views.links import config_to_query
+from core.views.markup import inert
+from pages.config_ui import share_url, show_url_warnings, sync_from_url, write_url
+from pages.playground_ui import (data_upload, dataset_caption, get_playground, playground_controls,
+                                 playground_defaults)
+from pages.services import require_app, session_id
+
+REDRAW_SECONDS = 0.3
+INSTRUMENTS_SECONDS = 1.0  # the per-layer chart is rebuilt at most this often
+PAGE = "playground"
+
+require_app()
+st.title("Playground")
+st.caption("A small network on 2-D data, trained live: the decision boundary, a few neurons' outputs "
+           "over the input plane per layer, and beside them this app's instruments per layer. "
+           "Try a deep sigmoid network (8 layers, logistic), then the same with batch norm, or ReLU + He.")
+cfg = sync_from_url(PAGE)
+if playground_defaults(cfg) != cfg:  # a link without 2-D data: the Playground's own defaults
+    st.query_params.from_dict(config_to_query(playground_defaults(cfg, given=tuple(st.query_params))))
+    st.rerun()
+show_url_warnings(PAGE)
+
+left, main = st.columns([1.05, 3.45], gap="medium")
+with left:
+    st.subheader("Network")
+    cfg = playground_controls(PAGE, cfg)
+    if cfg is not None:
+        data_upload(PAGE)
+if cfg is None:
+    st.stop()
+try:
+    check_playground(cfg)
+except ConfigError as exc:
+    st.error(f"This configuration cannot train live — {inert(exc)}")
+    st.stop()
+write_url(PAGE, cfg)
+with left:
+    with st.expander("Share this experiment"):
+        st.code(share_url(config_to_query(cfg), PAGE).replace(f"/{PAGE}/{PAGE}", f"/{PAGE}"), language=None)
+        st.caption("The link reopens this data, noise, seed and network. Open the same configuration "
+                   "in Explore to train it for its epochs and keep the run.")
+
+
+def _controls(hub, sid, live) -> None:
+    b1, b2, b3 = st.columns(3)
+    running = live.running
+    if b1.button("Pause" if running else "Start", icon=":material/pause:" if running else ":material/play_arrow:",
+                 key="pg_run", type="secondary" if running else "primary", width="stretch"):
+        if running:
+            live.pause()
+        else:
+            refused = hub.start(sid)
+            if refused:
+                st.warning(refused)
+    if b2.button("Step", icon=":material/skip_next:", key="pg_step", disabled=live.running, width="stretch"):
+        live.step_once()
+    if b3.button("Reset", icon=":material/restart_alt:", key="pg_reset", width="stretch"):
+        live.reset()
+
+
+@st.fragment(run_every=REDRAW_SECONDS)
+def live_view(cfg) -> None:
+    """Redrawn a few times a second; it only reads the trainer's latest frame (the training
+    runs in the trainer's own thread), and each read tells the trainer the page still watches."""
+    hub, sid = get_playground(), session_id()
+    try:
+        live = hub.get(sid, cfg)
+    except Exception as exc:  # the data could not be loaded (e.g. an upload removed meanwhile)
+        st.error(f"The Playground cannot build this network — {inert(exc)}")
+        return
+    top_left, top_right = st.columns([1.5, 1.0], gap="medium")
+    with top_left:
+        _controls(hub, sid, live)
+        f = live.frame
+        state = "training" if f.running else "paused"
+        rate = f" · {f.steps_per_second:,.0f} steps/s" if f.running and f.steps_per_second else ""
+        st.markdown(f"**step {f.step:,}** · epoch {f.epoch} · {state}{rate}")
+        st.markdown(f"train loss **{f.train_loss:.3f}** (accuracy {f.train_acc:.0%}) · "
+                    f"test loss **{f.test_loss:.3f}** (accuracy {f.test_acc:.0%})")
+        if f.note:
+            st.info(f.note)
+        if f.probs is not None:
+            p = live.points()
+            st.image(plane_image(f.probs, f.plane, [(p["train_x"], p["train_y"], True),
+                                                    (p["test_x"], p["test_y"], False)]),
+                     caption=f"{dataset_caption(cfg)}: the colour is the predicted class (paler = "
+                     "less sure); dots are training points, rings test points", width="stretch")
+        else:
+            st.caption("This data has more than two features: no input plane to draw; the loss and "
+                       "the instruments per layer still update.")
+    with top_right:
+        st.altair_chart(loss_chart(f.history), width="stretch")
+    with st.container():
+        pics, stats = st.columns([1, 2.6], gap="small")
+        names = [row["name"] for row in f.layers]
+        if f.neurons:
+            pics.markdown("**neurons over the plane**")
+            pics.image(neurons_image(f.neurons, names), width="content")
+        stats.altair_chart(_instruments(f.layers), width="content")
+        st.caption("Per layer, input at the top. Neurons: each picture is one unit's output over the "
+                   "plane (orange below its mean, blue above, white = flat: it computes nothing). "
+                   "Gradient flow: mean |∂loss/∂w| on a log scale; saturated (sigmoid, tanh) or dead "
+                   "(ReLU) share of the units; update ratio ||ΔW||/||W|| of the last logged step.")
+
+
+def _instruments(layers):
+    """The per-layer chart, rebuilt when the statistics changed, at most once a second (they are
+    logged ~5 times a second; building an Altair chart is most of a redraw's cost)."""
+    key, now = repr(layers), time.monotonic()
+    cached = st.session_state.get("pg_instruments")
+    if cached is None or (cached[0] != key and now - cached[2] > INSTRUMENTS_SECONDS):
+        cached = (key, layers_chart(layers_frame(layers)), now)
+        st.session_state["pg_instruments"] = cached
+    return cached[1]
+
+
+with main:
+    live_view(cfg)

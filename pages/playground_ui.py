@@ -1,0 +1,109 @@
+"""The Playground's pieces: its compact network controls, the upload of your own data (also on
+Explore), and the process-wide hub of live trainers.
+
+    cfg = playground_controls("playground", cfg)   # a few of Explore's widgets, in a column
+    data_upload("explore")                         # CSV / .npz -> dataset "upload:<hash>"
+"""
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import streamlit as st
+
+from core.config import ConfigError, RunConfig, active_limits, config_fields, field_applies, field_spec
+from core.datasets import TOY, dataset_label, is_tabular
+from core.engine.userdata import MAX_BYTES, LABEL_NAMES, UploadError, csv_columns, ingest, uploads_allowed
+from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub
+from core.views.markup import inert
+from pages.config_ui import _draw, widget_spec
+
+# What the Playground lets you change (the rest keeps the link's or the default values).
+CONTROLS = ("dataset", "data_noise", "widths", "activation", "init", "bn", "residual",
+            "grad_noise", "optimizer", "lr", "batch_size", "seed")
+# A small network on the circles that trains in seconds (used when a link names no 2-D data).
+DEFAULTS = dict(dataset="circles", widths=(8, 8, 8, 8), activation="tanh", init="glorot_uniform",
+                lr=0.03, batch_size=32, optimizer="sgd_momentum")
+
+
+@st.cache_resource
+def get_playground() -> PlaygroundHub:
+    """One hub per server process: every session's live trainer, under the global thread cap."""
+    return PlaygroundHub()
+
+
+def playground_controls(page: str, cfg: RunConfig) -> RunConfig | None:
+    """Explore's widgets for CONTROLS, drawn where called, within the Playground's limits."""
+    limits = active_limits()
+    view = SimpleNamespace(**{f.name: getattr(cfg, f.name) for f in config_fields()})
+    values = {}
+    for name in CONTROLS:
+        f = field_spec(name)
+        if not field_applies(f, view):
+            continue
+        spec = widget_spec(f, view, limits)
+        if name == "dataset":
+            spec["options"] = [d for d in spec["options"] if is_tabular(d)]
+        elif name == "batch_size":
+            spec["options"] = [b for b in spec["options"] if b <= MAX_BATCH]
+        elif name == "widths":
+            spec["options"] = [w for w in spec["options"] if w <= MAX_WIDTH]
+            limits = dataclasses.replace(limits, max_hidden_layers=min(MAX_DEPTH, limits.max_hidden_layers))
+        values[name] = _draw(page, f, spec, cfg, limits)
+        setattr(view, name, values[name])
+        limits = active_limits()
+    try:
+        return cfg.replace(**values)
+    except ConfigError as exc:
+        st.error(inert(exc))
+        return None
+
+
+def data_upload(page: str) -> None:
+    """Upload a CSV or .npz; a valid file becomes this page's dataset (through the URL, so the
+    sidebar and the share link show it); a bad one is refused with the reason."""
+    with st.expander("Your own data (CSV or .npz)", icon=":material/upload_file:"):
+        if not uploads_allowed():
+            st.caption("Uploads are switched off in this public demo.")
+            return
+        st.caption(f"A CSV with numeric feature columns and a label column, or an .npz with arrays "
+                   f"x (rows × features) and y (labels); at most {MAX_BYTES // 2**20} MiB. Two "
+                   "features draw a decision boundary on the Playground.")
+        upload = st.file_uploader("data file", type=["csv", "npz"], key=f"{page}_upload")
+        if upload is None:
+            return
+        if upload.size > MAX_BYTES:
+            st.error(f"data file: {upload.size / 2**20:.1f} MiB; at most {MAX_BYTES // 2**20} MiB allowed")
+            return
+        raw, label = upload.getvalue(), None
+        if not upload.name.lower().endswith(".npz"):
+            try:
+                columns = csv_columns(raw)
+            except UploadError as exc:
+                st.error(inert(exc))
+                return
+            named = [i for i, c in enumerate(columns) if c.strip().lower() in LABEL_NAMES]
+            label = st.selectbox("label column", columns, index=named[0] if named else len(columns) - 1,
+                                 key=f"{page}_upload_label", format_func=inert)
+        if st.button("Use this data", key=f"{page}_upload_use", type="primary"):
+            try:
+                name = ingest(raw, upload.name, label)
+            except UploadError as exc:
+                st.error(inert(exc))
+                return
+            st.query_params["dataset"] = name
+            st.rerun()
+
+
+def playground_defaults(cfg: RunConfig, given=()) -> RunConfig:
+    """`cfg` if it names tabular data, else with the Playground's small default network for
+    every setting the link did not give (`given`: the link's parameter names)."""
+    if is_tabular(cfg.dataset):
+        return cfg
+    return cfg.replace(**{k: v for k, v in DEFAULTS.items() if k not in given or k == "dataset"})
+
+
+def dataset_caption(cfg: RunConfig) -> str:
+    if cfg.dataset in TOY:
+        return f"{dataset_label(cfg.dataset)}, noise {cfg.data_noise:g}"
+    return inert(dataset_label(cfg.dataset))
