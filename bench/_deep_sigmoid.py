@@ -1,7 +1,7 @@
-"""The workload of benchmarks 1 and 2: one epoch of 004_*'s deep sigmoid network on the full
+"""The workload of benchmarks 1 and 2: one epoch of Kakujo (2022)'s deep sigmoid network on the full
 Fashion-MNIST training set, as the user's loop and through `core`.
 
-- `baseline_epoch`: 004_*'s loop as written there: a torchvision dataset with ToTensor() and
+- `baseline_epoch`: Kakujo (2022)'s loop as written there: a torchvision dataset with ToTensor() and
   Normalize((0.5,), (0.5,)), a DataLoader (batch 100, shuffle, 2 workers), SGD with momentum
   0.9 and lr 0.01, loss.item() every step, no instrumentation.
 - `ours_epoch`: the same model (5 hidden layers of 1000 logistic units, PyTorch's default
@@ -74,7 +74,7 @@ def _write_idx(path, array: np.ndarray) -> None:
         path.write_bytes(data)
 
 
-# ---------------------------------------------------------------------- the user's loop (004_*)
+# ---------------------------------------------------------------------- the user's loop (Kakujo (2022))
 class DeepSigmoidNet(nn.Module):
     def __init__(self):
         super().__init__()

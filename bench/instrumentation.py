@@ -4,7 +4,7 @@
     python bench/instrumentation.py --reps 5
 
 The same training three ways, interleaved: logging off (only step 0 is logged), default logging
-(about 100 logged steps per run) and logging every step. Two networks: 004_*'s deep sigmoid net
+(about 100 logged steps per run) and logging every step. Two networks: Kakujo (2022)'s deep sigmoid net
 (4.8 M weights, one epoch of 60,000 images, batch 100; the workload of bench/throughput.py) and
 the app's default configuration (5 x 128 logistic, 5 epochs of mnist-5k, batch 64). Then the
 cost of one logged step of the big network, part by part. Target: default logging costs at
@@ -86,7 +86,7 @@ def main(argv=None) -> None:
     w = load_workload()
     print(f"data: {w.note}")
 
-    print("\n1) 004_*'s deep sigmoid network, one epoch of the same images as the baseline")
+    print("\n1) Kakujo (2022)'s deep sigmoid network, one epoch of the same images as the baseline")
     big = {"off": make_ours(w, device, OFF), "default": make_ours(w, device, 0),
            "every": make_ours(w, device, 1)}
     logged = {k: len(fn().histograms["steps"]) for k, fn in big.items()}

@@ -1,7 +1,7 @@
 """Where the time of a training step goes: torch.profiler tables for the benchmarks' workloads.
 
-    python bench/profile_step.py            # 004_*'s deep sigmoid network: a plain and a logged step
-    python bench/profile_step.py --sweep    # also 8 stacked runs of 003_*'s 20 x 100 SELU network
+    python bench/profile_step.py            # Kakujo (2022)'s deep sigmoid network: a plain and a logged step
+    python bench/profile_step.py --sweep    # also 8 stacked runs of Quijas (2020)'s 20 x 100 SELU network
 
 Prints, per workload, the operators that take the most time of the profiled steps (self time,
 so nested calls are not counted twice). docs/PERFORMANCE.md quotes these.
@@ -39,7 +39,7 @@ def deep_sigmoid(device, steps: int) -> None:
                 step(logged)
             C.sync(device)
         what = "a logged step (statistics and histograms)" if logged else "a step without statistics"
-        print(f"\n004_*'s deep sigmoid net, batch {BATCH}: {steps} x {what}")
+        print(f"\nKakujo (2022)'s deep sigmoid net, batch {BATCH}: {steps} x {what}")
         print(table(prof, device))
 
 

@@ -3,7 +3,7 @@
     python bench/sweep.py            # 3 interleaved repetitions
     python bench/sweep.py --reps 5
 
-Eight variants of 003_*'s self-normalizing network (20 x 100 SELU, LeCun normal init,
+Eight variants of Quijas (2020)'s self-normalizing network (20 x 100 SELU, LeCun normal init,
 standardized inputs, Nadam 7e-4, batch 128), one epoch of Fashion-MNIST, default logging,
 differing in seed, initialization, learning rate and gradient noise: core.engine.stacked.train_many
 (stacked) against core.engine.loop.train for each in turn. Then the same for the app's default
@@ -75,7 +75,7 @@ def main(argv=None) -> None:
     snn = RunConfig(dataset=dataset, widths=(100,) * 20, activation="selu", init="lecun_normal",
                     standardize=True, optimizer="nadam", lr=7e-4, batch_size=128,
                     epochs=1 if dataset == "fashion-mnist" else 5, device=device.type)
-    results = {"snn": compare(f"1) 003_*'s 20 x 100 SELU network, batch 128, {note}",
+    results = {"snn": compare(f"1) Quijas (2020)'s 20 x 100 SELU network, batch 128, {note}",
                               variants(snn), args.reps, device)}
     app = RunConfig(device=device.type)
     results["app_default"] = compare("2) the app's default network (5 x 128 logistic), 5 epochs of mnist-5k",

@@ -1,4 +1,4 @@
-"""Benchmark 1: training throughput against the loop a user would write (004_*'s).
+"""Benchmark 1: training throughput against the loop a user would write (Kakujo (2022)'s).
 
     python bench/throughput.py            # 3 interleaved repetitions (about 5 minutes on 2 cores)
     python bench/throughput.py --reps 5
@@ -37,7 +37,7 @@ def main(argv=None) -> None:
     log_every = make_ours(w, device)().meta["log_every"]
 
     rows = [
-        ["baseline: 004_* loop (DataLoader, 2 workers, no statistics)", med["baseline"], n / med["baseline"], 1.0],
+        ["baseline: Kakujo (2022) loop (DataLoader, 2 workers, no statistics)", med["baseline"], n / med["baseline"], 1.0],
         [f"ours: core.engine.loop, statistics every {log_every} steps (default)", med["ours"], n / med["ours"],
          med["ours"] / med["baseline"]],
         ["matrix multiplications alone (the limit)", med["matmuls"], n / med["matmuls"],

@@ -7,7 +7,7 @@
     python -m core reproduce gna-bn --scale quick --format markdown
 
 The train flags are generated from RunConfig's fields (one flag per field, plus the short
-flags of 000_*: -b -e -a -n). Bad input exits with status 2 and one line naming the problem.
+flags of Agarap (2019): -b -e -a -n). Bad input exits with status 2 and one line naming the problem.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if long_flag not in flags:
             flags.append(long_flag)
         if "_" in f.name:
-            flags.append(f"--{f.name}")  # 000_* spelled it --batch_size
+            flags.append(f"--{f.name}")  # Agarap (2019) spelled it --batch_size
         default = None if isinstance(f.default, type(dataclasses.MISSING)) else f.default
         kwargs = dict(dest=f.name, default=None, help=meta["help"])
         if isinstance(f.default, bool):

@@ -107,7 +107,7 @@ class RunConfig:
                            "(needed for self-normalizing SELU networks).", group="data",
                            label="standardize inputs")
     input_noise: float = _f(0.0, "Std of Gaussian noise added once to the inputs "
-                            "(000_* perturbs MNIST with 0.05).", group="data", lo=0.0, hi=10.0,
+                            "(Agarap (2019) perturbs MNIST with 0.05).", group="data", lo=0.0, hi=10.0,
                             label="input noise std", step=0.01, format="%.3f")
     data_noise: float = _f(0.1, "Noise of the generated 2-D sets (spiral, circles, ...): std of "
                            "the Gaussian jitter of each point, in units of the data's radius.",
@@ -116,7 +116,7 @@ class RunConfig:
     augment: bool = _f(False, "Random crop (pad 4) and horizontal flip of training images each "
                        "batch, as in the VGG experiments.", group="data", label="augment (crop + flip)")
     # --- architecture
-    arch: str = _f("mlp", "mlp: fully connected layers; vgg: the VGG-style CNN of 001_*.",
+    arch: str = _f("mlp", "mlp: fully connected layers; vgg: the VGG-style CNN of the VGG coursework report.",
                    group="architecture", choices=ARCHS, widget="radio", label="architecture")
     widths: tuple = _f((128, 128, 128, 128, 128), "Hidden layer widths of the MLP, input to "
                        "output; the depth is their number.", group="architecture", lo=1,
@@ -146,7 +146,7 @@ class RunConfig:
                          "0 = zero biases, and torch_default keeps its own.", group="architecture",
                          lo=0.0, hi=10.0, key="set", label="bias std", step=0.01, format="%.3f")
     bn: str = _f("none", "Batch norm: none, before or after every activation, or one layer "
-                 "after the last hidden layer (last, as 000_* did).", group="architecture",
+                 "after the last hidden layer (last, as Agarap (2019) did).", group="architecture",
                  choices=BN_PLACEMENTS, label="batch norm", options=_bn_choices)
     bn_blocks: str = _f("all", "VGG: which conv units get batch norm: all, or the entry and "
                         "processing blocks only (the coursework's BN-only runs kept it out of the "
@@ -169,7 +169,7 @@ class RunConfig:
                            format="%.3f")
     noise_gamma: float = _f(0.55, "gamma: how fast the gradient noise anneals.", group="noise",
                             lo=0.0, hi=10.0, applies=_noise_on, label="gamma", step=0.05)
-    noise_unit: str = _f("epoch", "What t counts in the noise schedule: epochs (as 000_* did) "
+    noise_unit: str = _f("epoch", "What t counts in the noise schedule: epochs (as Agarap (2019) did) "
                          "or steps (as Neelakantan et al. 2015).", group="noise",
                          choices=NOISE_UNITS, applies=_noise_on, widget="radio", label="t counts")
     # --- optimization

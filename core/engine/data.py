@@ -302,7 +302,7 @@ def prepare_data(cfg, device: torch.device | str = "cpu", allow_download: bool =
         xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]
     as_float = [torch.from_numpy(np.ascontiguousarray(a)).float().div_(255.0) for a in (xtr, xva, xte)]
     if cfg.input_noise > 0:
-        # Added once, as 000_* perturbed its copy of MNIST; seeded so a run is reproducible.
+        # Added once, as Agarap (2019) perturbed its copy of MNIST; seeded so a run is reproducible.
         g = torch.Generator().manual_seed(cfg.seed + 1)
         as_float = [x + cfg.input_noise * torch.randn(x.shape, generator=g) for x in as_float]
     if cfg.standardize:

@@ -1,4 +1,4 @@
-"""The two network families: an MLP of any widths and the VGG-style CNN of 001_*.
+"""The two network families: an MLP of any widths and the VGG-style CNN of the VGG coursework report.
 
 `build_model(cfg, info)` returns a `Net` whose weight layers (`net.layers`, input to output,
 the classifier head last) and activation modules (`net.activations`, one per hidden layer)
@@ -6,7 +6,7 @@ are listed in order, so statistics can be reported "per layer" without guessing.
 
 MLP hidden layer:  linear -> [bn before] -> (+ skip) -> activation -> [bn after] -> [dropout]
 VGG conv unit:     conv3x3 (no bias) -> [bn before] -> (+ skip) -> activation -> [bn after]
-VGG layout (001_*): entry unit (always with batch norm, as in the coursework code), then per
+VGG layout (the VGG coursework report): entry unit (always with batch norm, as in the coursework code), then per
 stage `vgg_blocks` processing blocks (two conv units, skip around them with residual) and a
 reduction block (conv unit, 2x2 average pool, conv unit); global average pool; linear head.
 VGG08 = 0 blocks per stage, VGG38 = 5 blocks per stage (3 stages, 32 filters).

@@ -1,7 +1,7 @@
-"""Annealed gradient noise addition (GNA), as in 000_* and Neelakantan et al. (2015).
+"""Annealed gradient noise addition (GNA), as in Agarap (2019) and Neelakantan et al. (2015).
 
 Before every optimizer step, Gaussian noise with std sigma_t = eta / (1 + t)^gamma is added to
-the gradient of every trainable parameter. t counts epochs (0 in the first epoch, as 000_*'s
+the gradient of every trainable parameter. t counts epochs (0 in the first epoch, as Agarap (2019)'s
 code did) or optimizer steps (0 at the first step, as Neelakantan et al. did).
 """
 from __future__ import annotations

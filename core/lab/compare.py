@@ -1,4 +1,4 @@
-"""Comparing runs: sweeps over one setting, and a table in the style of 000_*'s Table 1.
+"""Comparing runs: sweeps over one setting, and a table in the style of Agarap (2019)'s Table 1.
 
     configs, problems = sweep_configs(base, "activation", ["logistic", "relu"])
     table = runs_table({"logistic": r1, "relu": r2}, baseline="logistic")

@@ -52,8 +52,8 @@ SCENARIOS = [
              "activations, huge gradients, a loss that blows up.",
              RunConfig(activation="relu", init="normal", widths=(256,) * 6, optimizer="sgd",
                        lr=0.01, epochs=3), "exploding"),
-    Scenario("gradient-noise", "Gradient noise + batch norm (000_*)",
-             "The 5-layer logistic MLP of 000_* with annealed gradient noise and one batch norm "
+    Scenario("gradient-noise", "Gradient noise + batch norm (Agarap (2019))",
+             "The 5-layer logistic MLP of Agarap (2019) with annealed gradient noise and one batch norm "
              "after the last hidden layer.",
              RunConfig(activation="logistic", widths=(512, 512, 256, 256, 128), grad_noise=1.0,
                        bn="last", input_noise=0.05, optimizer="sgd_momentum", lr=0.01, epochs=5)),

@@ -269,7 +269,7 @@ def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", pe
 
 def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:
     """Share of weight-gradient entries per log10|g| bin, one step line per layer (log y), like
-    004_*'s histogram of gradient values but on magnitudes, so tiny values get their own bins.
+    Kakujo (2022)'s histogram of gradient values but on magnitudes, so tiny values get their own bins.
 
     df columns: low, high (log10 |g| bin edges), share, name, layer.
     """
