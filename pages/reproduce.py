@@ -3,11 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from core.views import charts
+from core.views import bands, charts
 from core.config import ConfigError
-from core.lab.presets import PRESETS, SCALES, resolve, substitutions
+from core.lab.findings import VERDICTS, check_all
+from core.lab.presets import MAX_SEEDS, PRESETS, SCALES, resolve, seeds_of, substitutions
 from core.lab.reproduce import plan
-from core.lab.tables import flow_summary, labelled, ours_vs_published_frame, ours_vs_published_table
+from core.lab.tables import (Samples, display_table, flow_summary, grouped, labelled, ours_vs_published_frame,
+                             ours_vs_published_table, uncertainty_rows)
+from core.lab.uncertainty import DIFF_METHOD, MEAN_METHOD
 from core.views.frames import grad_flow_frame, grad_value_histogram_frame, layer_stat_frame
 from core.views.links import config_to_query
 from core.views.markup import inert
@@ -22,16 +25,6 @@ st.title("Reproduce")
 st.caption("The experiments of the source documents, one click each: train what the store lacks, "
            "then compare our numbers with the published ones.")
 
-def _number_format(column: str) -> str:
-    if "loss" in column:
-        return "%.3f"
-    if "# params" in column or "epochs to" in column:
-        return "%+.0f" if "vs regular" in column else "%.0f"
-    if "grad ratio" in column:
-        return "%.1e"
-    return "%.2f"
-
-
 # ---------------------------------------------------------------- choice (URL -> widgets -> URL)
 names = list(PRESETS)
 params = st.query_params.to_dict()
@@ -43,7 +36,7 @@ if wanted_name not in PRESETS:
     wanted_name = names[0]
 wanted_scale = params.get("scale", "quick")
 if wanted_scale not in SCALES:
-    problems.append(f"scale: {wanted_scale[:40]!r} is not a scale; using quick (scales: quick, full)")
+    problems.append(f"scale: {wanted_scale[:40]!r} is not a scale; using quick (scales: {', '.join(SCALES)})")
     wanted_scale = "quick"
 # A link that differs from what this page last wrote (a share link) sets the widgets.
 signature = (wanted_name, wanted_scale)
@@ -55,10 +48,11 @@ if st.session_state.get("reproduce_url_sig") != signature:
 
 left, right = st.columns([3, 1])
 name = left.selectbox("experiment", names, key="reproduce-preset",
-                      format_func=lambda n: f"{PRESETS[n].title} ({PRESETS[n].source.split(' ')[0]})")
+                      format_func=lambda n: f"{PRESETS[n].title} ({PRESETS[n].short})")
 scale = right.radio("scale", SCALES, horizontal=True, key="reproduce-scale",
-                    help="quick: the same design scaled down to minutes on a laptop CPU (what is "
-                         "scaled down is said below); full: the document's settings.")
+                    help="quick: the design scaled down to minutes on a laptop CPU; standard: the "
+                         "smallest design that decides the document's claims (about 15 minutes of a "
+                         "2-core CPU); full: the document's settings. What each changes is said below.")
 for w in st.session_state.get("reproduce_warnings") or []:
     st.warning(inert(w), icon=":material/warning:")  # echoes the link's preset and scale
 if (name, scale) != signature:
@@ -68,8 +62,13 @@ if params != {"preset": name, "scale": scale}:
     st.query_params.from_dict({"preset": name, "scale": scale})
 
 preset = PRESETS[name]
+default_seeds = preset.default_seeds(scale)
+seeds = int(st.number_input("seeds per configuration", 1, MAX_SEEDS, default_seeds, key=f"reproduce-seeds-{name}-{scale}",
+                            help="The seeds of one configuration train together as one stacked model where "
+                                 "the configuration stacks; each is stored as its own run. Intervals need "
+                                 "at least 2."))
 try:
-    cells = resolve(preset, scale)
+    cells = resolve(preset, scale, seeds=seeds)
 except ConfigError as exc:  # e.g. full scale beyond a public demo's limits
     st.error(f"This experiment cannot run at {scale} scale here — {exc}")
     st.stop()
@@ -78,8 +77,11 @@ st.markdown(f"**{preset.title}** · from {preset.source}")
 st.markdown(preset.description)
 with st.expander("Share this reproduction"):
     st.code(share_url({"preset": name, "scale": scale}, "reproduce"), language=None)
-note = preset.quick_note if scale == "quick" else preset.full_note
-st.caption(("**Scaled down:** " if scale == "quick" else "**Settings:** ") + note)
+st.caption(f"**Scale ({scale}):** " + preset.note(scale))
+if seeds < default_seeds or scale in preset.seeds_note:
+    why = preset.seeds_note.get(scale, "")
+    st.caption(f"**Seeds:** {seeds} per configuration" + (f" (the default here is {default_seeds})" if seeds != default_seeds else "")
+               + (f"; {why}." if why else "."))
 for sub in substitutions(cells):
     source, target = sub.split(" -> ")
     st.warning(f"dataset: {source} is not on this machine, so these runs use {target} with the same "
@@ -145,26 +147,47 @@ if not results:
     st.info("No run of this experiment is stored yet: its table and charts appear here when the runs have finished.")
     st.stop()
 
+samples = Samples(preset, cells, results, store)
+st.subheader("Findings")
+found = check_all(preset.claims, samples)
+ICONS = {"reproduced": ":material/check_circle:", "contradicted": ":material/cancel:",
+         "inconclusive": ":material/help:"}
+if found:
+    st.caption(", ".join(f"{sum(f.verdict == v for f in found)} {v}" for v in VERDICTS) + " — each claim "
+               "of the document checked on these runs; the verdict comes from the 95% intervals "
+               "(reproduced: the interval lies on the claim's side; contradicted: wholly on the other; "
+               "inconclusive: otherwise).")
+    for f in found:
+        with st.container(border=True):
+            st.markdown(f"{ICONS[f.verdict]} **{f.verdict}** — {inert(f.claim)}")
+            st.caption(f"{inert(f.evidence)}. Checked: {inert(f.check)}.")
+
 st.subheader("Ours vs published")
-table = ours_vs_published_table(preset, cells, results)
-number_format = {c: st.column_config.NumberColumn(format=_number_format(c)) for c in table.columns
-                 if "·" in c and pd.api.types.is_numeric_dtype(table[c])}
-st.dataframe(table, hide_index=True, column_config=number_format, height=35 * (len(table) + 1) + 3)
-st.caption(f"Laid out like the document's table; accuracy in %. Published: {preset.published_note}")
-st.download_button("Download the table (CSV)", table.to_csv(index=False), f"{name}-{scale}.csv", "text/csv")
-with st.expander("How to read it", expanded=True):
+rows = uncertainty_rows(preset, cells, results, samples)
+table = display_table(preset, rows)
+st.dataframe(table, hide_index=True, height=35 * (len(table) + 1) + 3)
+st.caption(f"Laid out like the document's table; accuracy in %. Ours: mean ± sd over "
+           f"{seeds_of(cells)} seeds [{MEAN_METHOD}]; Δ vs baseline: the seed-paired difference "
+           f"against the row's baseline [{DIFF_METHOD}]. Published: {preset.published_note}")
+numbers = ours_vs_published_table(preset, cells, results, rows)
+st.download_button("Download the table (CSV: seed means)", numbers.to_csv(index=False),
+                   f"{name}-{scale}.csv", "text/csv")
+with st.expander("What the document found", expanded=False):
     st.markdown(preset.reading)
+    if preset.differences:
+        st.markdown("**Differences from the document's setup.** " + " ".join(preset.differences))
 points = ours_vs_published_frame(preset, cells, results)
 if not points.empty:
     chart(charts.ours_vs_published(points))
-    st.caption("Each point is one configuration: ours against the published number. On the dashed "
-               "diagonal they agree; the scale-down above explains most of the distance.")
+    st.caption("Each point is one configuration: the mean of our seeds against the published "
+               "number; on the dashed diagonal they would be equal.")
 
 st.subheader("Gradient flow")
 flow = flow_summary(cells, results)
 st.dataframe(flow, hide_index=True, column_config={
     c: st.column_config.NumberColumn(format="%.1e") for c in flow.columns if "|g|" in c or c.startswith("ratio")})
-st.caption("Mean |gradient| of the weights of layer 1 and of the top layer (the last hidden layer, or "
+st.caption("Geometric means over each configuration's seeds of the mean |gradient| of the weights of "
+           "layer 1 and of the top layer (the last hidden layer, or "
            "the output layer when there is only one hidden layer), and their ratio, at initialization "
            "and at the last logged step: below 1e-2 the gradient vanishes on its way back, above 1e2 "
            "it explodes.")
@@ -174,8 +197,8 @@ groups = [g for g in preset.columns if any(c.column == g for c in trained_cells)
 if len(groups) > 1:
     group = st.radio("columns of the table to chart", groups, horizontal=True, key="reproduce-group")
     trained_cells = [c for c in trained_cells if c.column == group]
-labels = [c.label for c in trained_cells]
-default = [c.label for c in trained_cells[:6]]
+labels = list(dict.fromkeys(c.label for c in trained_cells))
+default = labels[:6]
 chosen = st.multiselect("configurations to chart", labels, default=default, key=f"reproduce-chosen-{name}",
                         help="Up to six are shown at first; add or remove any.")
 shown = [c for c in trained_cells if c.label in chosen]
@@ -187,11 +210,12 @@ which = st.radio("gradient flow", ["at the end of training", "at initialization"
                  key="reproduce-flow-when")
 when = "init" if which == "at initialization" else "final"
 runs = labelled(shown, results)
-frame = grad_flow_frame(runs, when)
+frame = bands.band_frame(grad_flow_frame(runs, when))
 if not frame.empty:
-    chart(charts.grad_flow(frame, series="series", series_title="configuration"))
-    st.caption("Mean |gradient| of each weight layer (log scale), one line per configuration: a line "
-               "falling toward the input is a vanishing gradient.")
+    chart(bands.flow_band_chart(frame))
+    st.caption(f"Mean |gradient| of each weight layer (log scale): the line is the geometric mean over "
+               f"each configuration's seeds, the band the {bands.BAND}. A line falling toward the "
+               "input is a vanishing gradient.")
 
 if "saturation" in preset.charts:
     sat = layer_stat_frame(runs, "act_saturation", when)
@@ -203,21 +227,23 @@ if "activation_std" in preset.charts or "saturation" in preset.charts:
     std = layer_stat_frame(runs, "act_std", when)
     if not std.empty:
         chart(charts.layer_profile(std, "activation std", percent=False, log=True))
-        st.caption("Standard deviation of each hidden layer's output (log scale)."
-                   + (" A self-normalizing network keeps it near 1 through the depth."
-                      if "activation_std" in preset.charts else ""))
+        st.caption("Standard deviation of each hidden layer's output (log scale), one line per seed"
+                   + (". The article's claim is that a self-normalizing network keeps it near 1 through "
+                      "the depth." if "activation_std" in preset.charts else "."))
 
 st.subheader("Training curves")
-epochs = {c.label: results[c.config.run_id].epochs for c in shown}
+epochs = {label: [r.epochs for r in seed_runs] for label, seed_runs in grouped(shown, results)}
 cols = st.columns(2)
 with cols[0]:
-    chart(charts.compare_curves(epochs, "test_acc", "test accuracy"))
+    chart(bands.curve_band_chart(epochs, "test_acc", "test accuracy"))
 with cols[1]:
-    chart(charts.compare_curves(epochs, "train_loss", "train loss"))
-st.caption("Test accuracy and training loss after each epoch, one line per configuration.")
+    chart(bands.curve_band_chart(epochs, "train_loss", "train loss"))
+st.caption(f"Test accuracy and training loss after each epoch: the line is the mean over each "
+           f"configuration's seeds, the band the {bands.BAND}.")
 
 st.subheader("Gradient histograms")
-pick = st.selectbox("configuration", [c.label for c in shown], key="reproduce-hist-cell")
+pick = st.selectbox("configuration (its first seed)", list(dict.fromkeys(c.label for c in shown)),
+                    key="reproduce-hist-cell")
 cell = next(c for c in shown if c.label == pick)
 result = results[cell.config.run_id]
 if "grad_histogram" in preset.charts:
@@ -226,8 +252,7 @@ if "grad_histogram" in preset.charts:
         chart(charts.grad_value_histogram(hist))
         st.caption("Weight gradients of every layer at the last logged step, by magnitude (log10 |g| "
                    "bins, log share of the layer's nonzero gradients; exact zeros, such as the weights "
-                   "of always-blank border pixels, are left out). Where a vanishing gradient is, the "
-                   "first layers' distributions sit decades to the left of the last ones'.")
+                   "of always-blank border pixels, are left out).")
 show_histograms(result, key=f"reproduce-{cell.config.run_id}")
 st.page_link("pages/explore.py", label="Open this configuration in Explore", icon=":material/biotech:",
              query_params=config_to_query(cell.config))

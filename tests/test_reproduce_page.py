@@ -16,9 +16,11 @@ def test_renders_with_plan_and_estimate_and_no_results_yet():
     assert at.title[0].value == "Reproduce"
     assert at.session_state["reproduce-preset"] == "gna-bn" and at.session_state["reproduce-scale"] == "quick"
     shown = texts(at)
-    assert "0 of 40 runs are stored" in shown and "min here" in shown
-    assert "Scaled down" in shown
-    assert any(b.label == "Run the 40 missing runs" for b in at.button)
+    assert "0 of 120 runs are stored" in shown and "min here" in shown  # 40 configurations x 3 seeds
+    assert "Scale (quick)" in shown
+    assert any(b.label == "Run the 120 missing runs" for b in at.button)
+    at.number_input(key="reproduce-seeds-gna-bn-quick").set_value(1).run()
+    assert "0 of 40 runs are stored" in texts(at) and "the default here is 3" in texts(at)
     assert not at.warning
 
 
@@ -50,19 +52,24 @@ def test_a_tiny_reproduction_trains_and_shows_the_table_and_charts(monkeypatch):
     monkeypatch.setitem(PRESETS, "init-act-bn", tiny_preset("init-act-bn"))
     at = open_page("pages/reproduce.py", {"preset": "init-act-bn", "scale": "quick"})
     assert not at.exception
-    next(b for b in at.button if b.label == "Run the 2 missing runs").click().run()
+    next(b for b in at.button if b.label == "Run the 6 missing runs").click().run()
     assert not at.exception
     wait_for_jobs()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "All 2 runs are stored" in texts(at)
+    shown = texts(at)
+    assert "All 6 runs are stored" in shown
+    # the findings panel: each claim with its verdict and the numbers behind it
+    assert "inconclusive" in shown and "Every ReLU network beats its sigmoid twin" in shown
+    assert "95% CI" in shown and "min–max over seeds" in shown
     table = at.dataframe[0].value
-    assert list(table["Activation"]) == ["sigmoid", "sigmoid"]
-    assert list(table["test acc % · published"]) == [94.51, 95.5]
-    assert table["test acc % · ours"].notna().all()
+    assert list(table["Activation"]) == ["sigmoid", "sigmoid"] and list(table["seeds"]) == ["3", "3"]
+    assert list(table["test acc % · published"]) == ["94.51", "95.50"]
+    assert all(" ± " in v and "[" in v for v in table["test acc % · ours"])  # mean ± sd [95% CI]
+    assert table["test acc % · Δ vs baseline"].iloc[1].startswith(("+", "-"))
     flow = at.dataframe[1].value
-    assert list(flow.columns[:3]) == ["configuration", "dataset", "status"]
-    assert (flow["status"] == "completed").all()
+    assert list(flow.columns[:4]) == ["configuration", "dataset", "seeds", "status"]
+    assert (flow["status"] == "completed").all() and (flow["seeds"] == 3).all()
     # ours vs published, gradient flow, two training curves, gradient histograms
     assert len(charts(at)) >= 5
     assert any(link.proto.page.endswith("explore") for link in at.get("page_link"))
