@@ -47,7 +47,7 @@ pages = [
 page = st.navigation(pages)
 
 from core.views.progress import batch_note  # noqa: E402
-from pages.services import get_jobs, session_id, stop_unless_store_opens  # noqa: E402  (after set_page_config)
+from pages.services import get_jobs, page_run_by_app, session_id, stop_unless_store_opens  # noqa: E402
 
 stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
 
@@ -84,4 +84,5 @@ with st.sidebar:
         st.caption(":material/public: Public demo: networks, epochs and datasets are limited.")
     training_status()
 
-page.run()
+with page_run_by_app():
+    page.run()

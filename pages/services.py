@@ -6,6 +6,7 @@ results that are safe to copy per caller.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 
@@ -20,18 +21,35 @@ from core.runs import calibration
 from core.runs.store import CorruptRun, RunStore, StoreError
 
 
+_APP_RUN = threading.local()  # set while app.py runs the page, in the script's own thread
+
+
+@contextlib.contextmanager
+def page_run_by_app():
+    """app.py runs the chosen page inside this: require_app then knows the run came through
+    app.py's navigation (each session's script runs in its own thread)."""
+    _APP_RUN.active = True
+    try:
+        yield
+    finally:
+        _APP_RUN.active = False
+
+
 def require_app() -> None:
     """Make sure the page runs inside app.py's navigation.
 
     Streamlit treats a pages/ folder as its older automatic multipage app until app.py's
     st.navigation has run once in the server process. A share link that opens /explore
     first after a restart would run the page without app.py (no page config, a sidebar
-    listing every file). Hand that run back to app.py. (AppTest resets the flag before every
-    run and resolves pages the old way; a rerun there would swallow button clicks.)
+    listing every file, no training status). Hand that run back to app.py. Whether this run
+    came through app.py is asked of the run itself, not of Streamlit's process-wide flag:
+    when ten sessions open at once, the first resets the flag while the others are already
+    running the old way (one such session was left half drawn, without its status fragment).
+    (AppTest resolves pages the old way on purpose; a rerun there would swallow clicks.)
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory and not _under_apptest():
+    if not getattr(_APP_RUN, "active", False) and not _under_apptest():
         PagesManager.uses_pages_directory = False
         st.rerun()
     stop_unless_store_opens()  # (app.py checks too; AppTest runs a page without app.py)

@@ -25,6 +25,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage"]
+# What Explore says over a stored run (get_by_text matches substrings, and the page's time
+# estimate says "... its stored runs" before training: the whole phrase, or a click passes early).
+STORED = "Stored run: opened from the store"
 
 
 def free_port() -> int:
@@ -101,7 +104,7 @@ def test_share_link_opens_the_stored_run_and_a_click_trains_a_new_one(server, pa
     query = "&".join(f"{k}={v}" for k, v in config_to_query(stored).items())
 
     page.goto(f"{server}/explore?{query}")  # the very first request to this server
-    page.get_by_text("Stored run").wait_for(timeout=90_000)
+    page.get_by_text(STORED).wait_for(timeout=90_000)
     page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
     time.sleep(1.0)
     page.screenshot(path=str(ARTIFACTS / "explore-stored.png"), full_page=True)
@@ -113,7 +116,7 @@ def test_share_link_opens_the_stored_run_and_a_click_trains_a_new_one(server, pa
     query = "&".join(f"{k}={v}" for k, v in config_to_query(fresh).items())
     page.goto(f"{server}/explore?{query}")
     page.get_by_role("button", name="Train this network").click(timeout=60_000)
-    page.get_by_text("Stored run").wait_for(timeout=120_000)
+    page.get_by_text(STORED).wait_for(timeout=120_000)
     page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
     time.sleep(1.0)
     page.screenshot(path=str(ARTIFACTS / "explore-trained.png"), full_page=True)
@@ -150,6 +153,114 @@ def test_sessions_in_separate_browsers_share_one_training(server, browser):
     for p in pages:  # the clicks arrive while the first one's job is starting
         p.get_by_role("button", name="Train this network").click()
     for p in pages:
-        p.get_by_text("Stored run").wait_for(timeout=120_000)
+        p.get_by_text(STORED).wait_for(timeout=120_000)
         no_exceptions(p)
     assert server.log().count(f"training run {cfg.run_id}") == 1
+
+
+# ---------------------------------------------------------------- offline, inert links, many sessions
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture
+def offline_page(browser):
+    """A page whose every request to a host other than this machine is blocked and recorded."""
+    from urllib.parse import urlparse
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    attempted = []
+
+    def only_loopback(route):
+        url = route.request.url
+        if urlparse(url).scheme in ("data", "blob") or urlparse(url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            attempted.append(url)
+            route.abort()
+
+    context.route("**/*", only_loopback)
+    page = context.new_page()
+    page.attempted = attempted
+    yield page
+    context.close()
+
+
+def test_every_page_works_offline_with_its_icons(server, offline_page):
+    page = offline_page
+    for path in ("", "explore", "compare", "theory", "runs", "reproduce"):
+        page.goto(f"{server}/{path}")
+        page.locator("h1").first.wait_for(timeout=90_000)
+        page.wait_for_load_state("networkidle")
+        no_exceptions(page)
+    # the navigation's Material Symbols icons are drawn with the font Streamlit ships
+    icons = page.locator("[data-testid=stSidebarNav] [data-testid=stIconMaterial]")
+    assert icons.count() >= 6
+    page.wait_for_function("document.fonts.status === 'loaded'", timeout=30_000)
+    assert page.evaluate("document.fonts.check('24px \"Material Symbols Rounded\"')")
+    loaded = page.evaluate("[...document.fonts].filter(f => f.family.includes('Material Symbols')"
+                           " && f.status === 'loaded').length")
+    assert loaded >= 1
+    width = icons.first.evaluate("e => e.getBoundingClientRect().width")
+    assert width < 40  # one glyph, not the icon's name spelled out in letters
+    page.screenshot(path=str(ARTIFACTS / "offline-reproduce.png"), full_page=True)
+    assert page.attempted == [], page.attempted
+
+
+def test_a_hostile_link_puts_no_link_or_image_in_the_page(server, offline_page):
+    page = offline_page
+    hostile = {"activation": "[click](http://evil.example/a)", "dataset": "![x](http://evil.example/i.png)",
+               "init": "<img src=http://evil.example/h.png>", "bn": ":red[alarm]",
+               "optimizer": ":material/home:", "schedule": "$x^2$", "noise_unit": "www.evil.example"}
+    from urllib.parse import urlencode
+
+    page.goto(f"{server}/explore?{urlencode(hostile)}")
+    page.get_by_text("Some link parameters were ignored").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+    alert = page.locator("[data-testid=stAlert]").first
+    assert "[click](http" in alert.inner_text().replace("\u2060", "")  # shown as its characters
+    assert page.locator("a[href*='evil'], img[src*='evil']").count() == 0
+    for inside in (alert.locator("a"), alert.locator("img"), alert.locator(".katex"),
+                   alert.locator("[data-testid=stIconMaterial]"), alert.locator("span[class*=color]")):
+        assert inside.count() == 0
+    no_exceptions(page)
+    assert page.attempted == [], page.attempted
+
+
+def test_ten_sessions_each_reach_their_stored_run(server, browser):
+    """Ten browser contexts (ten sessions) click Train at once, each on its own tiny run: the queue
+    trains them one after the other and every session must end on its stored run."""
+    started = time.time()
+    configs = [RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh", seed=s) for s in range(10)]
+    pages = []
+    for cfg in configs:
+        p = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        p.goto(f"{server}/explore?" + "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items()))
+        pages.append(p)
+    deadline = time.time() + 300  # ten Explore pages drawn at once share this machine's cores
+
+    def left_ms() -> float:
+        return max(1.0, deadline - time.time()) * 1000
+
+    for i, p in enumerate(pages):
+        try:
+            p.get_by_role("button", name="Train this network").wait_for(timeout=left_ms())
+        except Exception:
+            p.screenshot(path=str(ARTIFACTS / f"ten-sessions-{i}.png"), full_page=True)
+            raise
+    opened = time.time() - started
+    for p in pages:
+        p.get_by_role("button", name="Train this network").click()
+    clicked = time.time()
+    deadline = time.time() + 300
+    for i, (cfg, p) in enumerate(zip(configs, pages)):
+        try:
+            p.get_by_text(STORED).wait_for(timeout=left_ms())
+        except Exception:
+            p.screenshot(path=str(ARTIFACTS / f"ten-sessions-{i}.png"), full_page=True)
+            raise
+        assert cfg.run_id in p.content()
+        no_exceptions(p)
+    print(f"\n10 sessions: pages drawn in {opened:.1f} s, all on their stored runs "
+          f"{time.time() - clicked:.1f} s after the clicks")
+    for cfg in configs:
+        assert server.log().count(f"training run {cfg.run_id}") == 1
