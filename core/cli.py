@@ -12,45 +12,12 @@ flags of Agarap (2019): -b -e -a -n). Bad input exits with status 2 and one line
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
 
-from .config import ConfigError, RunConfig, config_fields
-
-
-class CliError(Exception):
-    """Bad input: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print usage and a traceback-free error; keep one line
-        raise CliError(message)
-
-
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    for f in config_fields():
-        meta = f.metadata
-        flags = list(meta["cli"]) or [f"--{f.name.replace('_', '-')}"]
-        long_flag = f"--{f.name.replace('_', '-')}"
-        if long_flag not in flags:
-            flags.append(long_flag)
-        if "_" in f.name:
-            flags.append(f"--{f.name}")  # Agarap (2019) spelled it --batch_size
-        default = None if isinstance(f.default, type(dataclasses.MISSING)) else f.default
-        kwargs = dict(dest=f.name, default=None, help=meta["help"])
-        if isinstance(f.default, bool):
-            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kwargs)
-            continue
-        if meta["choices"]:
-            kwargs["metavar"] = "{" + ",".join(meta["choices"]) + "}"
-        if f.name == "widths":
-            kwargs["nargs"] = "+"
-            kwargs["metavar"] = "N"
-        elif default is not None:
-            kwargs["help"] += f" Default: {default}."
-        parser.add_argument(*flags, **kwargs)
+from .cli_common import CliError, _Parser, _add_config_flags, config_from_args  # noqa: F401 (shared)
+from .config import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_theory import add_theory_parsers  # theory, probe: predictions before training
 
     add_theory_parsers(sub)
+    from .cli_export import add_export_parsers  # export (TensorBoard, bundle), import
+
+    add_export_parsers(sub)
     return parser
 
 
@@ -122,11 +92,6 @@ def _add_reproduce_parser(sub) -> None:
 
 
 FORMATS = ("text", "markdown", "json")
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    values = {f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name, None) is not None}
-    return RunConfig.from_dict(values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,10 +195,8 @@ def _ingest_data_file(path: str, label_column: str | None) -> str:
 
 def _reproduce(args) -> int:
     """Run `python -m core reproduce ...` (bad input raises ConfigError / CliError: exit 2)."""
-    from .lab.presets import PRESETS, check_scale, get_preset, resolve
-    from .lab.reproduce import plan, run_preset
-    from .cost import duration
-    from .report import render
+    from .lab.presets import PRESETS, check_scale, check_seeds, get_preset
+    from .report import render, render_all
     from .runs.store import RunStore
 
     if args.list:

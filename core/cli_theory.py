@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 
-from .cli import CliError, _add_config_flags, config_from_args
+from .cli_common import CliError, _add_config_flags, config_from_args
 from .config import ACTIVATIONS
 
 MAX_DEPTH = 10_000

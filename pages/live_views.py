@@ -1,14 +1,16 @@
-"""A training job's live view: progress, per-epoch curves and the gradient flow of every logged
-step, redrawn in place once a second by a fragment (the rest of the page is not rerun, so
-nothing flickers); the whole page reruns once the job has finished, so it shows the stored run
-or, after a cancel or a failure, the button to train again."""
+"""A training job's live view: progress, per-epoch curves, and the gradient flow, the training
+loss and a layer's gradient histogram of every logged step (core.views.live), redrawn in place
+once a second by a fragment (the rest of the page is not rerun, so nothing flickers); the whole
+page reruns once the job has finished, so it shows the stored run or, after a cancel or a
+failure, the button to train again."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from core.engine.stats import GRAD_EDGES
 from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
-from core.views import charts
+from core.views import charts, curves, histograms as hv, live
 from core.views.progress import RateTracker, progress_text
 
 from .services import get_jobs, session_id
@@ -23,14 +25,30 @@ def _tracker(job) -> RateTracker:
 
 def flow_frames(job) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The job's mean |g| per layer: (layer_stats-like rows of every logged step, its layers)."""
-    rows = list(job.flow_rows)
-    n = len(rows[-1][1]) if rows else 0
-    names = job.layers if len(job.layers) == n else [f"layer {i + 1}" for i in range(n)]
-    layers = pd.DataFrame({"layer": range(1, n + 1), "name": names})
-    stats = pd.DataFrame([{"step": step, "layer": i + 1, "stat": "grad_mean_abs", "value": v}
-                          for step, flow in rows for i, v in enumerate(flow)],
-                         columns=["step", "layer", "stat", "value"])
-    return stats, layers
+    return live.flow_frames(job.flow_rows, job.layers)
+
+
+def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
+    """The training loss and one layer's gradient histogram at every logged step so far."""
+    frame = live.loss_frame(job.loss_rows, smoothing=0.6)
+    steps, _ = live.hist_counts(job.hist_rows, 0)
+    if frame.empty and not len(steps):
+        return
+    left, right = st.columns(2)
+    with left:
+        if not frame.empty:
+            log = bool(frame["loss"].max() > 50 and (frame["loss"] > 0).all())
+            charts_chart(curves.step_loss(frame, "step", log))
+            st.caption("Training loss of the mini-batch at every logged step (faint) and its moving "
+                       "average (smoothing 0.6)" + (", log scale." if log else "."))
+    with right:
+        names = list(layers["name"])
+        if len(steps) and names:
+            name = st.selectbox("gradient histogram of", names, index=0, key=f"{key}-live-hist-layer")
+            steps, counts = live.hist_counts(job.hist_rows, names.index(name))
+            charts_chart(hv.histogram_heatmap(counts, steps, GRAD_EDGES, ""))
+            st.caption(f"{name}: share of its weight-gradient entries per 0.25-decade bin of log10 |g| at "
+                       "every logged step so far (exact zeros and values below 1e-12 in the bottom rows).")
 
 
 def show_job(job, key: str) -> None:
@@ -71,6 +89,7 @@ def show_job(job, key: str) -> None:
             with right:
                 charts_chart(charts.stat_over_steps(stats, layers, "grad_mean_abs"))
                 st.caption("The same at every logged step so far, one line per layer.")
+        _show_loss_and_histogram(job, layers, key)
         if job.epoch_rows:
             from .run_views import show_training_curves
 

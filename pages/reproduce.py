@@ -126,7 +126,9 @@ else:
             done += frac
             rows.append({"configuration": c.label, "state": state,
                          "progress": f"{frac:.0%}" if state == "training" else ""})
-        st.progress(done / len(pl.missing), text=f"{done:.1f} of {len(pl.missing)} runs trained")
+        from core.views.progress import runs_trained_text  # "1 of 3 runs trained, the next at 40%"
+
+        st.progress(done / len(pl.missing), text=runs_trained_text(done, len(pl.missing)))
         st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(36 * (len(rows) + 1), 300))
         if all(jobs.get(c.config.run_id) is None or jobs.get(c.config.run_id).finished for c in pl.missing):
             st.rerun()

@@ -42,21 +42,26 @@ if runs.empty:
     st.stop()
 
 runs = runs.sort_values("created", ascending=False)
-shown = runs[["created", "status", "test_acc", "grad_ratio", "label", "dataset", "epochs", "seed", "seconds",
+shown = runs[["created", "label", "test_acc", "grad_ratio", "status", "dataset", "epochs", "seed", "seconds",
               "device", "run_id"]].copy()
 shown["created"] = pd.to_datetime(shown["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
+# A ratio that is not defined is a dash (the caption says when), not "None".
+shown["grad_ratio"] = [f"{v:.1e}" if pd.notna(v) else "—" for v in pd.to_numeric(shown["grad_ratio"], errors="coerce")]
+network_width = min(420, 16 + 7 * int(shown["label"].str.len().max()))  # the whole label, beside the date
 table_key = f"runs-table-{st.session_state.get('runs-deletes', 0)}"  # a new table after a delete: nothing selected
 event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key=table_key,
                      column_config={"created": st.column_config.TextColumn("date", width="small"),
                                     "status": st.column_config.TextColumn(width="small"),
                                     "test_acc": st.column_config.NumberColumn("test acc", format="%.3f", width="small"),
-                                    "grad_ratio": st.column_config.NumberColumn("grad ratio", format="%.1e",
-                                                                                width="small"),
-                                    "label": st.column_config.TextColumn("network", width="large"),
+                                    "grad_ratio": st.column_config.TextColumn("grad ratio", width="small",
+                                                                              alignment="right"),
+                                    "label": st.column_config.TextColumn("network", width=network_width),
                                     "run_id": st.column_config.TextColumn("run id"),
                                     "seconds": st.column_config.NumberColumn(format="%.1f")})
 st.caption("Select rows to open, compare, download or delete. grad ratio = mean |gradient| of the first "
-           "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing); date = "
+           "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing); a dash where "
+           "it is not defined: the last hidden layer's mean |gradient| is exactly 0 (as after an all-zero "
+           "initialization), a gradient is not finite, or there are fewer than two hidden layers; date = "
            "when training finished.")
 selected = [shown.iloc[i]["run_id"] for i in event.selection.rows] if event and event.selection else []
 if not selected:

@@ -1,4 +1,5 @@
 """The app through Streamlit's AppTest: every page renders, links round-trip, training works."""
+import json
 import pytest
 import streamlit as st
 
@@ -238,3 +239,36 @@ def test_compare_runs_of_different_depths_in_layer_order_with_short_labels(isola
     assert not at.exception
     at.checkbox(key=f"compare-explore-on-{cfgs[0].run_id}").uncheck().run()
     assert not at.exception
+
+
+def test_live_view_draws_loss_and_gradient_histogram_of_every_logged_step():
+    import time
+
+    from pages.services import get_jobs
+
+    big = {**TINY, "widths": "256-256-256", "epochs": "40", "dataset": "digits", "log_every": "2"}
+    at = open_page("pages/explore.py", big)
+    next(b for b in at.button if b.label == "Train this network").click().run()
+    job = next(iter(get_jobs().active()))
+    end = time.time() + 60
+    while len(job.hist_rows) < 3 and time.time() < end:
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception
+    marks = [json.loads(c.proto.spec).get("mark") for c in charts(at)]
+    kinds = [m.get("type") if isinstance(m, dict) else m for m in marks]
+    assert "rect" in kinds and "line" in kinds, kinds  # the histogram heatmap and the loss curve
+    assert "gradient histogram of" in [s.label for s in at.selectbox]
+    assert "Training loss of the mini-batch at every logged step" in texts(at)
+    next(b for b in at.button if b.label == "Cancel training").click().run()
+
+
+def test_runs_page_shows_a_dash_and_says_why_where_the_grad_ratio_is_undefined(isolated_cache):
+    cfg = RunConfig.from_dict({**TINY, "widths": "16 16", "init": "zeros"})
+    RunStore(isolated_cache).save(train(cfg))
+    at = open_page("pages/runs.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns)[:2] == ["created", "label"]  # the network beside the date, visible at 800 px
+    assert list(table["grad_ratio"]) == ["—"]
+    assert "a dash where it is not defined" in texts(at)

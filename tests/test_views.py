@@ -140,3 +140,45 @@ def test_labels_of_arbitrary_runs_show_only_what_differs():
     assert labels[a.run_id] == "activation tanh · seed 42 · depth 5"
     assert labels[c.run_id] == "activation relu · seed 3 · depth 8"
     assert len(set(labels.values())) == 3
+
+
+def test_live_frames_from_a_job_fed_by_the_trainers_events():
+    """A job's rows of every logged step (as the worker's events fill them) make the live loss
+    curve and gradient-histogram heatmap: one point per logged step, the stored columns."""
+    from core.engine.stats import GRAD_COLUMNS, GRAD_EDGES
+    from core.runs.jobs import Job
+    from core.views import live
+
+    cfg = RunConfig(dataset="digits", widths=(16, 16), epochs=2, activation="tanh", log_every=5)
+    job = Job(config=cfg, device="cpu")
+    result = train(cfg, on_event=job.on_event)
+    logged = [int(s) for s in result.histograms["steps"]]
+    assert [s for s, _ in job.loss_rows] == logged and len(job.hist_rows) == len(logged)
+
+    frame = live.loss_frame(job.loss_rows, smoothing=0.6)
+    assert list(frame["step"]) == logged
+    by_step = result.steps.set_index("step")["loss"]
+    assert frame["loss"].tolist() == pytest.approx([by_step[s] for s in logged])
+    spec = curves.step_loss(frame, "step").to_dict()
+    assert spec["mark"]["type"] == "line"
+
+    steps, counts = live.hist_counts(job.hist_rows, 0)
+    assert list(steps) == logged and counts.shape == (len(logged), len(GRAD_COLUMNS))
+    assert np.array_equal(counts, result.histograms["grad"][:, 0])  # the stored histogram, live
+    heat = hv.histogram_heatmap(counts, steps, GRAD_EDGES, "").to_dict()
+    assert heat["mark"]["type"] == "rect"
+
+    stats, layers = live.flow_frames(job.flow_rows, job.layers)
+    assert list(layers["name"]) == list(result.layers["name"]) and stats["step"].nunique() == len(logged)
+
+
+def test_live_frames_skip_missing_and_non_finite_values():
+    from core.views import live
+
+    frame = live.loss_frame([(0, 2.3), (5, None), (10, float("nan")), (15, 1.9)])
+    assert list(frame["step"]) == [0, 15] and frame["smoothed"].notna().all()
+    assert live.loss_frame([]).empty
+    steps, counts = live.hist_counts([(0, None)], 0)
+    assert len(steps) == 0 and counts.shape[0] == 0
+    stats, layers = live.flow_frames([], ["fc1"])
+    assert stats.empty and layers.empty

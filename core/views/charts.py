@@ -203,11 +203,13 @@ def activation_panels(df: pd.DataFrame) -> tuple[alt.Chart, alt.Chart]:
             tooltip=["function:N", alt.Tooltip("x:Q", format=".2f"), alt.Tooltip("value:Q", format=".3f")],
         ).add_params(sel).properties(title=title, height=HEIGHT)
 
-    quarter = alt.Chart(pd.DataFrame({"y": [0.25], "label": ["0.25 = logistic's largest slope"]}))
+    quarter = alt.Chart(pd.DataFrame({"y": [0.25], "x": [float(df["x"].max()) if len(df) else 0.0],
+                                      "label": ["0.25 = logistic's largest slope"]}))
     rule = quarter.mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q", tooltip=["label:N"])
-    # at the left edge, below the line: where every curve of the panel is near 0 or far above
-    text = quarter.mark_text(align="left", baseline="top", dx=4, dy=4, color="gray", fontSize=11).encode(
-        y="y:Q", x=alt.value(0), text="label:N")
+    # "0.25" at the right end, just below the line: there the saturating curves are near 0 and the
+    # others far above, so it stays clear of them in a narrow column too (the caption says the rest)
+    text = quarter.mark_text(align="right", baseline="top", dx=-2, dy=3, color="gray", fontSize=11).encode(
+        y="y:Q", x="x:Q", text=alt.value("0.25"), tooltip=["label:N"])
     return panel("f(x)", "activation f(z)"), alt.layer(panel("f'(x)", "derivative f'(z)"), rule, text)
 
 
