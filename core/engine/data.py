@@ -32,6 +32,8 @@ import numpy as np
 import torch
 
 from ..datasets import DATASET_INFO, DatasetInfo, is_tabular
+from .splits import DataBundle, split_indices  # noqa: F401  (imported from here by callers)
+from .tabular import prepare_tabular
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")]}
@@ -58,16 +60,6 @@ class RawData:
     source: str
 
 
-@dataclass
-class DataBundle:
-    x_train: torch.Tensor  # (N, C, H, W) float32 on the training device
-    y_train: torch.Tensor  # (N,) int64
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    info: DatasetInfo
-    source: str
 
 
 def data_dirs() -> list[Path]:
@@ -257,13 +249,6 @@ def _check_raw(name: str, raw: RawData) -> None:
 
 
 # ---------------------------------------------------------------------- splits
-def split_indices(n_pool: int, n_val: int, n_test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fixed (seed 0) split of a pool into train / val / test index arrays."""
-    order = np.random.default_rng(0).permutation(n_pool)
-    test = order[:n_test]
-    val = order[n_test:n_test + n_val]
-    train = order[n_test + n_val:]
-    return train, val, test
 
 
 def _splits(name: str, raw: RawData):
@@ -287,8 +272,6 @@ def prepare_data(cfg, device: torch.device | str = "cpu", allow_download: bool =
     allow_download=False only reads local files (the app's instant previews must not start a
     download of hundreds of megabytes inside a page run)."""
     if is_tabular(cfg.dataset):  # the 2-D sets and uploads: float features (core.engine.tabular)
-        from .tabular import prepare_tabular
-
         return prepare_tabular(cfg, device)
     key = (cfg.dataset, cfg.train_subset, cfg.standardize, cfg.input_noise,
            cfg.seed if cfg.input_noise > 0 else None, cfg.arch == "vgg" and cfg.standardize, str(device))

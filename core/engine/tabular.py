@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..datasets import DATASET_INFO, TOY, DatasetInfo
+from .splits import DataBundle, split_indices
 
 _cache: "OrderedDict[tuple, object]" = OrderedDict()
 _lock = threading.Lock()
@@ -36,8 +37,6 @@ def tabular_arrays(cfg) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def prepare_tabular(cfg, device="cpu"):
-    from .data import DataBundle, split_indices
-
     key = (cfg.dataset, cfg.data_noise if cfg.dataset in TOY else None, cfg.train_subset,
            cfg.standardize, cfg.input_noise, cfg.seed if cfg.input_noise > 0 else None, str(device))
     with _lock:

@@ -157,7 +157,7 @@ def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: 
 def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
     """Findings from `core.engine.probe.probe_at_init`'s table (one forward/backward, no training)."""
     findings = _flow_findings(cfg, list(flow["grad_mean_abs"]), "at initialization")
-    findings = with_theory(cfg, flow, findings)  # the prediction beside the measured flow
+    findings = with_theory(cfg, flow, findings, FLOW_SIGNAL)  # the prediction beside the measured flow
     idx = flow.set_index("layer")
     sat = idx["act_saturation"].dropna() if "act_saturation" in idx else pd.Series(dtype=float)
     dead = idx["act_dead"].dropna() if "act_dead" in idx else pd.Series(dtype=float)

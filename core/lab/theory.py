@@ -68,16 +68,15 @@ def theory_note(cfg, flow) -> str:
     return f"Signal-propagation theory: {verdict(cmp)}"
 
 
-def with_theory(cfg, flow, findings: list) -> list:
-    """findings with the theory's sentence added to the gradient-flow finding (the first about the
-    flow), so the prediction stands with the measurement and carries its severity, never its own."""
-    from .diagnosis import FLOW_SIGNAL
-
+def with_theory(cfg, flow, findings: list, flow_signal: str) -> list:
+    """findings with the theory's sentence added to the gradient-flow finding (the first whose
+    signal is `flow_signal`), so the prediction stands with the measurement and carries its
+    severity, never its own."""
     note = theory_note(cfg, flow)
     if not note:
         return findings
     for f in findings:
-        if f.signal == FLOW_SIGNAL:
+        if f.signal == flow_signal:
             f.text = f"{f.text} {note}"
             return findings
     return findings

@@ -1,0 +1,97 @@
+"""The layout shows the design: layers whose imports point down, no cycles, small modules."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Each layer may import only the layers listed for it (and itself); the top of core/ (config,
+# datasets, cost, instruments) is the shared base every layer may use.
+BASE = {"config", "datasets", "cost", "instruments"}
+MAY_IMPORT = {
+    "base": {"base"},
+    "engine": {"base", "engine"},
+    "runs": {"base", "engine", "runs"},
+    "views": {"base", "engine", "views"},
+    "lab": {"base", "engine", "runs", "views", "lab"},
+    "cli": {"base", "engine", "runs", "views", "lab", "cli"},
+}
+MAX_LINES = 420  # "about 400"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "base"  # the package itself
+    if parts[1] in ("engine", "runs", "views", "lab"):
+        return parts[1]
+    if parts[1] in BASE:
+        return "base"
+    return "cli"  # cli, __main__ and their helpers sit on top
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the core modules `path` imports (relative imports resolved)."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found |= {f"{target}.{a.name}" for a in node.names}  # `from . import x` imports x
+    return found
+
+
+def _core_modules() -> dict[str, Path]:
+    return {_module_name(p): p for p in (ROOT / "core").rglob("*.py")}
+
+
+def _edges() -> dict[str, set[str]]:
+    modules = _core_modules()
+    return {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def test_core_never_imports_streamlit():
+    for module, path in _core_modules().items():
+        assert not any(i.split(".")[0] == "streamlit" for i in _imports(path)), module
+
+
+def test_imports_point_down_the_layers():
+    wrong = [(m, i) for m, targets in _edges().items() for i in targets
+             if _layer(i) not in MAY_IMPORT[_layer(m)] and i != "core"]
+    assert wrong == []
+
+
+def test_no_import_cycle_inside_core():
+    edges = _edges()
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for n in sorted(edges[m]):
+            if state.get(n) == 1:
+                raise AssertionError(" -> ".join(path + [m, n]))
+            if n not in state:
+                visit(n, path + [m])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [])
+
+
+def test_no_module_of_core_or_pages_is_much_above_400_lines():
+    files = list((ROOT / "core").rglob("*.py")) + list((ROOT / "pages").glob("*.py"))
+    long = {str(p.relative_to(ROOT)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
