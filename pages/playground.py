@@ -31,7 +31,7 @@ show_url_warnings(PAGE)
 
 left, main = st.columns([1.05, 3.45], gap="medium")
 with left:
-    st.subheader("Network")
+    st.markdown("##### Network")  # a subheader breaks inside the word in a narrow column
     cfg = playground_controls(PAGE, cfg)
     if cfg is not None:
         data_upload(PAGE)
@@ -69,8 +69,8 @@ def _controls(hub, sid, live) -> None:
 
 @st.fragment(run_every=REDRAW_SECONDS)
 def live_view(cfg) -> None:
-    """Redrawn a few times a second; it only reads the trainer's latest frame (the training
-    runs in the trainer's own thread), and each read tells the trainer the page still watches."""
+    """Redrawn a few times a second; it only reads the session's latest frame (the training
+    runs in a worker process), and each read tells the worker the page still watches."""
     hub, sid = get_playground(), session_id()
     try:
         live = hub.get(sid, cfg)
@@ -81,7 +81,7 @@ def live_view(cfg) -> None:
     with top_left:
         _controls(hub, sid, live)
         f = live.frame
-        state = "training" if f.running else "paused"
+        state = "starting the training process…" if live.starting else "training" if f.running else "paused"
         rate = f" · {f.steps_per_second:,.0f} steps/s" if f.running and f.steps_per_second else ""
         st.markdown(f"**step {f.step:,}** · epoch {f.epoch} · {state}{rate}")
         st.markdown(f"train loss **{f.train_loss:.3f}** (accuracy {f.train_acc:.0%}) · "

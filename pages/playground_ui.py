@@ -28,7 +28,8 @@ DEFAULTS = dict(dataset="circles", widths=(8, 8, 8, 8), activation="tanh", init=
 
 @st.cache_resource
 def get_playground() -> PlaygroundHub:
-    """One hub per server process: every session's live trainer, under the global thread cap."""
+    """One hub per server process: every session's live trainer, under the global cap on
+    worker processes."""
     return PlaygroundHub()
 
 

@@ -1,5 +1,6 @@
-"""The Playground's live loop (start, pause, step, reset; bounded threads; nothing left running
-when the page stops watching), its pictures, and the page itself."""
+"""The Playground's live loop (start, pause, step, reset in a worker process; bounded workers;
+nothing left running when the page stops watching), its pictures, and the page itself."""
+import multiprocessing as mp
 import threading
 import time
 
@@ -8,73 +9,107 @@ import pytest
 
 from core.config import ConfigError, RunConfig
 from core.runs import playground as pg
-from core.runs.playground import LiveTrainer, PlaygroundHub, check_playground
+from core.runs.playground import LiveSession, LiveTrainer, PlaygroundHub, check_playground
 from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image
 
 CFG = RunConfig(dataset="circles", widths=(8, 8), activation="tanh", lr=0.03, batch_size=32)
+SPAWN_S = 90.0  # a fresh worker imports torch: seconds, many more on a loaded machine
 
 
-def _wait(pred, timeout=30.0):
+def _wait(pred, timeout=30.0, touch=()):
+    """Wait for `pred`; each of `touch` is read meanwhile, as the page does."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        for live in touch:
+            live.touch()
         if pred():
             return True
         time.sleep(0.02)
     return False
 
 
-def _threads():
-    return [t for t in threading.enumerate() if t.name == "playground"]
+def _workers():
+    """This process's live Playground worker processes and the threads reading them."""
+    procs = [p for p in mp.active_children() if p.name == pg.WORKER_NAME]
+    return procs + [t for t in threading.enumerate() if t.name == pg.READER_NAME]
 
 
 def test_step_pause_reset():
-    live = LiveTrainer(CFG)
+    live = LiveSession(CFG)
     f0 = live.frame
     assert f0.step == 0 and not f0.running and f0.probs.shape == (pg.GRID, pg.GRID, 2)
     assert [row["name"] for row in f0.layers] == ["fc1", "fc2", "out"]
     assert all(row["grad_mean_abs"] > 0 for row in f0.layers)  # statistics at initialization
     assert len(f0.neurons) == 2 and f0.neurons[0].shape == (pg.NEURONS, pg.GRID, pg.GRID)
-    w0 = live.net.layers[0].weight.detach().clone()
-    live.step_once()
-    assert live.frame.step == 1 and not live.running
-    assert not np.array_equal(w0.numpy(), live.net.layers[0].weight.detach().numpy())
+    w0 = live.local.net.layers[0].weight.detach().clone()
+    live.step_once()  # before any Start: here, in this process
+    assert live.frame.step == 1 and not live.running and live.worker is None
+    assert not np.array_equal(w0.numpy(), live.local.net.layers[0].weight.detach().numpy())
     live.start()
-    assert _wait(lambda: live.frame.step > 20)
+    process = live.worker.process
+    assert live.running and process.is_alive()
+    assert _wait(lambda: live.frame.step > 20, SPAWN_S, touch=[live])  # trained in the worker
+    assert live.frame.running and live.frame.steps_per_second > 0
     live.pause()
     assert not live.running and not live.frame.running
     stopped_at = live.frame.step
-    time.sleep(0.2)
+    time.sleep(0.3)
     assert live.frame.step == stopped_at  # paused means no more steps
+    live.step_once()  # paused: the worker takes the step
+    assert live.frame.step == stopped_at + 1 and live.worker is not None
     live.reset()
-    assert live.frame.step == 0
-    assert np.array_equal(w0.numpy(), live.net.layers[0].weight.detach().numpy())  # same seed, same init
+    assert live.frame.step == 0 and not live.running
+    live.stop()  # the worker hands its state back and ends
+    assert live.worker is None and not process.is_alive()
+    assert live.local.step == 0  # the reset state came back: same seed, same init
+    assert np.array_equal(w0.numpy(), live.local.net.layers[0].weight.detach().numpy())
+    live.start()  # from the handed-back state, in a fresh worker
+    assert _wait(lambda: live.frame.step > 5, SPAWN_S, touch=[live])
+    live.stop()
+    assert live.worker is None and live.local.step >= 5 and not _workers()
 
 
-def test_thread_stops_when_the_page_stops_watching():
-    hub = PlaygroundHub(idle_s=0.3)
+def test_worker_stops_when_the_page_stops_watching():
+    hub = PlaygroundHub(idle_s=1.0)
     live = hub.get("s1", CFG)
-    assert hub.start("s1") is None and live.running and len(_threads()) >= 1
-    # nobody reads the frame any more (the session ended): the thread ends by itself
-    assert _wait(lambda: not live.running, timeout=10)
-    assert "stopped watching" in live.frame.note
+    hub.get("s1", CFG)  # a page that reads keeps one spare worker warm
+    assert hub._spare is not None and hub._spare.process.is_alive()
+    assert hub.start("s1") is None and live.running and hub._spare is None  # it took the spare
+    process = live.worker.process
+    assert _wait(lambda: live.frame.step > 0, SPAWN_S, touch=[live])
+    # nobody reads the frame any more (the session ended): the worker ends by itself
+    assert _wait(lambda: not live.running and live.worker is None, timeout=20)
+    assert "stopped watching" in live.frame.note and not process.is_alive()
+    assert live.local.step == live.frame.step > 0  # the state was handed back
     hub.shutdown()
-    assert _wait(lambda: not _threads(), timeout=10)
+    assert _wait(lambda: not _workers(), timeout=10)
 
 
-def test_global_cap_one_thread_per_session_and_forgetting():
+def test_global_cap_one_worker_per_session_and_forgetting():
     hub = PlaygroundHub(max_running=1, idle_s=30, forget_s=600)
     a, b = hub.get("a", CFG), hub.get("b", CFG)
     assert hub.start("a") is None
-    assert hub.start("a") is None and hub.running() == 1  # a second start keeps one thread
+    assert hub.start("a") is None and hub.running() == 1 and hub.workers() == 1  # one worker
     refused = hub.start("b")
-    assert refused and "training on this server" in refused and not b.running
-    # a new config for a session replaces its trainer (and keeps it training)
+    assert refused and "training on this server" in refused and not b.running and b.worker is None
+    assert _wait(lambda: a.frame.step > 0, SPAWN_S, touch=[a, b])
+    # a new config for a session replaces its trainer (same worker, and it keeps training)
+    process = a.worker.process
     a2 = hub.get("a", CFG.replace(activation="relu", init="he_normal"))
     assert a2 is not a and not a.running and a2.running and hub.running() == 1
+    assert a2.worker.process is process
+    assert _wait(lambda: a2.frame.running and a2.frame.step > 0, 30, touch=[a2, b])
+    # a paused session gives its worker's slot up to another session's Start
+    a2.pause()
+    assert hub.start("b") is None and (a2.worker is None or a2.worker.stopping)
+    assert hub.workers() == 1 and b.running
+    assert _wait(lambda: a2.worker is None and not process.is_alive(), 20)  # it handed back and ended
+    assert a2.local.step == a2.frame.step > 0
     hub.forget_s = 0.0
     time.sleep(0.05)
     hub.reap()  # not seen for forget_s: dropped and stopped
-    assert hub.peek("a") is None and _wait(lambda: not a2.running, timeout=10)
+    assert hub.peek("a") is None and hub.peek("b") is None
+    assert _wait(lambda: not b.running and not _workers(), timeout=20)
     hub.shutdown()
 
 
@@ -84,8 +119,8 @@ def test_deep_sigmoid_stays_put_while_batch_norm_learns():
     for label, extra in (("sigmoid", {}), ("bn", {"bn": "before"}), ("relu", {"activation": "relu", "init": "he_normal"})):
         live = LiveTrainer(RunConfig(**{**deep, **extra}))
         for _ in range(300):
-            live._one_step(logged=False)
-        live.pause()
+            live.one_step(logged=False)
+        live.step_once()
         results[label] = (live.frame.train_acc, live.frame.layers[0]["grad_mean_abs"])
     assert results["sigmoid"][0] < 0.7  # the boundary has not moved: near chance
     assert results["bn"][0] > 0.85 and results["relu"][0] > 0.85
@@ -129,7 +164,7 @@ def test_page_renders_and_steps():
     from pages.playground_ui import get_playground
 
     get_playground().shutdown()
-    assert _wait(lambda: not _threads(), timeout=10)
+    assert _wait(lambda: not _workers(), timeout=10)
     st.cache_resource.clear()
 
 

@@ -1,307 +1,298 @@
-"""The Playground's live training: one small network per browser session, trained by a bounded
-background thread and read by the page a few times per second.
+"""The Playground's live training, server side: one worker process per training session
+(core.runs.playground_worker runs the network there), read by the page a few times per second.
 
     hub = PlaygroundHub()                      # one per server process (the page caches it)
-    live = hub.get(session_id, cfg)            # this session's trainer; a new cfg resets it
+    live = hub.get(session_id, cfg)            # this session's LiveSession; a new cfg resets it
     hub.start(session_id)                      # None, or why not (the global cap is reached)
     live.pause(); live.step_once(); live.reset()
     frame = live.frame                         # the latest picture (a Frame), never half-written
 
-It trains with the one training step of core.engine.loop (`train_step`, and the run's
-LayerStatsRecorder at logged steps), so what the Playground shows per layer is what a stored
-run records. Differences from `train`: no end (it trains until paused, for at most
-MAX_RUN_SECONDS and MAX_STEPS per start), a constant learning rate, statistics logged about
-LOG_SECONDS apart instead of every k steps, and nothing is stored.
+Why processes: PyTorch driven from a secondary thread of the busy Streamlit server is starved
+(a step releases and retakes the GIL at every op; the page's threads hold it): ~1 step/s under
+load against hundreds in a script. A spawned worker trains at its own speed on one torch thread.
 
-Bounds: at most one thread per session (a session has one trainer); at most `max_running`
-threads in the process (start refuses with a message beyond it); a thread stops when the page
-has not read its frame for `idle_s` (the tab was closed or the session ended), and a session
-not seen for `forget_s` is dropped, as are the oldest beyond MAX_SESSIONS.
+A session holds its network here (a LiveTrainer, built when the page opens: the step-0 frame,
+the data points, Step and Reset before any Start) until Start spawns its worker with that
+state; from then the worker owns it (pause, step, reset and a new config go to it) until it
+hands the state back and exits: 20 s (`idle_s`) after the page stopped reading, after 5 minutes
+or 100,000 steps of training, after a minute paused, when the hub needs its slot, or when the
+session is forgotten.
+
+Bounds: at most one worker per session; at most `max_running` workers in the process (a paused
+one gives its slot up to a new Start; beyond it Start refuses with a message); sessions not
+seen for `forget_s` are dropped with their workers, as are the oldest beyond MAX_SESSIONS.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
 
-import numpy as np
-import torch
+from ..config import RunConfig
+from .playground_worker import (GRID, MAX_BATCH, MAX_DEPTH, MAX_RUN_SECONDS, MAX_STEPS, MAX_WIDTH,  # noqa: F401
+                                NEURONS, Frame, LiveTrainer, check_playground, worker_main)
 
-from ..config import ConfigError, RunConfig
-from ..datasets import DATASET_INFO, is_tabular
-from ..engine.data import prepare_data
-from ..engine.loop import PlainEngine, RunState, batch_bounds, evaluate, train_step
-from ..engine.models import build_model
-
-GRID = 48  # the input plane is drawn on GRID x GRID points
-NEURONS = 4  # neuron pictures per hidden layer
-SLICE_SECONDS = 0.05  # training between two published frames
-LOG_SECONDS = 0.2  # statistics are logged about this often while training
-MAX_RUN_SECONDS = 300.0
-MAX_STEPS = 100_000
 MAX_SESSIONS = 64
-SWITCH_INTERVAL = 0.001  # seconds (sys.setswitchinterval), see LiveTrainer.start
-HISTORY = 300  # loss points kept (thinned by half when full)
-MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 16, 64, 512
-LAYER_STATS = ("grad_mean_abs", "act_saturation", "act_dead", "update_ratio")
+WORKER_NAME = "vg-playground"  # the worker processes' name (tests look for them)
+READER_NAME = "playground-reader"  # the thread that reads one worker's pipe
 
 
 def default_max_running() -> int:
-    """Concurrent Playground threads in this process: VG_PLAYGROUND_THREADS, else the cores."""
-    try:
-        return max(1, int(os.environ.get("VG_PLAYGROUND_THREADS", "")))
-    except ValueError:
-        return max(2, os.cpu_count() or 2)
+    """Concurrent Playground workers: VG_PLAYGROUND_WORKERS (or the older VG_PLAYGROUND_THREADS),
+    else the number of cores."""
+    for name in ("VG_PLAYGROUND_WORKERS", "VG_PLAYGROUND_THREADS"):
+        try:
+            return max(1, int(os.environ.get(name, "")))
+        except ValueError:
+            continue
+    return max(2, os.cpu_count() or 2)
 
 
-def check_playground(cfg: RunConfig) -> None:
-    """ConfigError naming the field when `cfg` is not a small network on tabular data."""
-    if not is_tabular(cfg.dataset):
-        raise ConfigError("dataset", f"the Playground trains the 2-D sets and uploaded tables, not "
-                          f"{cfg.dataset}; open it in Explore")
-    if cfg.arch != "mlp":
-        raise ConfigError("arch", "the Playground trains fully connected networks (mlp)")
-    if len(cfg.widths) > MAX_DEPTH or max(cfg.widths) > MAX_WIDTH:
-        raise ConfigError("widths", f"the Playground trains at most {MAX_DEPTH} hidden layers of at "
-                          f"most {MAX_WIDTH} units live; use Explore for bigger networks")
-    if cfg.batch_size > MAX_BATCH:
-        raise ConfigError("batch_size", f"at most {MAX_BATCH} in the Playground")
+class _Worker:
+    """The server side of one worker process: its pipe, and (once it has an owner) a thread
+    that reads it. Spawned as a spare (its imports and first kernels done before a Start)."""
+
+    def __init__(self, device: str, idle_s: float):
+        ctx = mp.get_context("spawn")  # a clean interpreter: no copied locks or thread pools
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, None, None, device, idle_s),
+                                   daemon=True, name=WORKER_NAME)
+        self.process.start()
+        child.close()
+        self.owner, self.seq, self.stopping = None, 0, False
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._read, name=READER_NAME, daemon=True)
+
+    def attach(self, owner: "LiveSession", blob: bytes) -> None:
+        """Give the worker `owner`'s network and state; from now the thread reads its answers."""
+        self.owner = owner
+        self.send("init", owner.cfg.to_dict(), blob)
+        self.thread.start()
+
+    def send(self, kind: str, *args) -> int:
+        """Send a command; its sequence number (0 when the worker is gone)."""
+        with self._lock:
+            self.seq += 1
+            try:
+                self.conn.send((kind, self.seq, *args))
+            except (OSError, ValueError):
+                return 0
+            return self.seq
+
+    def stop(self, note: str = "") -> None:
+        self.stopping = True
+        self.send("stop", note)
+
+    def discard(self, wait: float = 5.0) -> None:
+        """End a spare (it has no state to hand back)."""
+        self.stop()
+        self.process.join(wait)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(wait)
+        self.conn.close()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self.owner._check_idle(self)
+                if not self.conn.poll(0.5):
+                    if not self.process.is_alive():
+                        break
+                    continue
+                message = self.conn.recv()
+                self.owner._receive(self, message)
+                if message[0] in ("state", "error"):
+                    break
+        except (EOFError, OSError):
+            pass
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()
+        self.owner._ended(self)
 
 
-@dataclass
-class Frame:
-    """What the page draws, published whole after each slice of training."""
+class LiveSession:
+    """One browser session's live network: here while paused, in a worker while it trains."""
 
-    step: int
-    epoch: int
-    running: bool
-    train_loss: float
-    train_acc: float
-    test_loss: float
-    test_acc: float
-    history: list  # (step, train_loss, test_loss)
-    layers: list  # per weight layer: dict(layer, name, grad_mean_abs, act_saturation, ...)
-    plane: tuple | None = None  # (x0, x1, y0, y1) of the grid, when the data has 2 features
-    probs: np.ndarray | None = None  # (GRID, GRID, classes) softmax over the plane (row = y)
-    neurons: list = field(default_factory=list)  # per hidden layer: (k, GRID, GRID) outputs
-    note: str = ""  # why training stopped, when it stopped by itself
-    steps_per_second: float = 0.0
-
-
-class LiveTrainer:
-    """One session's network, data and optimizer, trained live. Thread-safe."""
-
-    def __init__(self, cfg: RunConfig, device: str = "cpu"):
-        check_playground(cfg)
-        self.cfg, self.device = cfg, torch.device(device)
-        self._lock = threading.RLock()  # the network and counters
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self, cfg: RunConfig, device: str = "cpu", idle_s: float = 20.0, take_worker=None):
+        self.cfg, self.device, self.idle_s = cfg, device, idle_s
+        self._take_worker = take_worker or (lambda: _Worker(device, idle_s))
+        self.local = LiveTrainer(cfg, device)  # the state while no worker holds it
+        self._frame: Frame = self.local.frame
+        self._worker: _Worker | None = None
+        self._cond = threading.Condition()
+        self._acked = self._start_seq = self._since = 0
         self.last_seen = time.monotonic()
-        self.started_at: float | None = None
-        self._build()
 
-    # ------------------------------------------------------------------ state
-    def _build(self) -> None:
-        cfg = self.cfg
-        self.data = prepare_data(cfg, self.device, allow_download=False)
-        net = build_model(cfg, self.data.info).to(self.device)
-        self.net, self.engine = net, PlainEngine(net, self.data, cfg, self.device)
-        self.run = RunState.create(0, cfg, self.engine, 1, self.device, None)
-        self.bounds = batch_bounds(len(self.data.y_train), cfg.batch_size)
-        self.step, self.epoch, self._pos = 0, 1, 0
-        self._order = torch.randperm(len(self.data.y_train), generator=self.run.shuffle)
-        self._history: list = []
-        self._layers: list = []
-        self._last_log = -1e9
-        self._rate = 0.0
-        self.note = ""
-        self.grid, self.plane = _plane(self.data)
-        self._log_step()  # statistics at initialization, before any update
-        self.frame = self._snapshot()
-
+    # ------------------------------------------------------------------ reading
     def touch(self) -> None:
         self.last_seen = time.monotonic()
 
     @property
+    def frame(self) -> Frame:
+        return self._frame
+
+    @property
+    def worker(self) -> _Worker | None:
+        return self._worker
+
+    @property
+    def starting(self) -> bool:
+        """Start was pressed and the worker has not answered yet (it imports torch: seconds)."""
+        return self._worker is not None and self._acked < self._start_seq
+
+    @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker is not None and (self.starting or self._frame.running)
+
+    def points(self):
+        return self.local.points()
 
     # ------------------------------------------------------------------ control
     def start(self) -> None:
-        # A training step releases and retakes the GIL at every torch op; at Python's default
-        # 5 ms switch interval a busy page thread then makes each retake wait up to 5 ms (a
-        # step took ~1 s inside the server). 1 ms keeps the live loop near its own speed.
-        if sys.getswitchinterval() > SWITCH_INTERVAL:
-            sys.setswitchinterval(SWITCH_INTERVAL)
-        with self._lock:
-            if self.running:
-                return
+        with self._cond:
+            if self._worker is None:
+                self._worker = self._take_worker()
+                self._worker.attach(self, self.local.state())
+            self._start_seq = self._worker.send("start") or self._start_seq
             self.touch()
-            self._stop.clear()
-            self.note = ""
-            self._thread = threading.Thread(target=self._loop, name="playground", daemon=True)
-            self._thread.start()
 
-    def pause(self, wait: float = 5.0) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(wait)
-        with self._lock:
-            self.frame = self._snapshot()
+    def pause(self, wait: float = 10.0) -> None:
+        self._command("pause", wait)
 
-    def step_once(self) -> None:
-        """One logged step (when paused: while training, the thread owns the steps)."""
+    def step_once(self, wait: float = 10.0) -> None:
+        """One logged step (when paused: while training, the worker owns the steps)."""
         if self.running:
             return
-        with self._lock:
-            self._one_step(logged=True)
-            self.frame = self._snapshot()
+        if not self._command("step", wait):
+            with self._cond:
+                self.local.step_once()
+                self._frame = self.local.frame
 
-    def reset(self) -> None:
-        self.pause()
-        with self._lock:
-            self._build()
+    def reset(self, wait: float = 10.0) -> None:
+        if not self._command("reset", wait):
+            with self._cond:
+                self.local.reset()
+                self._frame = self.local.frame
 
-    # ------------------------------------------------------------------ training
-    def _loop(self, idle_s: float | None = None) -> None:
-        t_end = time.monotonic() + MAX_RUN_SECONDS
-        try:
-            while not self._stop.is_set():
-                now = time.monotonic()
-                if now - self.last_seen > self.idle_s:
-                    self.note = "paused: the page stopped watching"
-                    break
-                if now > t_end or self.step >= MAX_STEPS:
-                    self.note = f"paused after {MAX_RUN_SECONDS / 60:.0f} minutes of training (press start to go on)"
-                    break
-                with self._lock:
-                    t0, n0 = time.perf_counter(), self.step
-                    while time.perf_counter() - t0 < SLICE_SECONDS and not self._stop.is_set():
-                        self._one_step(logged=time.perf_counter() - self._last_log > LOG_SECONDS)
-                        if self.note:
-                            break
-                    self._rate = (self.step - n0) / max(time.perf_counter() - t0, 1e-9)
-                    self.frame = self._snapshot(running=True)
-                if self.note:
-                    break
-                time.sleep(0.003)  # let the page's reads and other sessions in
-        finally:
-            with self._lock:
-                self._stop.set()
-                self.frame = self._snapshot(running=False)
+    def stop(self, wait: float = 10.0, note: str = "") -> None:
+        """Have the worker hand its state back and exit (waits up to `wait` s for it)."""
+        worker = self._worker
+        if worker is not None and not worker.stopping:
+            worker.stop(note)
+        if worker is not None and wait > 0:
+            worker.thread.join(wait)
 
-    idle_s = 20.0
+    def _command(self, kind: str, wait: float) -> bool:
+        """Send to the worker and wait for its answer; False when no worker holds the state."""
+        with self._cond:
+            worker = self._worker
+            seq = worker.send(kind) if worker is not None and not worker.stopping else 0
+            if not seq:
+                return False
+            self._cond.wait_for(lambda: self._acked >= seq or self._worker is not worker, wait)
+            return True
 
-    def _one_step(self, logged: bool) -> None:
-        lo, hi = self.bounds[self._pos]
-        order = self._order[lo:hi].unsqueeze(0).to(self.device)
-        loss, _, _ = train_step(self.engine, [self.run], order, self.step, self.epoch, logged)
-        value = float(loss[0])
-        if logged:
-            self._log_step()
-        if not np.isfinite(value):
-            self.note = f"diverged at step {self.step}: the loss is not finite (lower the learning rate, then reset)"
-        self.step += 1
-        self._pos += 1
-        if self._pos == len(self.bounds):
-            self._pos, self.epoch = 0, self.epoch + 1
-            self._order = torch.randperm(len(self.data.y_train), generator=self.run.shuffle)
+    def adopt(self, old: "LiveSession") -> None:
+        """Take over `old`'s worker for this session's new config (it keeps training if it was)."""
+        with old._cond:
+            was_running = old.running
+            worker, old._worker = old._worker, None
+        if worker is None or worker.stopping:
+            return
+        with self._cond:
+            worker.owner, self._worker = self, worker
+            self._since = worker.send("config", self.cfg.to_dict())
+            self._acked = self._since - 1
+            self._start_seq = self._since if was_running else self._acked  # running until it answers
+            if not worker.thread.is_alive():  # it ended during the hand-over
+                self._worker = None
 
-    def _log_step(self) -> None:
-        """Per-layer statistics of this step (at init: of a forward/backward without update)."""
-        rec = self.run.recorder
-        if self.step == 0 and not self._layers:
-            with torch.enable_grad():
-                x, y, _ = self.engine.batch(self._order[: self.bounds[0][1]].unsqueeze(0))
-                with rec.capture_activations(True):
-                    loss = torch.nn.functional.cross_entropy(self.net(x), y)
-                self.engine.backward([loss])
-            rec.record_gradients("true")
-            rec.before_update()
-        rec.after_update(self.step, self.epoch)
-        table = rec.table()
-        rec.truncate_after(-1)  # keep nothing: the frame holds the latest numbers
-        wide = table.pivot_table(index="layer", columns="stat", values="value", aggfunc="last")
-        names = self.engine.layer_names
-        self._layers = [{"layer": int(i), "name": names[int(i) - 1],
-                         **{s: float(wide.at[i, s]) if s in wide.columns and np.isfinite(wide.at[i, s])
-                            else None for s in LAYER_STATS}} for i in wide.index]
-        self._last_log = time.perf_counter()
+    # ------------------------------------------------------------------ from the reader thread
+    def _receive(self, worker: _Worker, message) -> None:
+        kind, ack, *rest = message
+        with self._cond:
+            if kind == "ready" or worker is not self._worker or ack < self._since:
+                return  # an answer about an earlier config
+            if kind == "frame":
+                self._frame = rest[0]
+            elif kind == "state":
+                self.local.load_state(rest[0], rest[1])
+                self._frame = rest[1]
+            else:  # "error": the worker could not build the network
+                self._frame = Frame(**{**self._frame.__dict__, "running": False,
+                                       "note": f"the training process failed: {rest[0]}"})
+            self._acked = max(self._acked, ack)
+            self._cond.notify_all()
 
-    # ------------------------------------------------------------------ pictures
-    @torch.no_grad()
-    def _snapshot(self, running: bool | None = None) -> Frame:
-        d, net = self.data, self.net
-        train_loss, train_acc = evaluate(net, d.x_train, d.y_train)
-        test_loss, test_acc = evaluate(net, d.x_test, d.y_test)
-        if not self._history or self._history[-1][0] != self.step:
-            self._history.append((self.step, train_loss, test_loss))
-            if len(self._history) > HISTORY:
-                self._history = self._history[::2] if self._history[-1] != self._history[0] else self._history
-        probs, neurons = None, []
-        if self.grid is not None:
-            probs, neurons = _plane_outputs(net, self.grid)
-        return Frame(step=self.step, epoch=self.epoch, running=self.running if running is None else running,
-                     train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
-                     history=list(self._history), layers=list(self._layers), plane=self.plane,
-                     probs=probs, neurons=neurons, note=self.note,
-                     steps_per_second=self._rate if running else 0.0)
+    def _check_idle(self, worker: _Worker) -> None:
+        if not worker.stopping and time.monotonic() - self.last_seen > self.idle_s:
+            worker.stop("paused: the page stopped watching")
 
-    def points(self) -> dict[str, np.ndarray]:
-        """The training and test points (for the scatter over the boundary): x (N, F), y (N,)."""
-        d = self.data
-        return {"train_x": d.x_train.flatten(1).cpu().numpy(), "train_y": d.y_train.cpu().numpy(),
-                "test_x": d.x_test.flatten(1).cpu().numpy(), "test_y": d.y_test.cpu().numpy()}
-
-
-def _plane(data) -> tuple[torch.Tensor | None, tuple | None]:
-    """A GRID x GRID lattice over the data's two features (10% margin), rows from low y up."""
-    if data.info.features != 2:
-        return None, None
-    pts = torch.cat([data.x_train, data.x_val, data.x_test]).flatten(1).float().cpu()
-    lo, hi = pts.min(0).values, pts.max(0).values
-    pad = (hi - lo).clamp_min(1e-3) * 0.1
-    lo, hi = lo - pad, hi + pad
-    xs = torch.linspace(float(lo[0]), float(hi[0]), GRID)
-    ys = torch.linspace(float(lo[1]), float(hi[1]), GRID)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).reshape(-1, 1, 1, 2)
-    return grid.to(data.x_train.device), (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-
-
-def _plane_outputs(net, grid: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Softmax over the plane and the first NEURONS outputs of every hidden layer, in eval mode."""
-    outs: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda mod, i, o: outs.append(o[:, :NEURONS].detach()))
-             for m in net.activations]
-    was = net.training
-    net.eval()
-    try:
-        probs = torch.softmax(net(grid), dim=1)
-    finally:
-        net.train(was)
-        for h in hooks:
-            h.remove()
-    shape = (GRID, GRID)
-    neurons = [o.T.reshape(-1, *shape).cpu().numpy() for o in outs]
-    return probs.reshape(*shape, -1).cpu().numpy(), neurons
+    def _ended(self, worker: _Worker) -> None:
+        with self._cond:
+            if worker is not self._worker:
+                return
+            self._worker = None
+            restart = self._start_seq > self._acked  # Start pressed while it was handing back
+            if self._frame.running:  # it died without handing back: the last state here stays
+                self._frame = Frame(**{**self.local.frame.__dict__,
+                                       "note": "the training process ended unexpectedly"})
+            self._cond.notify_all()
+        if restart:
+            self.start()
 
 
 class PlaygroundHub:
-    """Every session's LiveTrainer in this process, with the caps on threads and sessions."""
+    """Every session's LiveSession in this process, with the caps on workers and sessions."""
+
+    SPARE_PING_SECONDS = 5.0
 
     def __init__(self, max_running: int | None = None, idle_s: float = 20.0, forget_s: float = 900.0,
-                 device: str = "cpu"):
+                 device: str = "cpu", spare: bool = True):
         self.max_running = max_running or default_max_running()
         self.idle_s, self.forget_s, self.device = idle_s, forget_s, device
-        self._sessions: dict[str, LiveTrainer] = {}
+        self._sessions: dict[str, LiveSession] = {}
         self._lock = threading.Lock()
+        # One warm worker waits while a page watches and a slot is free: a Start then skips the
+        # seconds a fresh interpreter takes to import torch.
+        self.spare, self._spare, self._pinged = spare, None, 0.0
 
-    def get(self, sid: str, cfg: RunConfig) -> LiveTrainer:
+    def _take_worker(self) -> _Worker:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.process.is_alive():
+            return spare
+        if spare is not None:
+            spare.discard()
+        return _Worker(self.device, self.idle_s)
+
+    def _keep_spare(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            watched = any(now - t.last_seen < self.idle_s for t in self._sessions.values())
+            held = sum(t.worker is not None and not t.worker.stopping for t in self._sessions.values())
+            spare, wanted = self._spare, self.spare and watched and held < self.max_running
+            if spare is not None and (not wanted or not spare.process.is_alive()):
+                self._spare = None
+        if spare is not None and self._spare is None:
+            spare.discard(wait=0)
+            spare = None
+        if spare is None and wanted:
+            spare = _Worker(self.device, self.idle_s)
+            with self._lock:
+                self._spare, spare = (spare, None) if self._spare is None else (self._spare, spare)
+            if spare is not None:  # another thread made one meanwhile
+                spare.discard(wait=0)
+        elif spare is not None and now - self._pinged > min(self.SPARE_PING_SECONDS, self.idle_s / 4):
+            self._pinged = now
+            spare.send("seen")
+
+    def get(self, sid: str, cfg: RunConfig) -> LiveSession:
         """This session's trainer for `cfg` (a changed cfg replaces it, still training if it was)."""
         self.reap()
         with self._lock:
@@ -309,21 +300,20 @@ class PlaygroundHub:
         if live is not None and live.cfg == cfg:
             live.touch()
             return live
-        was_running = live is not None and live.running
+        new = LiveSession(cfg, device=self.device, idle_s=self.idle_s, take_worker=self._take_worker)
         if live is not None:
-            live.pause()
-        new = LiveTrainer(cfg, device=self.device)
-        new.idle_s = self.idle_s
+            new.adopt(live)
         with self._lock:
             self._sessions[sid] = new
+            evicted = []
             while len(self._sessions) > MAX_SESSIONS:
                 oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
-                self._sessions.pop(oldest).pause(wait=0)
-        if was_running:
-            self.start(sid)
+                evicted.append(self._sessions.pop(oldest))
+        for old in evicted:
+            old.stop(wait=0)
         return new
 
-    def peek(self, sid: str) -> LiveTrainer | None:
+    def peek(self, sid: str) -> LiveSession | None:
         with self._lock:
             live = self._sessions.get(sid)
         if live is not None:
@@ -331,33 +321,50 @@ class PlaygroundHub:
         return live
 
     def running(self) -> int:
+        """Sessions training now."""
         with self._lock:
             return sum(t.running for t in self._sessions.values())
 
+    def workers(self) -> int:
+        """Worker processes held (training or paused), not counting those handing back."""
+        with self._lock:
+            return sum(t.worker is not None and not t.worker.stopping for t in self._sessions.values())
+
     def start(self, sid: str) -> str | None:
-        """Start this session's training; a message instead when the process is at its cap."""
+        """Start this session's training; a message instead when the process is at its cap (a
+        paused session's worker gives its slot up first)."""
         with self._lock:
             live = self._sessions.get(sid)
             if live is None:
                 return "nothing to train: reload the page"
-            busy = sum(t.running for k, t in self._sessions.items() if k != sid)
-            if not live.running and busy >= self.max_running:
-                return (f"{busy} Playground networks are training on this server, the most it "
-                        "trains at once; try again in a moment")
-            live.start()
+            others = [t for k, t in self._sessions.items()
+                      if k != sid and t.worker is not None and not t.worker.stopping]
+        if live.worker is None and len(others) >= self.max_running:
+            idle = sorted((t for t in others if not t.running), key=lambda t: t.last_seen)
+            if not idle:
+                return (f"{len(others)} Playground networks are training on this server, the most "
+                        "it trains at once; try again in a moment")
+            idle[0].stop(wait=5)
+        live.start()
         return None
 
     def reap(self) -> None:
-        """Drop sessions not seen for forget_s (their threads stop on their own after idle_s)."""
+        """Drop sessions not seen for forget_s, with their workers."""
         now = time.monotonic()
         with self._lock:
             gone = [k for k, t in self._sessions.items() if now - t.last_seen > self.forget_s]
             dropped = [self._sessions.pop(k) for k in gone]
         for t in dropped:
-            t.pause(wait=0)
+            t.stop(wait=0)
+        self._keep_spare()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: float = 10.0) -> None:
         with self._lock:
             dropped, self._sessions = list(self._sessions.values()), {}
+            spare, self._spare, self.spare = self._spare, None, False
         for t in dropped:
-            t.pause()
+            t.stop(wait=0)
+        if spare is not None:
+            spare.discard(wait)
+        for t in dropped:
+            t.stop(wait=wait)

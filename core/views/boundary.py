@@ -114,12 +114,16 @@ def layers_chart(frame: pd.DataFrame) -> alt.HConcatChart:
 
     def bars(col, title, log, colour, axis_y):
         data = frame[frame[col].notna() & ((frame[col] > 0) if log else True)]
-        scale = alt.Scale(type="log") if log else alt.Scale(domain=[0, 1])
+        scale, base = alt.Scale(domain=[0, 1]), 0.0
+        if log and len(data):  # a bar on a log scale needs a base above 0: the decade below the least
+            values = data[col].astype(float)
+            base = 10.0 ** np.floor(np.log10(values.min()))
+            scale = alt.Scale(type="log", domain=[base, 10.0 ** np.ceil(np.log10(values.max() * 1.0001))])
         axis = log_axis(data[col]) if log and len(data) else alt.Axis(format=".0%")
-        return alt.Chart(data).mark_bar(color=colour, height=THUMB_PX * 0.5).encode(
+        return alt.Chart(data.assign(base=base)).mark_bar(color=colour, height=THUMB_PX * 0.5).encode(
             y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names),
                     axis=alt.Axis(labelFontSize=11) if axis_y else None),
-            x=alt.X(f"{col}:Q", scale=scale, axis=axis, title=None),
+            x=alt.X(f"{col}:Q", scale=scale, axis=axis, title=None), x2="base:Q",
             tooltip=["name:N", "share_kind:N", alt.Tooltip(f"{col}:Q", format=".3g")]).properties(
             width=130, height=height, title=title)
 
