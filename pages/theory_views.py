@@ -82,6 +82,9 @@ def show_comparison(cfg: RunConfig, key: str) -> None:
     except DatasetUnavailable as exc:
         st.info(f"No prediction at initialization: {exc}", icon=":material/cloud_download:")
         return
+    except ValueError as exc:  # nothing finite to compare with
+        st.info(f"No prediction at initialization: {exc}", icon=":material/block:")
+        return
     st.markdown(f"**{verdict(cmp)[0].upper()}{verdict(cmp)[1:]}**")
     _chart(tc.prediction_chart(cmp.frame))
     st.caption(f"{details(cmp)} Solid lines with filled points: measured on one batch at "

@@ -166,5 +166,7 @@ def test_one_dataset_catalogue_describes_every_dataset():
         assert entry.name == name and entry.info is DATASET_INFO[name]
         assert entry.label.startswith(name) and entry.description
         assert entry.info.n_train > entry.info.n_val > 0 and entry.info.n_test > 0
-    assert OFFLINE == ("mnist-5k", "digits")
+    from core.datasets import TOY
+
+    assert OFFLINE == ("mnist-5k", "digits", *TOY)  # the image sets shipped here and the 2-D generators
     assert all(name in field_spec("dataset").metadata["help"] for name in OFFLINE)

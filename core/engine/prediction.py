@@ -109,6 +109,9 @@ def compare(cfg, flow: pd.DataFrame, q0: float | None = None, info=None) -> Comp
     p = theory_for_config(cfg, info, q0)
     pred = predicted_flow(cfg, info, q0, p)
     measured = flow.set_index("layer")
+    missing = [c for c in ("name", "grad_norm", "act_std") if c not in measured.columns]
+    if missing:  # e.g. a network whose first pass is already non-finite
+        raise ValueError(f"the pass at initialization has no finite {', '.join(missing)}: nothing to compare")
     names = measured["name"].reindex(pred["layer"]).to_numpy()
     n = np.array([info.features, *cfg.widths, info.classes], dtype=np.float64)
     grad = measured["grad_norm"].reindex(pred["layer"]).to_numpy(dtype=np.float64) / np.sqrt(n[:-1] * n[1:])

@@ -63,7 +63,7 @@ def theory_note(cfg, flow) -> str:
         return ""
     try:
         cmp = compare(cfg, flow)
-    except DatasetUnavailable:
+    except (DatasetUnavailable, ValueError):  # no data here, or nothing finite to compare with
         return ""
     return f"Signal-propagation theory: {verdict(cmp)}"
 
