@@ -104,7 +104,7 @@ def show_init_flow(cfg: RunConfig, key: str = "init") -> None:
     df = flow[["layer", "name", "grad_mean_abs"]].rename(columns={"grad_mean_abs": "value"})
     chart(charts.grad_flow(df.assign(series="at initialization"), series_title="when"))
     st.caption(f"Mean |gradient| of each weight layer after one forward and backward pass on "
-               f"{PROBE_BATCH} training examples, before any update (log scale). "
+               f"{flow.attrs.get('batch', PROBE_BATCH)} training examples, before any update (log scale). "
                "A line falling toward the input means vanishing gradients.")
     note = zero_note(df)
     if note:
