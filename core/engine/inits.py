@@ -109,4 +109,3 @@ def _init_weight(weight: torch.Tensor, name: str, generator: torch.Generator | N
         raise KeyError(name)
 
 
-INIT_NAMES = tuple(_VARIANCE)
