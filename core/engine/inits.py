@@ -107,5 +107,3 @@ def _init_weight(weight: torch.Tensor, name: str, generator: torch.Generator | N
         weight.zero_()
     else:
         raise KeyError(name)
-
-
