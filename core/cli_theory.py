@@ -32,14 +32,23 @@ def _number(flag: str, lo: float | None = None):
     return parse
 
 
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise CliError(f"--depth: got {text!r}; expected a whole number") from None
-    if not 1 <= value <= MAX_DEPTH:
-        raise CliError(f"--depth: got {value}; expected 1 to {MAX_DEPTH} hidden layers")
-    return value
+def _whole(flag: str, hi: int, unit: str):
+    """A parser of whole numbers from 1 to `hi` for `flag`; `hi` may be a callable (a late import)."""
+    def parse(text: str) -> int:
+        top = hi() if callable(hi) else hi
+        try:
+            value = int(text)
+        except ValueError:
+            raise CliError(f"{flag}: got {text!r}; expected a whole number") from None
+        if not 1 <= value <= top:
+            raise CliError(f"{flag}: got {value}; expected 1 to {top} {unit}")
+        return value
+    return parse
+
+
+def _jacobian_max_batch() -> int:
+    from .engine.jacobian import MAX_BATCH
+    return MAX_BATCH
 
 
 def add_theory_parsers(sub) -> None:
@@ -48,7 +57,7 @@ def add_theory_parsers(sub) -> None:
     p.add_argument("-a", "--activation", default="tanh", choices=ACTIVATIONS, metavar="{" + ",".join(ACTIVATIONS) + "}")
     p.add_argument("--sigma-w2", type=_number("--sigma-w2", 0), required=True, help="fan_in x weight variance")
     p.add_argument("--sigma-b2", type=_number("--sigma-b2", 0), default=0.0, help="bias variance (default 0)")
-    p.add_argument("--depth", type=_depth, default=10, help="hidden layers (default 10)")
+    p.add_argument("--depth", type=_whole("--depth", MAX_DEPTH, "hidden layers"), default=10, help="hidden layers (default 10)")
     p.add_argument("--q0", type=_number("--q0", 0), default=1.0, help="input second moment per feature (default 1)")
     p.add_argument("--leaky-slope", type=_number("--leaky-slope", 0), default=0.01)
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
@@ -56,21 +65,10 @@ def add_theory_parsers(sub) -> None:
     p = sub.add_parser("probe", help="gradient flow at initialization (no training), with the theory")
     _add_config_flags(p)
     p.add_argument("--jacobian", action="store_true", help="also the input-output Jacobian's singular values")
-    p.add_argument("--jacobian-batch", type=_depth_batch, default=16, help="examples for the Jacobian (default 16)")
+    p.add_argument("--jacobian-batch", type=_whole("--jacobian-batch", _jacobian_max_batch, "examples"),
+                   default=16, help="examples for the Jacobian (default 16)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.set_defaults(handler=_probe)
-
-
-def _depth_batch(text: str) -> int:
-    from .engine.jacobian import MAX_BATCH
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise CliError(f"--jacobian-batch: got {text!r}; expected a whole number") from None
-    if not 1 <= value <= MAX_BATCH:
-        raise CliError(f"--jacobian-batch: got {value}; expected 1 to {MAX_BATCH} examples")
-    return value
 
 
 def _num(v):

@@ -275,36 +275,39 @@ def check_limits(cfg, limits: Limits) -> None:
             raise ConfigError("batch_size", "batch norm needs at least 2 examples per batch")
         if est.train_samples < 2:
             raise ConfigError("train_subset", "batch norm needs at least 2 training examples")
-    if est.params > limits.max_params:
-        raise ConfigError("widths" if cfg.arch == "mlp" else "vgg_filters",
-                          f"the network would have {est.params:,} parameters; at most "
-                          f"{limits.max_params:,} allowed")
-    if est.memory_bytes > limits.max_memory_bytes:
-        raise ConfigError("batch_size", f"one training step would need about "
-                          f"{est.memory_bytes / 2**30:.1f} GiB; at most "
-                          f"{limits.max_memory_bytes / 2**30:.1f} GiB allowed (lower batch_size or widths)")
-    if est.eval_memory_bytes > limits.max_memory_bytes:
-        raise ConfigError("widths" if cfg.arch == "mlp" else "vgg_filters",
-                          f"evaluating in batches of {EVAL_BATCH} would need about "
-                          f"{est.eval_memory_bytes / 2**30:.1f} GiB; at most "
-                          f"{limits.max_memory_bytes / 2**30:.1f} GiB allowed (lower the widest layer)")
-    if est.work > limits.max_work:
-        raise ConfigError("epochs", f"this run would cost about {est.work:.1e} parameter-sample "
-                          f"passes; at most {limits.max_work:.0e} allowed (lower epochs, "
-                          f"train_subset or the network size)")
-    if est.total_steps > limits.max_steps:
-        raise ConfigError("batch_size" if est.steps_per_epoch > limits.max_steps else "epochs",
-                          f"{est.total_steps:,} optimizer steps ({est.steps_per_epoch:,} per epoch at "
-                          f"batch_size {cfg.batch_size}, {cfg.epochs} epochs); at most "
-                          f"{limits.max_steps:,} allowed (raise batch_size or lower epochs)")
-    if est.logged_values > limits.max_logged_values:
-        raise ConfigError("log_every", f"{est.logged_steps:,} logged steps x {cfg.depth + 1} layers "
-                          f"would keep {est.logged_values:,} statistics and histogram values (about "
-                          f"{est.logged_values * LOG_BYTES_PER_VALUE / 2**20:,.0f} MiB); at most "
-                          f"{limits.max_logged_values:,} allowed (raise log_every, or 0 = automatic)")
+    size_field = "widths" if cfg.arch == "mlp" else "vgg_filters"
+
+    def gib(n: float) -> str:
+        return f"{n / 2**30:.1f} GiB"
+
     seconds = reference_seconds(cfg)
-    if seconds > limits.max_seconds:
-        raise ConfigError("epochs", f"this run would take about {duration(seconds)} on the reference "
-                          f"2-core CPU (the pages' time model, core.cost.training_seconds, at "
-                          f"core.cost.REFERENCE_RATES); at most {duration(limits.max_seconds)} allowed "
-                          f"(lower epochs, train_subset or the network size)")
+    bounds = [  # (what the request would cost, the bound, the field to change, the message)
+        (est.params, limits.max_params, size_field,
+         f"the network would have {est.params:,} parameters; at most {limits.max_params:,} allowed"),
+        (est.memory_bytes, limits.max_memory_bytes, "batch_size",
+         f"one training step would need about {gib(est.memory_bytes)}; at most "
+         f"{gib(limits.max_memory_bytes)} allowed (lower batch_size or widths)"),
+        (est.eval_memory_bytes, limits.max_memory_bytes, size_field,
+         f"evaluating in batches of {EVAL_BATCH} would need about {gib(est.eval_memory_bytes)}; at "
+         f"most {gib(limits.max_memory_bytes)} allowed (lower the widest layer)"),
+        (est.work, limits.max_work, "epochs",
+         f"this run would cost about {est.work:.1e} parameter-sample passes; at most "
+         f"{limits.max_work:.0e} allowed (lower epochs, train_subset or the network size)"),
+        (est.total_steps, limits.max_steps,
+         "batch_size" if est.steps_per_epoch > limits.max_steps else "epochs",
+         f"{est.total_steps:,} optimizer steps ({est.steps_per_epoch:,} per epoch at batch_size "
+         f"{cfg.batch_size}, {cfg.epochs} epochs); at most {limits.max_steps:,} allowed "
+         f"(raise batch_size or lower epochs)"),
+        (est.logged_values, limits.max_logged_values, "log_every",
+         f"{est.logged_steps:,} logged steps x {cfg.depth + 1} layers would keep "
+         f"{est.logged_values:,} statistics and histogram values (about "
+         f"{est.logged_values * LOG_BYTES_PER_VALUE / 2**20:,.0f} MiB); at most "
+         f"{limits.max_logged_values:,} allowed (raise log_every, or 0 = automatic)"),
+        (seconds, limits.max_seconds, "epochs",
+         f"this run would take about {duration(seconds)} on the reference 2-core CPU (the pages' "
+         f"time model, core.cost.training_seconds, at core.cost.REFERENCE_RATES); at most "
+         f"{duration(limits.max_seconds)} allowed (lower epochs, train_subset or the network size)"),
+    ]
+    for cost, bound, field, message in bounds:
+        if cost > bound:
+            raise ConfigError(field, message)
