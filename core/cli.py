@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "show":
             p.add_argument("--json", action="store_true")
     _add_reproduce_parser(sub)
+    _add_sweep_parser(sub)
     from .cli_theory import add_theory_parsers  # theory, probe: predictions before training
 
     add_theory_parsers(sub)
@@ -91,7 +92,69 @@ def _add_reproduce_parser(sub) -> None:
                    help="train nothing: show what the store already holds")
 
 
+def _add_sweep_parser(sub) -> None:
+    """The `sweep` subcommand: the Compare page's sweep, several seeds per value."""
+    p = sub.add_parser("sweep", help="train one setting over several values, several seeds each, "
+                       "and compare them (seed means, 95%% intervals, paired differences)")
+    _add_config_flags(p)
+    p.add_argument("--vary", required=True, help="the setting that changes (a train flag's name, "
+                   "e.g. activation, init, lr, widths)")
+    p.add_argument("--values", required=True, help="its values, comma-separated (widths: each list "
+                   "with dashes, e.g. 64-64,128-128)")
+    p.add_argument("--seeds", dest="sweep_seeds", default="3",
+                   help="seeds per value (default 3): the --seed flag's seed and the next ones")
+    p.add_argument("--baseline", default=None, help="the value the Δ columns compare against "
+                   "(default: the first)")
+    p.add_argument("--format", default="text", dest="output_format", help="text (default), markdown or json")
+    _add_ray_flag(p)
+    p.set_defaults(handler=_sweep)
+
+
 FORMATS = ("text", "markdown", "json")
+
+
+def _sweep(args) -> int:
+    """`python -m core sweep`: train what the store lacks (stacked), print the comparison."""
+    import json
+
+    from .lab.compare import METHODS, runs_table, store_correct, sweep_configs
+    from .report import format_table
+    from .runs.jobs import MAX_BATCH_RUNS
+    from .runs.runner import get_or_train
+    from .runs.store import RunStore
+
+    if args.output_format not in FORMATS:
+        raise CliError(f"--format: got {args.output_format[:40]!r}; expected one of {', '.join(FORMATS)}")
+    groups, problems = sweep_configs(config_from_args(args), args.vary, args.values.split(","),
+                                     seeds=args.sweep_seeds)
+    if problems:
+        raise CliError(problems[0])
+    configs = [cfg for _, group in groups for cfg in group]
+    if not configs:
+        raise CliError("--values: no value given")
+    if len(configs) > MAX_BATCH_RUNS:
+        raise CliError(f"--values: {len(configs)} runs (values x seeds); at most {MAX_BATCH_RUNS}")
+    labels = [label for label, _ in groups]
+    baseline = labels[0] if args.baseline is None else f"{args.vary}={args.baseline.strip()}"
+    if baseline not in labels:
+        raise CliError(f"--baseline: got {args.baseline[:40]!r}; expected one of the values")
+    store = RunStore()
+    bar = _ProgressBar(enabled=args.output_format != "json" or sys.stderr.isatty())
+    try:
+        results = get_or_train(store, configs, on_event=bar.update, trainer=_trainer(args))
+    finally:
+        bar.close()
+    by_id = {r.run_id: r for r in results}
+    table = runs_table({label: [by_id[c.run_id] for c in group] for label, group in groups},
+                       baseline=baseline, correct_of=store_correct(store))
+    if args.output_format == "json":
+        print(json.dumps({"vary": args.vary, "baseline": baseline, "method": METHODS,
+                          "rows": json.loads(table.to_json(orient="records"))}))
+    else:
+        print(format_table(table, args.output_format))
+        print(f"\nΔ: against {baseline}. {METHODS}." if any(len(g) > 1 for _, g in groups)
+              else f"\nΔ: against {baseline}. One seed per value: no intervals (one seed is an anecdote).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.lab.compare import SWEEPABLE, runs_table, sweep_configs
+from core.lab.compare import METHODS, SWEEPABLE, group_by_seed, runs_table, sweep_configs
+from core.lab.presets import MAX_SEEDS, check_seeds
+from core.config import ConfigError
+from core.views import bands
 from core.cost import duration
 from core.views.frames import grad_flow_frame
 from core.views.labels import distinct_labels
@@ -13,11 +16,12 @@ from pages.compare_views import show_run_explorer
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.run_views import chart
 from core.runs.jobs import SubmitError
-from pages.services import estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run
+from pages.services import (estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run,
+                            test_correct)
 
 require_app()
 
-PAGE_PARAMS = ("mode", "runs", "vary", "values", "baseline")
+PAGE_PARAMS = ("mode", "runs", "vary", "values", "seeds", "baseline")
 
 st.title("Compare")
 params = st.query_params.to_dict()
@@ -37,9 +41,11 @@ if mode == "stored runs":
         st.warning(f"runs: not stored here, ignored: {inert(', '.join(u[:20] for u in unknown[:5]))}")
     chosen = st.multiselect("runs", list(labels), default=[r for r in wanted if r in labels],
                             format_func=lambda r: labels[r], key="compare-runs")
-    # labelled by what differs between the chosen runs, as a sweep labels its runs
-    short = distinct_labels({r: stored_run(r).config for r in chosen if stored_run(r) is not None})
-    entries = [(short.get(r, labels[r]), r, None) for r in chosen]
+    # runs that differ only in seed form one row, labelled by what differs between the rows
+    grouped = group_by_seed({r: run for r in chosen if (run := stored_run(r)) is not None})
+    short = distinct_labels({rid: runs[0].config.replace(seed=0) for rid, runs in grouped.items()})
+    entries = [(short.get(rid, rid) + (f" · {len(runs)} seeds" if len(runs) > 1 else ""),
+                [(run.run_id, None) for run in runs]) for rid, runs in grouped.items()]
     extra = {"runs": ",".join(chosen)} if chosen else {}
     if st.query_params.to_dict() != extra and extra:
         st.query_params.from_dict(extra)
@@ -48,18 +54,28 @@ else:
     show_url_warnings("compare")
     if base is None:
         st.stop()
-    c1, c2 = st.columns([1, 2])
+    c1, c2, c3 = st.columns([2, 4, 1])
     vary_default = params.get("vary", "activation")
     vary = c1.selectbox("vary", SWEEPABLE, index=SWEEPABLE.index(vary_default) if vary_default in SWEEPABLE else 0,
                         key="compare-vary", help="The setting that changes; everything else is the sidebar's.")
     values_text = c2.text_input("values, comma-separated", params.get("values", "logistic,tanh,relu"),
                                 key="compare-values", help="For widths write each list with dashes, e.g. 64-64,128-128.")
-    st.caption(f"Every setting comes from the sidebar except {vary}, which takes the values above.")
-    built, problems = sweep_configs(base, vary, values_text.split(","))
+    try:
+        seeds_default = check_seeds(params.get("seeds", 3))
+    except ConfigError as exc:
+        st.warning(f"Link: {inert(exc)}; using 3 seeds.")
+        seeds_default = 3
+    seeds = int(c3.number_input("seeds", 1, MAX_SEEDS, seeds_default, key="compare-seeds",
+                                help="Seeds per value (the sidebar's seed, then the next ones). Seed k of "
+                                     "every value shares its initialization, data order and noise, so "
+                                     "differences pair by seed; the seeds of one value train as one stack."))
+    st.caption(f"Every setting comes from the sidebar except {vary}, which takes the values above"
+               + (f", each with {seeds} seeds." if seeds > 1 else "; one seed: no intervals (one seed is an anecdote)."))
+    built, problems = sweep_configs(base, vary, values_text.split(","), seeds=seeds)
     for p in problems:
         st.warning(inert(p))
-    entries = [(label, cfg.run_id, cfg) for label, cfg in built]
-    extra = {"mode": "sweep", "vary": vary, "values": values_text}
+    entries = [(label, [(cfg.run_id, cfg) for cfg in group]) for label, group in built]
+    extra = {"mode": "sweep", "vary": vary, "values": values_text, "seeds": str(seeds)}
     write_url("compare", base, extra)
 
 if not entries:
@@ -69,19 +85,20 @@ if not entries:
 with st.expander("Share this comparison"):
     st.code(share_url(st.query_params.to_dict(), "compare"), language=None)
 
-results, missing, jobs = {}, [], get_jobs()
-for label, run_id, cfg in entries:
-    r = stored_run(run_id)
-    if r is not None:
-        results[label] = r
-    elif cfg is not None:
-        missing.append((label, cfg))
+groups, missing, jobs = {}, [], get_jobs()
+for label, members in entries:
+    for run_id, cfg in members:
+        r = stored_run(run_id)
+        if r is not None:
+            groups.setdefault(label, {})[run_id] = r
+        elif cfg is not None:
+            missing.append((label + (f" · seed {cfg.seed}" if len(members) > 1 else ""), cfg))
 
 if missing:
     active = [jobs.get(cfg.run_id) for _, cfg in missing]
     waiting = [j for j in active if j is not None and not j.finished]
     seconds = estimated_seconds([cfg for _, cfg in missing])
-    st.info(f"{len(missing)} of {len(entries)} runs are not stored yet "
+    st.info(f"{len(missing)} of {sum(len(m) for _, m in entries)} runs are not stored yet "
             f"({inert(', '.join(label for label, _ in missing))}); training them takes about "
             f"{duration(seconds)} here (estimated from this machine's speed and its stored runs).")
     if not waiting:
@@ -115,38 +132,53 @@ if missing:
 
         sweep_progress()
 
-if not results:
+if not groups:
     st.stop()
 
-labels = list(results)
+runs_of = {label: list(g.values()) for label, g in groups.items()}  # each row's runs, in seed order
+several = any(len(runs) > 1 for runs in runs_of.values())
+labels = list(runs_of)
 baseline = st.selectbox("baseline row", labels, index=labels.index(params["baseline"]) if params.get("baseline") in labels else 0,
                         key="compare-baseline")
-table = runs_table(results, baseline=baseline)
+table = runs_table(runs_of, baseline=baseline, correct_of=test_correct)
 st.subheader("Results")
-# the run's label pinned at the left, the run id last: the Δ columns the caption names stay in view
+# the run's label pinned at the left, the run ids last: the Δ columns the caption names stay in view
 order = ["run"] + [c for c in table.columns if c not in ("run", "run_id")] + ["run_id"]
 st.dataframe(table, hide_index=True, column_order=[c for c in order if c in table.columns], column_config={
     "run": st.column_config.TextColumn(pinned=True),
-    **{c: st.column_config.NumberColumn(format="%.4f", width="small") for c in table.columns
-       if "loss" in c or "acc" in c}})
-st.caption("Final-epoch loss and accuracy; grad ratio = mean |gradient| at the first layer over the last "
+    **{c: st.column_config.NumberColumn(format="%.2f" if "acc" in c else "%.4f", width="small")
+       for c in table.columns if ("loss" in c or "acc" in c) and "CI" not in c}})
+st.caption("Final-epoch loss and accuracy (in %); grad ratio = mean |gradient| at the first layer over the last "
            "hidden layer (1 is even, 1e-5 is vanishing), at initialization and at the last logged step; "
-           "Δ columns are differences against the baseline row.")
+           "Δ columns are differences against the baseline row. "
+           + (f"With several seeds: the mean over seeds, its sd, and 95% intervals ({METHODS}); a Δ "
+              "whose interval holds 0 is not a measured difference. Rows with one seed have no interval."
+              if several else "One seed per row: no intervals, so no difference here is measured; "
+              "add seeds to see which ones hold."))
 st.download_button("Download the table (CSV)", table.to_csv(index=False), "comparison.csv", "text/csv")
 
 # one below the other: side by side, long run labels squeeze the plots at 800 px
-chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "test_acc", "test accuracy"))
-chart(charts.compare_curves({k: r.epochs for k, r in results.items()}, "train_loss", "train loss"))
-st.caption("Test accuracy and training loss per epoch, one line per run.")
+epochs = {label: [r.epochs for r in runs] for label, runs in runs_of.items()}
+chart(bands.curve_band_chart(epochs, "test_acc", "test accuracy"))
+chart(bands.curve_band_chart(epochs, "train_loss", "train loss"))
+st.caption("Test accuracy and training loss per epoch, one line per row"
+           + (f": the mean over its seeds, the band the {bands.BAND}." if several else "."))
 
 which = st.radio("gradient flow", ["at initialization", "at the end of training"], horizontal=True,
                  key="compare-flow-when")
-frame = grad_flow_frame(results.items(), "init" if which == "at initialization" else "final")
+flat = [(label, r) for label, runs in runs_of.items() for r in runs]
+frame = grad_flow_frame(flat, "init" if which == "at initialization" else "final")
 if not frame.empty:
-    chart(charts.grad_flow(frame.rename(columns={"series": "run"}), series="run"))
-    st.caption("Mean |gradient| per weight layer (log scale), one line per run."
-               + (" The runs differ in depth: layers are counted from the input (1 = first layer) and each "
-                  "run's output layer is drawn as a square." if charts.aligned_by_index(frame) else ""))
+    if several:
+        chart(bands.flow_band_chart(bands.band_frame(frame)))
+    else:
+        chart(charts.grad_flow(frame.rename(columns={"series": "run"}), series="run"))
+    st.caption("Mean |gradient| per weight layer (log scale), one line per row"
+               + (f" (the geometric mean over its seeds, the band the {bands.BAND})" if several else "") + "."
+               + (" The runs differ in depth: layers are counted from the input (1 = first layer)"
+                  + (" and each run's output layer is drawn as a square." if not several else ".")
+                  if charts.aligned_by_index(frame) else ""))
 
 st.subheader("Through training")
-show_run_explorer(results)
+show_run_explorer({(f"{label} · seed {r.config.seed}" if len(runs) > 1 else label): r
+                   for label, runs in runs_of.items() for r in runs})

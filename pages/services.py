@@ -167,3 +167,11 @@ def estimated_seconds(configs: list[RunConfig]) -> float:
     """How long training `configs` takes here (stacked where they allow it, as the queue does)."""
     configs = list(configs)
     return calibration.estimated_seconds(configs, time_rates(configs)) if configs else 0.0
+
+
+
+def test_correct(run):
+    """0/1 per test example of a stored run's final model, or None: Compare's paired bootstrap."""
+    from core.lab.compare import store_correct
+
+    return store_correct(get_store())(run)

@@ -106,7 +106,7 @@ def test_a_diverged_run_is_shown_as_diverged(isolated_cache):
 
 
 def test_compare_sweep_trains_missing_runs_and_shows_the_table():
-    params = {**TINY, "mode": "sweep", "vary": "activation", "values": "tanh,relu"}
+    params = {**TINY, "mode": "sweep", "vary": "activation", "values": "tanh,relu", "seeds": "1"}
     at = open_page("pages/compare.py", params)
     assert not at.exception
     train_button = next(b for b in at.button if b.label.startswith("Train 2 missing"))
@@ -116,23 +116,58 @@ def test_compare_sweep_trains_missing_runs_and_shows_the_table():
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["run"]) == ["activation=tanh", "activation=relu"]
-    assert "Δ test acc" in table.columns and table["Δ test acc"].iloc[0] == 0
+    assert "Δ test acc %" in table.columns and table["Δ test acc %"].iloc[0] == 0
+    assert "test acc % 95% CI" not in table.columns and "one seed per row: no intervals" in texts(at).lower()
     assert len(charts(at)) >= 3
+
+
+def test_compare_sweep_with_seeds_gives_seed_means_intervals_and_paired_differences(isolated_cache):
+    from core.lab.uncertainty import paired_difference, summary
+
+    params = {**TINY, "mode": "sweep", "vary": "activation", "values": "tanh,relu", "seeds": "3"}
+    at = open_page("pages/compare.py", params)
+    assert not at.exception
+    next(b for b in at.button if b.label.startswith("Train 6 missing")).click().run()
+    wait_for_jobs()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value.set_index("run")
+    assert list(table["seeds"]) == [3, 3]
+    store = RunStore(isolated_cache)
+    base, _ = config_from_query(TINY)
+    acc = {a: [100 * store.load(base.replace(activation=a, seed=base.seed + k).run_id).final_metrics()["test_acc"]
+               for k in range(3)] for a in ("tanh", "relu")}
+    relu = summary(acc["relu"])
+    assert table.loc["activation=relu", "test acc %"] == pytest.approx(relu["mean"])
+    assert table.loc["activation=relu", "test acc % sd"] == pytest.approx(relu["sd"])
+    assert table.loc["activation=relu", "test acc % 95% CI"] == f"[{relu['ci95'][0]:.2f}, {relu['ci95'][1]:.2f}]"
+    d = paired_difference(acc["relu"], acc["tanh"])  # the seeds' part: the examples' only widens it
+    lo, hi = (float(x) for x in table.loc["activation=relu", "Δ test acc % 95% CI"].strip("[]").split(","))
+    assert table.loc["activation=relu", "Δ test acc %"] == pytest.approx(d.mean)
+    assert lo <= d.lo + 0.01 and hi >= d.hi - 0.01
+    assert table.loc["activation=tanh", "Δ test acc %"] == 0
+    assert "mean over seeds" in texts(at) and "min–max over seeds" in texts(at)
+    # a bad seeds value in a link is named and replaced
+    bad = open_page("pages/compare.py", {**params, "seeds": "lots"})
+    assert not bad.exception and any("seeds" in w.value for w in bad.warning)
 
 
 def test_compare_stored_runs_from_a_link_and_runs_page_lists_them(isolated_cache):
     store = RunStore(isolated_cache)
     a = RunConfig.from_dict({**TINY, "widths": "16 16"})
     b = a.replace(seed=3)
-    for cfg in (a, b):
+    c = a.replace(activation="relu")
+    for cfg in (a, b, c):
         store.save(train(cfg))
-    at = open_page("pages/compare.py", {"runs": f"{a.run_id},{b.run_id},ffffffffffffffff"})
+    at = open_page("pages/compare.py", {"runs": f"{a.run_id},{b.run_id},{c.run_id},ffffffffffffffff"})
     assert not at.exception
     assert any("not stored here" in w.value for w in at.warning)
-    assert len(at.dataframe[0].value) == 2
+    table = at.dataframe[0].value
+    # a and b differ only in seed: one row of 2 seeds; c its own row
+    assert list(table["seeds"]) == [2, 1] and list(table["run"]) == ["activation tanh · 2 seeds", "activation relu"]
     runs = open_page("pages/runs.py")
     assert not runs.exception
-    assert set(runs.dataframe[0].value["run_id"]) == {a.run_id, b.run_id}
+    assert set(runs.dataframe[0].value["run_id"]) == {a.run_id, b.run_id, c.run_id}
 
 
 def test_theory_signal_propagation_reacts_to_its_controls():

@@ -64,6 +64,12 @@ def test_readable_summary_list_show_delete(isolated_cache):
     (["delete", "0123456789abcdef"], "run_id"),
     (["launch"], "launch"),
     ([], "command"),
+    (["sweep", "--vary", "device", "--values", "cpu"], "vary"),
+    (["sweep", "--vary", "activation", "--values", "tanh,bogus"], "activation"),
+    (["sweep", "--vary", "activation", "--values", "tanh", "--seeds", "0"], "seeds"),
+    (["sweep", "--vary", "seed", "--values", "1,2", "--seeds", "3"], "seeds"),
+    (["sweep", "--vary", "lr", "--values", "0.1", "--baseline", "0.5"], "--baseline"),
+    (["sweep", "--vary", "lr", "--values", ",".join(str(i / 100) for i in range(1, 30)), "--seeds", "3"], "--values"),
 ])
 def test_bad_input_exits_2_with_one_line(isolated_cache, args, needle):
     out = run_cli(*args, cache=isolated_cache)
@@ -108,3 +114,27 @@ def test_json_says_whether_the_run_was_stored(isolated_cache, monkeypatch, capsy
 def test_a_bad_ray_address_is_refused_naming_the_flag(isolated_cache):
     out = run_cli("train", "--dataset", "digits", "-n", "8", "--ray", "http://nowhere", cache=isolated_cache)
     assert out.returncode == 2 and "--ray: got 'http://nowhere'" in out.stderr
+
+
+def test_sweep_trains_seeds_stacked_and_prints_intervals_against_the_baseline(isolated_cache):
+    from core.config import RunConfig
+    from core.lab.uncertainty import summary
+    from core.runs.store import RunStore
+
+    args = ["sweep", "--dataset", "digits", "-n", "16", "16", "-e", "1", "--vary", "activation",
+            "--values", "tanh,relu", "--seeds", "3", "--baseline", "relu", "--format", "json"]
+    out = run_cli(*args, cache=isolated_cache)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["baseline"] == "activation=relu" and "Student t" in report["method"]
+    rows = {r["run"]: r for r in report["rows"]}
+    assert rows["activation=tanh"]["seeds"] == 3 and rows["activation=relu"]["Δ test acc %"] == 0
+    store = RunStore(isolated_cache)
+    runs = [store.load(r) for r in rows["activation=tanh"]["run_id"].split(",")]
+    seed = RunConfig().seed  # the --seed flag's default, then the next seeds
+    assert [(r.config.activation, r.config.seed) for r in runs] == [("tanh", seed + k) for k in range(3)]
+    acc = [100 * r.final_metrics()["test_acc"] for r in runs]
+    assert rows["activation=tanh"]["test acc %"] == pytest.approx(summary(acc)["mean"])
+    assert rows["activation=tanh"]["Δ test acc % 95% CI"].startswith("[")
+    text = run_cli(*args[:-2], cache=isolated_cache)  # stored now: text, nothing trained
+    assert text.returncode == 0 and "activation=tanh" in text.stdout and "Δ: against activation=relu" in text.stdout

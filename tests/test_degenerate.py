@@ -9,7 +9,7 @@ import pytest
 import streamlit as st
 
 from apptest_helpers import open_page, texts
-from core.views import charts
+from core.views import bands, charts
 from core.config import RunConfig
 from core.lab.diagnosis import diagnose
 from core.runs.store import RunStore
@@ -53,7 +53,7 @@ def all_charts(result):
         if hist["act"].shape[0]:
             out.append(charts.histogram_heatmap(hist["act"][:, i], hist["steps"], hist["act_edges"], "a",
                                                 log_bins=False))
-    out.append(charts.compare_curves({"x": result.epochs}, "test_acc", "test accuracy"))
+    out.append(bands.curve_band_chart({"x": [result.epochs]}, "test_acc", "test accuracy"))
     return out
 
 

@@ -97,7 +97,8 @@ CLI_TOKENS = st.one_of(
     st.sampled_from(["train", "list", "show", "delete", "--json", "--retrain", "-a", "-n", "-b", "-e", "--lr",
                      "--init", "--bn", "--dataset", "--arch", "--epochs", "--grad-noise", "--noise-gamma",
                      "--input-noise", "--optimizer", "--widths", "--vgg-blocks", "--batch_size", "--seed",
-                     "--standardize", "--no-residual", "--device", "--log-every", "--help-me", "--", "-"]),
+                     "--standardize", "--no-residual", "--device", "--log-every", "--help-me", "--", "-",
+                     "sweep", "--vary", "--values", "--seeds", "--baseline", "--format", "activation"]),
     TEXTS, NUMBERS.map(str))
 
 

@@ -1,24 +1,48 @@
-"""Comparing runs: sweeps over one setting, and a table in the style of Agarap (2019)'s Table 1.
+"""Comparing runs: sweeps over one setting, with several seeds per value, and a table of seed
+means with their intervals and the differences against a baseline row.
 
-    configs, problems = sweep_configs(base, "activation", ["logistic", "relu"])
-    table = runs_table({"logistic": r1, "relu": r2}, baseline="logistic")
+    groups, problems = sweep_configs(base, "activation", ["logistic", "relu"], seeds=3)
+    table = runs_table({"logistic": [r0, r1, r2], "relu": [...]}, baseline="logistic")
+    groups = group_by_seed({"a": r_a, "b": r_b})   # stored runs that differ only in seed: one row
+
+Rows: mean over seeds, sample sd and a 95% Student-t interval (core.lab.uncertainty); Δ
+columns: the seed-paired difference against the baseline row, its interval widened by a paired
+bootstrap over test examples when `correct_of` gives per-example correctness (DIFF_METHOD).
+One seed gives no interval: one seed is an anecdote, and the table says so.
 """
 from __future__ import annotations
 
 import math
+from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, RunConfig, config_fields
+from .presets import check_seeds
+from .uncertainty import DIFF_METHOD, MEAN_METHOD, paired_difference, summary
 
 # Settings that make sense to sweep (device and logging do not change the experiment).
 SWEEPABLE = [f.name for f in config_fields() if f.name not in ("device", "log_every")]
+# the table's metrics: (column, RunResult.final_metrics key, scale: accuracy in %)
+METRICS = (("test acc %", "test_acc", 100.0), ("train acc %", "train_acc", 100.0),
+           ("test loss", "test_loss", 1.0), ("train loss", "train_loss", 1.0))
+METHODS = f"{MEAN_METHOD}; {DIFF_METHOD}"
 
 
-def sweep_configs(base: RunConfig, field: str, values: list[str]) -> tuple[list[tuple[str, RunConfig]], list[str]]:
-    """One config per value of `field` (labels like 'activation=relu'); invalid values are reported."""
+def sweep_configs(base: RunConfig, field: str, values: list[str],
+                  seeds: int = 1) -> tuple[list[tuple[str, list[RunConfig]]], list[str]]:
+    """Per value of `field`: its label ('activation=relu') and `seeds` configs (seeds base.seed,
+    base.seed + 1, ...: seed k of every value shares its initialization seed, data order and
+    noise, so the values pair by seed). Invalid values are reported, not raised."""
     if field not in SWEEPABLE:
         return [], [f"vary: {field!r} cannot be varied; choose one of {', '.join(SWEEPABLE)}"]
+    try:
+        n = check_seeds(seeds)
+    except ConfigError as exc:
+        return [], [str(exc)]
+    if field == "seed" and n > 1:
+        return [], ["seeds: a sweep over seed takes one seed per value (seeds 1)"]
     out, problems, seen = [], [], set()
     for raw in values:
         raw = raw.strip()
@@ -26,43 +50,120 @@ def sweep_configs(base: RunConfig, field: str, values: list[str]) -> tuple[list[
             continue
         try:
             cfg = base.replace(**{field: raw.replace("-", " ") if field == "widths" else raw})
+            group = [cfg.replace(seed=cfg.seed + k) for k in range(n)]
         except ConfigError as exc:
             problems.append(f"{exc} (value {raw!r} skipped)")
             continue
         if cfg.run_id in seen:
             continue
         seen.add(cfg.run_id)
-        out.append((f"{field}={raw}", cfg))
+        out.append((f"{field}={raw}", group))
     return out, problems
 
 
-def comparison_row(result) -> dict:
-    final = result.final_metrics()
-    return {
-        "train loss": final["train_loss"], "train acc": final["train_acc"],
-        "test loss": final["test_loss"], "test acc": final["test_acc"],
-        "grad ratio first/last (init)": result.grad_ratio("init"),
-        "grad ratio first/last (end)": result.grad_ratio("final"),
-        "parameters": result.meta.get("params"),
-        "seconds": result.meta.get("seconds"),
-        "status": result.status,
-    }
+def seedless_id(cfg: RunConfig) -> str:
+    """The run id of `cfg` at seed 0: runs with the same one differ only in seed."""
+    return cfg.replace(seed=0).run_id
 
 
-def runs_table(results: dict[str, object], baseline: str | None = None) -> pd.DataFrame:
-    """One row per labelled run (final metrics, gradient ratios, size, time); with a baseline
-    label, accuracy and loss differences against its row. (A preset's table beside the
-    published numbers is core.lab.tables.ours_vs_published_table.)"""
-    rows = [{"run": label, "run_id": r.run_id, **comparison_row(r)} for label, r in results.items()]
+def group_by_seed(results: dict[str, object]) -> dict[str, list]:
+    """Labelled runs grouped by configuration without the seed (the first label of a group
+    names it), each group's runs in seed order: what runs_table pairs by seed."""
+    groups: dict[str, tuple[str, list]] = {}
+    for label, r in results.items():
+        groups.setdefault(seedless_id(r.config), (label, []))[1].append(r)
+    return {label: sorted(runs, key=lambda r: r.config.seed) for label, runs in groups.values()}
+
+
+def _geomean(values) -> float | None:
+    a = np.asarray([v for v in values if v is not None and math.isfinite(v) and v > 0], dtype=float)
+    return float(10 ** np.log10(a).mean()) if len(a) else None
+
+
+def _interval(ci, scale: float) -> str | None:
+    digits = 2 if scale == 100.0 else 4
+    return None if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _scaled(values, scale: float) -> list:
+    return [None if v is None else v * scale for v in values]
+
+
+def runs_table(groups: dict[str, list], baseline: str | None = None,
+               correct_of: Callable[[object], np.ndarray | None] | None = None) -> pd.DataFrame:
+    """One row per label (a list of runs, one per seed; a single run is a list of one): seed
+    mean of the final loss and accuracy (in %), with sd and 95% interval where there are 2 seeds or
+    more; gradient ratios (geometric mean over seeds), size, time, status. With a baseline
+    label, per metric the difference against its row over the seeds both rows have (paired by
+    seed), with its 95% interval.
+    `correct_of(run)`: 0/1 per test example of the run's final model (optional), for the paired
+    bootstrap of 'Δ test acc'. (A preset's table beside the published numbers is
+    core.lab.tables.ours_vs_published_table.)"""
+    groups = {label: list(runs) for label, runs in groups.items() if runs}
+    several = any(len(runs) > 1 for runs in groups.values())
+    finals = {label: [r.final_metrics() for r in runs] for label, runs in groups.items()}
+    rows = []
+    for label, runs in groups.items():
+        row = {"run": label, "seeds": len(runs)}
+        for col, key, scale in METRICS:
+            s = summary(_scaled([f[key] for f in finals[label]], scale))
+            row[col] = s["mean"]
+            if several:
+                row[f"{col} sd"] = s["sd"]
+                row[f"{col} 95% CI"] = _interval(s["ci95"], scale)
+        row["grad ratio first/last (init)"] = _geomean([r.grad_ratio("init") for r in runs])
+        row["grad ratio first/last (end)"] = _geomean([r.grad_ratio("final") for r in runs])
+        row["parameters"] = runs[0].meta.get("params")
+        row["seconds"] = sum(float(r.meta.get("seconds") or 0.0) for r in runs)
+        row["status"] = ", ".join(sorted({r.status for r in runs}))
+        row["run_id"] = ",".join(r.run_id for r in runs)
+        rows.append(row)
     table = pd.DataFrame(rows)
-    if baseline is not None and baseline in results and not table.empty:
-        base = table.set_index("run").loc[baseline]
-        for col in ("test acc", "train acc", "test loss", "train loss"):
-            table[f"Δ {col}"] = [_diff(v, base[col]) for v in table[col]]
+    if baseline is None or baseline not in groups or table.empty:
+        return table
+    for col, key, scale in METRICS:
+        deltas, cis = [], []
+        for label in groups:
+            a, b = _paired(groups[label], groups[baseline])
+            correct = _correct_pair(a, b, correct_of) if key == "test_acc" else (None, None)
+            d = paired_difference(_scaled([r.final_metrics()[key] for r in a], scale),
+                                  _scaled([r.final_metrics()[key] for r in b], scale), *correct, scale=scale)
+            deltas.append(d.mean)
+            cis.append(_interval(d.ci95, scale))
+        table[f"Δ {col}"] = deltas
+        if several:
+            table[f"Δ {col} 95% CI"] = cis
     return table
 
 
-def _diff(value, base):
-    if value is None or base is None or not (math.isfinite(value) and math.isfinite(base)):
-        return None
-    return value - base
+def _paired(runs, base_runs) -> tuple[list, list]:
+    """The runs of both rows at their common seeds, in seed order (pairs share initialization
+    seed, data order and noise). No common seed: no pairs, so no difference is given."""
+    by_seed = {r.config.seed: r for r in base_runs}
+    common = [r for r in runs if r.config.seed in by_seed]
+    return common, [by_seed[r.config.seed] for r in common]
+
+
+def _correct_pair(runs, base_runs, correct_of) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(seeds, examples) 0/1 arrays of two seed-paired rows, or (None, None)."""
+    if correct_of is None or len(runs) < 2:
+        return None, None
+    a, b = [correct_of(r) for r in runs], [correct_of(r) for r in base_runs]
+    if any(x is None for x in a + b) or len({len(x) for x in a + b}) != 1:
+        return None, None
+    return np.stack(a), np.stack(b)
+
+
+def store_correct(store) -> Callable[[object], np.ndarray | None]:
+    """correct_of for runs_table: 0/1 per test example of a stored run's final model (weights
+    from `store`; core.lab.predictions caches per run id), None where weights or data are missing."""
+    from ..runs.store import CorruptRun
+    from .predictions import correct
+
+    def correct_of(run):
+        try:
+            loaded = store.load(run.run_id, weights=True) if run.state_dict is None else run
+        except CorruptRun:
+            return None
+        return correct(run, "test", loaded.state_dict if loaded is not None else None)
+    return correct_of

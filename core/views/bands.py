@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .style import HEIGHT, RUN_SCHEME, finite, log_axis
+from .style import RUN_SCHEME, finite, log_axis, series_height, series_legend
 
 BAND = "min–max over seeds"  # what the band shows, for captions
 
@@ -36,8 +36,7 @@ def band_frame(df: pd.DataFrame, x: str = "layer", keys: tuple[str, ...] = ("nam
 
 def _color(labels: list[str]) -> alt.Color:
     return alt.Color("series:N", title="configuration", sort=labels,
-                     scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom", columns=1,
-                                                                           labelLimit=600))
+                     scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=series_legend(labels))
 
 
 def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|") -> alt.Chart:
@@ -54,7 +53,7 @@ def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|") -
         x=x, y=alt.Y("mean:Q", scale=y_scale), color=_color(labels),
         tooltip=["series:N", "name:N", alt.Tooltip("mean:Q", format=".2e"),
                  alt.Tooltip("lo:Q", format=".2e"), alt.Tooltip("hi:Q", format=".2e"), "n:Q"])
-    return (band + line).properties(height=HEIGHT)
+    return (band + line).properties(height=series_height(labels))
 
 
 def curve_frame(epochs_by_label: dict[str, list[pd.DataFrame]], column: str) -> pd.DataFrame:
@@ -72,10 +71,12 @@ def curve_band_chart(epochs_by_label: dict[str, list[pd.DataFrame]], column: str
     labels = list(epochs_by_label)
     base = alt.Chart(frame)
     x = alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1))
-    band = base.mark_area(opacity=0.2).encode(x=x, y=alt.Y("lo:Q", title=title), y2="hi:Q",
-                                              color=_color(labels))
+    axis = alt.Axis(format="%") if column.endswith("_acc") else alt.Axis()
+    band = base.mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("lo:Q", title=title, scale=alt.Scale(zero=False), axis=axis), y2="hi:Q",
+        color=_color(labels))
     line = base.mark_line(point=True).encode(
         x=x, y="mean:Q", color=_color(labels),
         tooltip=["series:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4g"),
                  alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g"), "n:Q"])
-    return (band + line).properties(height=HEIGHT)
+    return (band + line).properties(height=series_height(labels))

@@ -15,7 +15,8 @@ import pandas as pd
 from ..engine.stats import GRAD_COLUMNS
 from ..instruments import Instrument, instrument
 from .histograms import histogram_heatmap
-from .style import HEIGHT, LAYER_SCHEME, LOG_LABELS, RUN_SCHEME, finite as _finite, log_axis
+from .style import (HEIGHT, LAYER_SCHEME, LOG_LABELS, RUN_SCHEME, finite as _finite, log_axis,
+                    series_height as _series_height, series_legend as _series_legend)
 
 GRAD_FLOW = instrument("grad_mean_abs")
 
@@ -26,22 +27,6 @@ def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
     scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.15, 0.92])
     return alt.Color("name:N", title=title, sort=names, scale=alt.Scale(scheme=scheme, domain=names),
                      legend=alt.Legend(columns=2 if len(names) > 12 else 1, symbolLimit=60))
-
-
-def _long_labels(labels: list[str]) -> bool:
-    return max((len(str(x)) for x in labels), default=0) > 24
-
-
-def _series_legend(labels: list[str]) -> alt.Legend:
-    # Short labels (steps, settings) sit at the right; long ones (run descriptions) below the
-    # plot, one per row, and the chart grows to keep its plotting area (see _series_height).
-    if _long_labels(labels):
-        return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700)
-    return alt.Legend(orient="right", labelLimit=300)
-
-
-def _series_height(labels: list[str]) -> int:
-    return HEIGHT + (20 * len(labels) + 30 if _long_labels(labels) else 0)
 
 
 def _value_axis(ins: Instrument, values=None) -> tuple[alt.Scale, alt.Axis, str]:
@@ -154,21 +139,6 @@ def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
     ).properties(height=HEIGHT)
 
 
-def compare_curves(epochs_by_run: dict[str, pd.DataFrame], column: str, title: str) -> alt.Chart:
-    """One metric per epoch, one line per run (runs keyed by their label)."""
-    frames = [df[["epoch", column]].assign(run=label) for label, df in epochs_by_run.items()]
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["epoch", column, "run"])
-    data = _finite(data.rename(columns={column: "value"}), "value")
-    percent = column.endswith("_acc")
-    return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False),
-                axis=alt.Axis(format="%") if percent else alt.Axis()),
-        color=_run_color(list(epochs_by_run)),
-        tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", title=title, format=".4f")],
-    ).properties(height=_series_height(list(epochs_by_run)))
-
-
 def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
     """One bar per layer (df: layer, name, value) of `stat` (title and scale: core.instruments)."""
     ins = instrument(stat)
@@ -238,7 +208,7 @@ def signal_propagation(flow: pd.DataFrame) -> list[alt.Chart]:
     return panels
 
 
-__all__ = ["grad_flow", "stat_over_steps", "training_curves", "compare_curves", "histogram_heatmap", "LOG_LABELS",
+__all__ = ["grad_flow", "stat_over_steps", "training_curves", "histogram_heatmap", "LOG_LABELS",
            "layer_bars", "activation_functions", "activation_panels", "signal_propagation", "log_axis",
            "aligned_by_index", "GRAD_COLUMNS"]
 

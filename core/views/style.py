@@ -48,3 +48,19 @@ def finite(df: pd.DataFrame, col: str, positive: bool = False) -> pd.DataFrame:
     if positive:
         keep &= values > 0
     return df[keep]
+
+
+def long_labels(labels: list[str]) -> bool:
+    return max((len(str(x)) for x in labels), default=0) > 24
+
+
+def series_legend(labels: list[str]) -> alt.Legend:
+    # Short labels (steps, settings) sit at the right; long ones (run descriptions) below the
+    # plot, one per row, and the chart grows to keep its plotting area (see series_height).
+    if long_labels(labels):
+        return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700)
+    return alt.Legend(orient="right", labelLimit=300)
+
+
+def series_height(labels: list[str]) -> int:
+    return HEIGHT + (20 * len(labels) + 30 if long_labels(labels) else 0)
