@@ -24,8 +24,9 @@ st.caption("A small network on 2-D data, trained live: the decision boundary, a 
            "over the input plane per layer, and beside them this app's instruments per layer. "
            "Try a deep sigmoid network (8 layers, logistic), then the same with batch norm, or ReLU + He.")
 cfg = sync_from_url(PAGE)
-if playground_defaults(cfg) != cfg:  # a link without 2-D data: the Playground's own defaults
-    st.query_params.from_dict(config_to_query(playground_defaults(cfg, given=tuple(st.query_params))))
+fitted = playground_defaults(cfg, given=tuple(st.query_params))
+if fitted != cfg:  # a link without 2-D data or a small network: the Playground's own defaults
+    st.query_params.from_dict(config_to_query(fitted))
     st.rerun()
 show_url_warnings(PAGE)
 

@@ -14,7 +14,7 @@ import streamlit as st
 from core.config import ConfigError, RunConfig, active_limits, config_fields, field_applies, field_spec
 from core.datasets import TOY, dataset_label, is_tabular
 from core.engine.userdata import MAX_BYTES, LABEL_NAMES, UploadError, csv_columns, ingest, uploads_allowed
-from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub
+from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub, check_playground
 from core.views.markup import inert
 from pages.config_ui import _draw, widget_spec
 
@@ -97,11 +97,19 @@ def data_upload(page: str) -> None:
 
 
 def playground_defaults(cfg: RunConfig, given=()) -> RunConfig:
-    """`cfg` if it names tabular data, else with the Playground's small default network for
-    every setting the link did not give (`given`: the link's parameter names)."""
-    if is_tabular(cfg.dataset):
-        return cfg
-    return cfg.replace(**{k: v for k, v in DEFAULTS.items() if k not in given or k == "dataset"})
+    """`cfg` if the Playground can train it as the link gives it; else the Playground's small
+    default network for every setting the link did not give (`given`: the link's parameter
+    names): a link without 2-D data gets the Playground's data too, and `?dataset=spiral` alone
+    gets a small network instead of the app's 5 x 128. A setting the link gives stays, and the
+    page says what is wrong with it."""
+    if not is_tabular(cfg.dataset):
+        return cfg.replace(**{k: v for k, v in DEFAULTS.items() if k not in given or k == "dataset"})
+    try:
+        check_playground(cfg)
+    except ConfigError as exc:
+        if exc.field not in given and exc.field in DEFAULTS:
+            return cfg.replace(**{k: v for k, v in DEFAULTS.items() if k not in given and k != "dataset"})
+    return cfg
 
 
 def dataset_caption(cfg: RunConfig) -> str:

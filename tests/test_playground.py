@@ -182,3 +182,25 @@ def test_page_link_without_2d_data_gets_defaults_but_keeps_given_settings():
 
     get_playground().shutdown()
     st.cache_resource.clear()
+
+
+def test_a_link_with_2d_data_alone_gets_a_small_network_and_a_given_big_one_is_named():
+    """`?dataset=spiral` (the app's 5 x 128 would exceed the Playground's 64 units) opens with
+    the Playground's network; a link that gives a too-big network keeps it and says why."""
+    from tests.apptest_helpers import open_page, texts
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = open_page("pages/playground.py", {"dataset": "spiral"})
+    assert not at.exception, at.exception
+    assert "cannot train live" not in texts(at) and "step 0" in texts(at)
+    widths = at.query_params["widths"]
+    assert (widths[0] if isinstance(widths, list) else widths) == "8-8-8-8"
+    big = open_page("pages/playground.py", {"dataset": "spiral", "widths": "128-128"})
+    assert not big.exception
+    assert any("widths" in e.value and "at most" in e.value for e in big.error)
+    from pages.playground_ui import get_playground
+
+    get_playground().shutdown()
+    st.cache_resource.clear()
