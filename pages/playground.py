@@ -78,9 +78,9 @@ def live_view(cfg) -> None:
     except Exception as exc:  # the data could not be loaded (e.g. an upload removed meanwhile)
         st.error(f"The Playground cannot build this network — {inert(exc)}")
         return
+    _controls(hub, sid, live)  # the full width of the page: labels stay whole at 800 px
     top_left, top_right = st.columns([1.5, 1.0], gap="medium")
     with top_left:
-        _controls(hub, sid, live)
         f = live.frame
         state = "starting the training process…" if live.starting else "training" if f.running else "paused"
         rate = f" · {f.steps_per_second:,.0f} steps/s" if f.running and f.steps_per_second else ""
@@ -100,6 +100,7 @@ def live_view(cfg) -> None:
                        "the instruments per layer still update.")
     with top_right:
         st.altair_chart(loss_chart(f.history), width="stretch")
+        st.caption("Loss by step: training (grey) and test (orange).")
     with st.container():
         pics, stats = st.columns([1, 2.6], gap="small")
         names = [row["name"] for row in f.layers]

@@ -137,6 +137,9 @@ def loss_chart(history: list) -> alt.Chart:
     df = pd.DataFrame(history, columns=["step", "train", "test"]).melt("step", var_name="split", value_name="loss")
     df = df[np.isfinite(df["loss"])]
     return alt.Chart(df).mark_line().encode(
-        x=alt.X("step:Q", title="step", axis=alt.Axis(format="~s", tickMinStep=1)), y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False)),
+        x=alt.X("step:Q", title="step", axis=alt.Axis(format="~s", tickMinStep=1)), y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False) if len(df) else alt.Scale(domain=[0, 1])),
         color=alt.Color("split:N", scale=alt.Scale(domain=["train", "test"], range=["#555555", "#e66101"]),
-                        legend=alt.Legend(orient="top", title=None))).properties(height=140)
+                        # no legend (the page's caption names the colours): one above or below the
+                        # plot takes its height out of the plot's in Streamlit's container-width
+                        # charts (a 140 px chart collapsed to a line), one beside it its width
+                        legend=None)).properties(height=160)

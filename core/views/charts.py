@@ -271,7 +271,7 @@ def ours_vs_published(df: pd.DataFrame, unit: str = "%") -> alt.Chart:
     points = alt.Chart(data).mark_point(filled=True, size=70).encode(
         x=alt.X("published:Q", title=f"published ({unit})", scale=alt.Scale(domain=domain)),
         y=alt.Y("ours:Q", title=f"ours ({unit})", scale=alt.Scale(domain=domain)),
-        color=alt.Color("metric:N", scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="top")),
+        color=alt.Color("metric:N", scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="right")),
         tooltip=["configuration:N", "metric:N", alt.Tooltip("published:Q", format=".2f"),
                  alt.Tooltip("ours:Q", format=".2f")],
     )

@@ -33,6 +33,7 @@ def log_ticks(values) -> list[float]:
 def log_axis(values=None, **kw) -> alt.Axis:
     """A log axis whose ticks are all labelled alike (1e-6, 2e-3, 1e0); with the data's `values`,
     the ticks of log_ticks (else only the powers of ten that Vega picks are labelled)."""
+    kw.setdefault("labelOverlap", "greedy")  # a narrow chart drops labels rather than overprint them
     if values is not None:
         ticks = log_ticks(values)
         if ticks:
