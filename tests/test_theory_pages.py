@@ -38,3 +38,30 @@ def test_theory_page_phase_map_sliders_and_isometry():
     assert not at.exception
     assert "Chaotic phase" in texts(at)
     assert "gain 1.7321 on glorot_uniform" in texts(at)  # sqrt(3 / 1): the point moved to sigma_w2 = 3
+
+
+def test_explore_shows_the_jacobian_spectrum_of_a_stored_run_from_its_final_weights(isolated_cache):
+    """After training, the spectrum comes from the stored weights: the caption's mean squared
+    singular value is the one core.engine.jacobian computes from them, not the fresh network's."""
+    from core.datasets import DATASET_INFO
+    from core.engine.data import prepare_data
+    from core.engine.jacobian import jacobian_spectrum
+    from core.engine.loop import train
+    from core.engine.models import build_model
+    from core.runs.store import RunStore
+    from core.views.links import config_from_query
+    from pages.theory_views import JACOBIAN_BATCH
+
+    cfg, _ = config_from_query(dict(TINY, epochs="3", lr="0.1"))
+    store = RunStore(isolated_cache)
+    store.save(train(cfg))
+    at = open_page("pages/explore.py", dict(TINY, epochs="3", lr="0.1"))
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "after training: mean squared singular value" in c.value)
+    net = build_model(cfg, DATASET_INFO[cfg.dataset])
+    net.load_state_dict(store.load(cfg.run_id, weights=True).state_dict)
+    x = prepare_data(cfg, "cpu", allow_download=False).x_train[:JACOBIAN_BATCH]
+    trained = jacobian_spectrum(net, x).mean_sq
+    fresh = jacobian_spectrum(build_model(cfg, DATASET_INFO[cfg.dataset]), x).mean_sq
+    assert f"after training: mean squared singular value {trained:.3g}" in caption
+    assert f"{trained:.3g}" != f"{fresh:.3g}"
