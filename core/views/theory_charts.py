@@ -74,9 +74,17 @@ def phase_chart(grid: pd.DataFrame, critical: pd.DataFrame, point: pd.DataFrame 
         scale = alt.Scale(type="log", scheme="redblue", reverse=True, domainMid=1.0, domain=[lo, hi], clamp=True)
     else:
         scale = alt.Scale(type="log", scheme="viridis", domain=[1, DEPTH_CAP], clamp=True)
-    x = alt.X("sigma_w2:Q", title="σ_w² (weight variance × fan-in)", scale=alt.Scale(nice=False, zero=False))
-    y = alt.Y("sigma_b2:Q", title="σ_b² (bias variance)", scale=alt.Scale(nice=False, zero=False))
-    heat = alt.Chart(grid).mark_rect().encode(
+    # Each cell reaches half a cell into the next and the plot is clipped at the grid's edge:
+    # abutting cells leave hairline seams that the dark theme's background shows as a grid.
+    domains = {k: [float(grid[k].min()), float(grid[f"{k}_end"].max())] if len(grid) else None
+               for k in ("sigma_w2", "sigma_b2")}
+    grid = grid.assign(**{f"{k}_end": grid[f"{k}_end"] + 0.5 * (grid[f"{k}_end"] - grid[k])
+                          for k in ("sigma_w2", "sigma_b2")})
+    x = alt.X("sigma_w2:Q", title="σ_w² (weight variance × fan-in)", axis=alt.Axis(grid=False),
+              scale=alt.Scale(nice=False, zero=False, domain=domains["sigma_w2"] or alt.Undefined))
+    y = alt.Y("sigma_b2:Q", title="σ_b² (bias variance)", axis=alt.Axis(grid=False),
+              scale=alt.Scale(nice=False, zero=False, domain=domains["sigma_b2"] or alt.Undefined))
+    heat = alt.Chart(grid).mark_rect(strokeWidth=0, clip=True).encode(
         x=x, x2="sigma_w2_end:Q", y=y, y2="sigma_b2_end:Q",
         color=alt.Color(f"{colour}:Q", scale=scale, title=COLOURS[colour].split(" (")[0],
                         legend=alt.Legend(orient="right", gradientLength=HEIGHT - 60)),
@@ -96,7 +104,8 @@ def phase_chart(grid: pd.DataFrame, critical: pd.DataFrame, point: pd.DataFrame 
                                                   alt.Tooltip("sigma_b2:Q", format=".3f")])
         layers += [marker.mark_point(shape="diamond", size=180, filled=True, color="white",
                                      stroke="black", strokeWidth=1.5),
-                   marker.mark_text(align="left", dx=10, dy=-10, fontWeight="bold").encode(text="label:N")]
+                   marker.mark_text(align="left", dx=10, dy=-10, fontWeight="bold", color="black").encode(
+                       text="label:N")]  # on the map's pale middle in either theme
     return alt.layer(*layers).properties(height=HEIGHT + 40)
 
 
