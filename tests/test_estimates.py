@@ -81,3 +81,28 @@ def test_init_or_final_is_one_rule_and_names_the_argument():
     assert list(r.stat_at("act_std", "init")) == [1.0, 2.0]
     assert list(r.stat_at("act_std", "final")) == [3.0, 4.0]
     assert r.stat_at("grad_mean_abs").empty and r.grad_flow("init") == []
+
+
+def test_one_disturbed_timing_cannot_move_a_solved_rate_beyond_its_range(monkeypatch):
+    """Five timings solve five rates exactly: one run slowed 1000x by other work would make a
+    rate absurd; each stays within SOLVED_RANGE of the reference machine's."""
+    from core.cost import REFERENCE_RATES
+    from core.engine import speed
+
+    calls = {"n": 0}
+
+    def disturbed(cfg, dev):
+        calls["n"] += 1
+        return 1000.0 if cfg.log_every == 1 else 0.01  # the logging-every-step run hit by other work
+
+    monkeypatch.setattr(speed, "_tiny_run", disturbed)
+    speed.machine_rates.cache_clear()
+    try:
+        rates = speed.machine_rates("cpu")
+    finally:
+        speed.machine_rates.cache_clear()
+    assert calls["n"] > 0
+    for name in speed.SOLVED:
+        ref = getattr(REFERENCE_RATES, name)
+        assert ref / speed.SOLVED_RANGE <= getattr(rates, name) <= ref * speed.SOLVED_RANGE
+    assert rates.logged_layer == REFERENCE_RATES.logged_layer * speed.SOLVED_RANGE  # it hit the top

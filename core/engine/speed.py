@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import RunConfig
-from ..cost import Rates, training_seconds
+from ..cost import REFERENCE_RATES, Rates, training_seconds
 from ..datasets import DATASET_INFO, DatasetInfo
 from .data import DataBundle
 from .loop import train
@@ -29,6 +29,10 @@ from .loop import train
 PRODUCT_SECONDS = 0.02  # time spent on each kind of product
 REPEATS = 5
 FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
+# Five timings solve five rates exactly, so one timing disturbed by other work can move a rate by
+# orders of magnitude (a 17-hour estimate for a 12-minute preset was seen): each solved rate
+# stays within this factor of core.cost.REFERENCE_RATES, and the stored runs rescale the rest.
+SOLVED_RANGE = 30.0
 SOLVED = ("element", "layer_step", "step", "logged_layer", "run")
 # (hidden widths, batch, steps, statistics at every step): one step; 16 steps; deeper; logging
 # every step; wider (more activation values).
@@ -51,7 +55,13 @@ def machine_rates(device: str = "cpu") -> Rates:
     columns = [[training_seconds(cfg, dataclasses.replace(zero, mac=0.0, conv_mac=0.0, **{k: 1.0}),
                                  cfg.log_every) for k in SOLVED] for cfg in configs]
     solved = np.linalg.lstsq(np.array(columns), measured - known, rcond=None)[0]
-    return dataclasses.replace(zero, **{k: max(float(v), FLOOR) for k, v in zip(SOLVED, solved)})
+    return dataclasses.replace(zero, **{k: _bounded(k, float(v)) for k, v in zip(SOLVED, solved)})
+
+
+def _bounded(name: str, value: float) -> float:
+    """A solved rate, held within SOLVED_RANGE of the reference machine's (and above FLOOR)."""
+    ref = getattr(REFERENCE_RATES, name)
+    return float(min(max(value, ref / SOLVED_RANGE, FLOOR), ref * SOLVED_RANGE))
 
 
 def _timed(device: torch.device, work) -> float:
