@@ -18,7 +18,7 @@ from .instruments import ACTIVATION, GRADIENT, WEIGHT, block_stats
 # and layer (log10|g|: zero, below, 56 bins, above, non-finite; activations: under, 40 bins, over).
 TARGET_LOG_POINTS, MIN_LOG_INTERVAL = 100, 16
 EVAL_BATCH = 2048
-GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = 60, 42
+GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = 60, 43
 # Bytes one logged number costs while training: float64/int64 on the host per logged step, then
 # the long stats table and the int32 histograms of the result (measured: about 16).
 LOG_BYTES_PER_VALUE = 16

@@ -73,8 +73,9 @@ def show_histograms(result, key: str) -> None:
     st.caption(CAPTIONS[view] + (" Gradient bins are 0.25 decades of log10 |g| from 1e-12 to 1e2; exact "
                                  "zeros, values beyond the bins and NaN/inf are counted under each layer "
                                  "(with a chart when there are any), never dropped." if bins == hv.GRAD else
-                                 " Activation bins are linear; values beyond them are counted under each "
-                                 "layer (NaN activations are not recorded)."))
+                                 " Activation bins are linear; values beyond them and NaN are counted under "
+                                 "each layer, never dropped (runs stored before NaN activations were counted "
+                                 "show no NaN count)."))
     st.caption("Weight histograms are not recorded by the trainer (only weight norms, in Updates).")
 
 

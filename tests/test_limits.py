@@ -24,7 +24,7 @@ def test_the_loop_and_the_estimate_share_their_rules():
     assert (cost.TARGET_LOG_POINTS, cost.MIN_LOG_INTERVAL) == (loop.TARGET_LOG_POINTS, loop.MIN_LOG_INTERVAL)
     assert all(cost.auto_log_every(n) == loop.auto_log_every(n) for n in (1, 16, 999, 1600, 10**6))
     assert cost.EVAL_BATCH == loop.EVAL_BATCH
-    assert cost.GRAD_HIST_COLUMNS == len(stats.GRAD_COLUMNS) and cost.ACT_HIST_COLUMNS == stats.ACT_BINS + 2
+    assert cost.GRAD_HIST_COLUMNS == len(stats.GRAD_COLUMNS) and cost.ACT_HIST_COLUMNS == stats.ACT_BINS + 3
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.5])

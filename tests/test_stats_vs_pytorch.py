@@ -171,3 +171,29 @@ def test_histogram_edges_are_the_quarter_decades_rounded_to_bfloat16():
     assert np.all(np.abs(GRAD_EDGE_VALUES / nominal - 1) <= 2.0 ** -8)
     # each edge is a key boundary: its low 16 bits are zero, so whole keys fall in one bin
     assert np.all(GRAD_EDGE_VALUES.view(np.int32) % (1 << KEY_SHIFT) == 0)
+
+
+def test_activation_histogram_counts_nan_and_infinities_instead_of_dropping_them():
+    """torch.histc over the finite values in range, then below (with -inf), above (with +inf)
+    and NaN: every entry of every layer is in exactly one column."""
+    from core.engine.activations import ACTIVATION_SPECS
+    from core.engine.stats import ACT_BINS, ACT_STATS, ActivationSummarizer
+
+    spec = ACTIVATION_SPECS["tanh"]
+    lo, hi = spec.hist_range
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 32, generator=g) * 2
+    a[0, :5] = float("nan")
+    a[1, :3] = float("inf")
+    a[2, :2] = -float("inf")
+    b = torch.randn(64, 16, generator=g)
+    rows = ActivationSummarizer(spec)([a, b]).numpy()
+    hist = rows[:, len(ACT_STATS):]
+    assert hist.shape == (2, ACT_BINS + 3)
+    for out, row in ((a, hist[0]), (b, hist[1])):
+        finite = out[torch.isfinite(out)]
+        inside = finite[(finite >= lo) & (finite <= hi)]
+        assert np.array_equal(row[1:1 + ACT_BINS], torch.histc(inside, ACT_BINS, lo, hi).numpy())
+        assert row[0] == int((out < lo).sum()) and row[1 + ACT_BINS] == int((out > hi).sum())
+        assert row[2 + ACT_BINS] == int(out.isnan().sum()) and row.sum() == out.numel()
+    assert hist[0, 2 + ACT_BINS] == 5 and hist[1, 2 + ACT_BINS] == 0

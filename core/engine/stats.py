@@ -186,7 +186,7 @@ class ActivationSummarizer:
     """Activation statistics of all hidden layers of a logged step, in a few batched ops.
 
         summarize = ActivationSummarizer(ACTIVATION_SPECS["tanh"])
-        rows = summarize(outputs)   # (L, 4 + 42) float64: ACT_STATS, then under, 40 bins, over
+        rows = summarize(outputs)   # (L, 4 + 43) float64: ACT_STATS, then under, 40 bins, over, NaN
 
     Mean and std are computed per layer (torch's own reductions); the counts (saturated units,
     dead units, histogram) for all layers at once. The histogram bins exactly as torch.histc
@@ -229,7 +229,7 @@ class ActivationSummarizer:
             code = code + saturated.to(torch.int32) * _ACT_WIDTH
         counts = torch.bincount(code + offsets, minlength=n_layers * 2 * _ACT_WIDTH)
         counts = counts.view(n_layers, 2, _ACT_WIDTH)
-        hist = counts.sum(1)[:, :ACT_BINS + 2]
+        hist = counts.sum(1)  # under, bins, over, NaN: non-finite values are counted, not dropped
         nan = torch.full((n_layers,), float("nan"), device=device)
         saturated = counts[:, 1].sum(1).float() / sizes if spec.saturation_threshold is not None else nan
         dead = self._dead(outs, unit_ids) if spec.can_die else nan
@@ -401,5 +401,5 @@ class LayerStatsRecorder:
             out["noisy_grad"] = np.stack(noisy).astype(np.int32)
         act = [host["act"][:, len(ACT_STATS):].astype(np.int64) for _, _, host in self._logged if "act" in host]
         out["act"] = np.stack(act).astype(np.int32) if act else \
-            np.zeros((0, self.n_acts, ACT_BINS + 2), np.int32)
+            np.zeros((0, self.n_acts, ACT_BINS + 3), np.int32)
         return out

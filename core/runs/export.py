@@ -11,7 +11,8 @@ hand-made format. Tags:
 - histograms: grad_log10_abs/<layer> (and noisy_grad_log10_abs/<layer>) over log10 |g|, and
   act/<layer> over activation values, at every logged step, from the stored bin counts;
 - the entries outside the bins as scalars, never dropped: grad_outside/<what>/<layer>
-  (exactly_0, below_1e-12, above_1e2, nan_or_inf) and act_outside/<what>/<layer>.
+  (exactly_0, below_1e-12, above_1e2, nan_or_inf) and act_outside/<what>/<layer> (below, above,
+  nan).
 The histograms' sum and sum of squares (TensorBoard's mean and std) are computed from bin
 centres.
 """
@@ -37,7 +38,10 @@ def _histogram_parts(counts: np.ndarray, edges: np.ndarray, kind: str):
     if kind == "grad":
         return counts[2:2 + n], {"exactly_0": counts[0], f"below_1e{edges[0]:.0f}": counts[1],
                                  f"above_1e{edges[-1]:.0f}": counts[2 + n], "nan_or_inf": counts[3 + n]}
-    return counts[1:1 + n], {f"below_{edges[0]:g}": counts[0], f"above_{edges[-1]:g}": counts[1 + n]}
+    outside = {f"below_{edges[0]:g}": counts[0], f"above_{edges[-1]:g}": counts[1 + n]}
+    if len(counts) > n + 2:  # runs stored before activations' NaN were counted have no column
+        outside["nan"] = counts[2 + n]
+    return counts[1:1 + n], outside
 
 
 def export_tensorboard(result: RunResult, directory: str | Path) -> Path:

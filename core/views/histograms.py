@@ -2,7 +2,8 @@
 
 The stored counts (RunResult.histograms) are per logged step and layer: for gradients the
 columns of core.engine.stats.GRAD_COLUMNS (exact zeros, below 1e-12, 56 bins of 0.25 decades
-of log10|g|, above 1e2, NaN/inf), for activations (below, 40 linear bins, above).
+of log10|g|, above 1e2, NaN/inf), for activations (below, 40 linear bins, above, NaN; runs
+stored before NaN activations were counted lack that column).
 
     h = split(hist["grad"][:, layer], hist["grad_edges"], "grad")   # bins and the outside counts
     heatmap(...)                 # step x bin, colour = share (the app's original view)
@@ -35,7 +36,7 @@ class Split:
     kind: str  # GRAD (log10|g| bins) or ACT (linear value bins)
     edges: np.ndarray  # bin edges (log10|g| for GRAD)
     bins: np.ndarray  # (n_steps, n_bins) counts
-    outside: dict  # label -> (n_steps,) counts: exact 0, below, above, NaN/inf (GRAD); below, above (ACT)
+    outside: dict  # label -> (n_steps,) counts: exact 0, below, above, NaN/inf (GRAD); below, above, NaN (ACT)
 
     @property
     def totals(self) -> np.ndarray:
@@ -54,8 +55,10 @@ def split(counts: np.ndarray, edges: np.ndarray, kind: str = GRAD) -> Split:
         return Split(kind, edges, counts[:, 2:2 + n], {
             "exactly 0": counts[:, 0], f"below 1e{edges[0]:.0f}": counts[:, 1],
             f"above 1e{edges[-1]:.0f}": counts[:, 2 + n], "NaN or inf": counts[:, 3 + n]})
-    return Split(kind, edges, counts[:, 1:1 + n], {f"below {edges[0]:g}": counts[:, 0],
-                                                   f"above {edges[-1]:g}": counts[:, 1 + n]})
+    outside = {f"below {edges[0]:g}": counts[:, 0], f"above {edges[-1]:g}": counts[:, 1 + n]}
+    if counts.shape[1] > n + 2:  # runs stored before activations' NaN were counted have no column
+        outside["NaN"] = counts[:, 2 + n]
+    return Split(kind, edges, counts[:, 1:1 + n], outside)
 
 
 def _shares(h: Split) -> np.ndarray:
@@ -216,7 +219,7 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
 
     counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
     bins, above, non-finite); zeros are drawn as a band under the smallest bin. For activations
-    the columns are (below, bins..., above).
+    the columns are (below, bins..., above, NaN; runs stored before NaN was counted lack it).
     """
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
@@ -229,8 +232,9 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
         labels = ["exactly 0", f"< 1e{edges[0]:.0f}"] + [f"1e{lo:.2f} to 1e{lo + width:.2f}" for lo in edges[:-1]] \
             + [f"> 1e{edges[-1]:.0f}", "NaN/inf"]
     else:
-        lows = np.concatenate([[edges[0] - width], edges[:-1], [edges[-1]]])
-        labels = [f"< {edges[0]:g}"] + [f"{lo:.2f} to {lo + width:.2f}" for lo in edges[:-1]] + [f"> {edges[-1]:g}"]
+        lows = np.concatenate([[edges[0] - width], edges[:-1], [edges[-1]], [np.nan][:counts.shape[1] - n_bins - 2]])
+        labels = [f"< {edges[0]:g}"] + [f"{lo:.2f} to {lo + width:.2f}" for lo in edges[:-1]] + [f"> {edges[-1]:g}"] \
+            + ["NaN"][:counts.shape[1] - n_bins - 2]
     n_cols = len(lows)
     assert counts.shape[1] == n_cols, (counts.shape, n_cols)
     step_idx, col_idx = np.nonzero(frac[:, :n_cols] > 0)
