@@ -47,6 +47,7 @@ pages = [
 page = st.navigation(pages)
 
 from core.views.progress import batch_note  # noqa: E402
+from pages.draw import SVG_TOGGLE  # noqa: E402
 from pages.services import get_jobs, page_run_by_app, session_id, stop_unless_store_opens  # noqa: E402
 
 stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
@@ -83,6 +84,10 @@ with st.sidebar:
     if public_demo:
         st.caption(":material/public: Public demo: networks, epochs and datasets are limited.")
     training_status()
+    st.toggle("SVG download under each chart", key=SVG_TOGGLE,
+              help="Each chart's own menu saves it as PNG; this adds a button under every chart that "
+                   "saves it as an SVG file (drawn in the light theme).")
+st.session_state["_svg_seen"] = {}  # the SVG buttons of this run (pages.draw)
 
 with page_run_by_app():
     page.run()

@@ -7,6 +7,8 @@ import streamlit as st
 
 from core.views import curves, histograms as hv
 
+from .draw import chart
+
 VIEWS = {"heatmap": "Heatmap (step × bin)", "offset": "Offset (one ridge per step)",
          "overlay": "Overlay (steps on one axis)", "vs0": "Step against step 0",
          "distribution": "Distribution (percentile bands)"}
@@ -20,10 +22,6 @@ CAPTIONS = {
                     "bands hold the middle 39%, 68% and 87% of them and their full range, the line is "
                     "the median. Entries outside the bins are counted below.",
 }
-
-
-def chart(c) -> None:
-    st.altair_chart(c, theme="streamlit", width="stretch")
 
 
 def _kinds(hist: dict) -> dict:

@@ -7,6 +7,7 @@ from core.views import charts
 from core.config import RunConfig
 from core.lab.scenarios import SCENARIOS
 from core.views.links import config_to_query
+from pages.draw import chart
 from pages.services import probe, require_app
 
 require_app()
@@ -43,7 +44,7 @@ def picture_data() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-st.altair_chart(charts.grad_flow(picture_data(), series="network"), theme="streamlit", width="stretch")
+chart(charts.grad_flow(picture_data(), series="network"))
 st.caption("Mean |gradient| of each layer's weights in three 10-layer networks on MNIST digits, "
            "before training (log scale). In the logistic network the gradient reaching the first "
            "layer is about a million times smaller than at the output; batch norm or ReLU with He "

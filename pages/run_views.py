@@ -19,6 +19,7 @@ from core.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEP
 from core.lab.diagnosis import Finding, diagnose, diagnose_init
 from core.views.links import config_to_query
 
+from .draw import chart  # noqa: F401  (pages import it from here too)
 from .hist_views import show_histograms, show_step_loss
 from .live_views import show_job  # noqa: F401  (pages import it from here)
 from .services import probe
@@ -28,10 +29,6 @@ SEVERITY = {"problem": st.error, "warning": st.warning, "ok": st.success}
 _WHERE = {FLOW: "Per weight layer at the chosen steps: how the gradient flow evolves during training",
           STEPS: "Over all logged steps, one line per layer, dark = input side",
           BARS: "Per layer at the chosen step"}
-
-
-def chart(c) -> None:
-    st.altair_chart(c, theme="streamlit", width="stretch")
 
 
 def shown(block_name: str, view: str | None = None) -> list[Instrument]:

@@ -10,6 +10,7 @@ from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
 from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
 from core.engine.inits import INIT_TABLE
 from core.engine.probe import PROBE_BATCH
+from pages.draw import chart
 from pages.services import probe, require_app
 from pages.theory_views import show_isometry, show_phase_map
 
@@ -29,7 +30,7 @@ for name in chosen:
 if frames:
     for col, panel in zip(st.columns(2), charts.activation_panels(pd.concat(frames))):
         with col:
-            st.altair_chart(panel, theme="streamlit", width="stretch")
+            chart(panel)
 st.caption("Left: f(z); right: f'(z), the factor each unit multiplies the backward gradient by. The "
            "logistic derivative never exceeds 0.25 (dashed line), so every logistic layer shrinks the "
            "gradient at least fourfold; tanh reaches 1 only at 0; ReLU passes 1 or 0. Click a legend "
@@ -57,7 +58,7 @@ cfg = RunConfig(widths=(width,) * depth, activation=act, init=init, bn=bn, stand
 flow = probe(cfg)
 for col, panel in zip(st.columns(2), charts.signal_propagation(flow)):
     with col:
-        st.altair_chart(panel, theme="streamlit", width="stretch")
+        chart(panel)
 spec = ACTIVATION_SPECS[act]
 std = flow["act_std"].dropna().to_numpy()
 g = flow["grad_mean_abs"].to_numpy()[:-1]

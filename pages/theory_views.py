@@ -27,14 +27,11 @@ from core.engine.prediction import GROWTH_BATCH, compare
 from core.lab.theory import details, does_not_apply, verdict
 from core.views import theory_charts as tc
 
+from .draw import chart
 from .services import get_store, probe
 
 JACOBIAN_BATCH = 16
 SW2_RANGE, SB2_RANGE = (0.1, 4.0), (0.0, 0.5)
-
-
-def _chart(c) -> None:
-    st.altair_chart(c, theme="streamlit", width="stretch")
 
 
 def _json(cfg: RunConfig) -> str:
@@ -86,7 +83,7 @@ def show_comparison(cfg: RunConfig, key: str) -> None:
         st.info(f"No prediction at initialization: {exc}", icon=":material/block:")
         return
     st.markdown(f"**{verdict(cmp)[0].upper()}{verdict(cmp)[1:]}**")
-    _chart(tc.prediction_chart(cmp.frame))
+    chart(tc.prediction_chart(cmp.frame))
     st.caption(f"{details(cmp)} Solid lines with filled points: measured on one batch at "
                "initialization; dashed with hollow points: the wide-network theory (predicted gradients "
                f"are relative, so they are pinned to the measured value at layer {cmp.depth}). The "
@@ -113,7 +110,7 @@ def show_spectra(cfg: RunConfig, result=None, key: str = "jac") -> None:
         if spec is None:
             st.warning(f"Jacobian {name}: {why}", icon=":material/block:")
     if good:
-        _chart(tc.spectrum_chart(tc.spectrum_frame(good)))
+        chart(tc.spectrum_chart(tc.spectrum_frame(good)))
         st.caption(f"Singular values of d logits / d input for {JACOBIAN_BATCH} training examples "
                    "(eval mode). " + "; ".join(_spectrum_summary(n, s) for n, s in good.items()) + ".")
 
@@ -164,7 +161,7 @@ def show_phase_map(cfg: RunConfig) -> RunConfig:
     sw, sb = config_sigmas(at, DATASET_INFO[at.dataset])
     grid, critical = _diagram(cfg.activation, cfg.leaky_slope)
     point = pd.DataFrame({"sigma_w2": [sw[-2]], "sigma_b2": [sb[-2]], "label": ["this network"]})
-    _chart(tc.phase_chart(grid, critical, point, colour))
+    chart(tc.phase_chart(grid, critical, point, colour))
     crit = critical_sigma_w2(cfg.activation, sb[-2], cfg.leaky_slope)
     where = f"the critical σ_w² is {crit:.3g} at σ_b² = {sb[-2]:.3g}" if crit else \
         f"{cfg.activation} has no critical point at σ_b² = {sb[-2]:.3g}"
@@ -207,7 +204,7 @@ def show_isometry(depth: int, width: int) -> None:
     for why in refused:
         st.warning(why, icon=":material/block:")
     if spectra:
-        _chart(tc.spectrum_chart(tc.spectrum_frame(spectra)))
+        chart(tc.spectrum_chart(tc.spectrum_frame(spectra)))
         order = sorted(spectra, key=lambda n: spectra[n].quantile_ratio)
         orthogonal = next(iter(spectra)) if "orthogonal" in next(iter(spectra)) else None
         reading = ("Here the orthogonal network's spread is the narrowest, as dynamical isometry predicts: "

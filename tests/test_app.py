@@ -18,6 +18,23 @@ def test_every_page_renders_without_exceptions(page):
     assert at.title
 
 
+def test_the_sidebar_switch_puts_an_svg_download_under_every_chart():
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_helpers import APP
+
+    off = open_page("pages/theory.py")
+    assert charts(off) and not off.get("download_button")
+    assert open_page("pages/home.py").toggle(key="svg_downloads").value is False
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["svg_downloads"] = True  # the switch on (AppTest keeps no sidebar after a rerun)
+    at.run()
+    at.switch_page("pages/theory.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    buttons = at.get("download_button")
+    assert len(buttons) == len(charts(at)) >= 4
+
+
 def test_home_has_a_picture_and_opens_ready_made_experiments():
     at = open_page("pages/home.py")
     assert len(charts(at)) == 1

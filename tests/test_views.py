@@ -182,3 +182,19 @@ def test_live_frames_skip_missing_and_non_finite_values():
     assert len(steps) == 0 and counts.shape[0] == 0
     stats, layers = live.flow_frames([], ["fc1"])
     assert stats.empty and layers.empty
+
+
+def test_charts_save_as_svg_offline():
+    """core.views.svg draws a chart's Vega-Lite spec to SVG in process, and refuses a huge one."""
+    import pandas as pd
+    import pytest
+
+    from core.views import charts as ch
+    from core.views.svg import MAX_SPEC_CHARS, to_svg
+
+    c = ch.grad_flow(pd.DataFrame({"series": "a", "layer": [1, 2, 3], "name": ["fc1", "fc2", "out"],
+                                   "value": [1e-4, 1e-3, 1e-2]}), series="series")
+    svg = to_svg(c.to_json())
+    assert svg.lstrip().startswith("<svg") and "fc1" in svg and "</svg>" in svg.rstrip()[-10:]
+    with pytest.raises(ValueError, match="chart"):
+        to_svg("x" * (MAX_SPEC_CHARS + 1))
