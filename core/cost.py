@@ -117,7 +117,8 @@ def estimate(cfg) -> Estimate:
     logged = -(-total // every)
     layers, hidden = cfg.depth + 1, cfg.depth
     gradients = (1 + (cfg.grad_noise > 0)) * (len(block_stats(GRADIENT)) + GRAD_HIST_COLUMNS)
-    per_logged = layers * (gradients + len(block_stats(WEIGHT))) + hidden * (len(block_stats(ACTIVATION))
+    weights = len(block_stats(WEIGHT)) + GRAD_HIST_COLUMNS  # norms, ratios and the log10 |w| histogram
+    per_logged = layers * (gradients + weights) + hidden * (len(block_stats(ACTIVATION))
                                                                              + ACT_HIST_COLUMNS)
     # evaluation: no gradients, but a batch of EVAL_BATCH keeps about three of its widest layer
     evaluated = min(EVAL_BATCH, max(info.n_val, info.n_test))

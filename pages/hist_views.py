@@ -25,11 +25,15 @@ CAPTIONS = {
 
 
 def _kinds(hist: dict) -> dict:
-    kinds = {"weight gradient": ("grad", "grad_edges", hv.GRAD)}
+    """What a run's histograms are of: (array, edges, bins, quantity) by name; weights only in
+    runs stored since the trainer records them."""
+    kinds = {"weight gradient": ("grad", "grad_edges", hv.GRAD, "gradient")}
     if "noisy_grad" in hist:
-        kinds["noisy gradient (applied)"] = ("noisy_grad", "grad_edges", hv.GRAD)
+        kinds["noisy gradient (applied)"] = ("noisy_grad", "grad_edges", hv.GRAD, "gradient")
+    if "weight" in hist and hist["weight"].shape[0]:
+        kinds["weight"] = ("weight", "grad_edges", hv.GRAD, "weight")
     if "act" in hist and hist["act"].shape[0]:
-        kinds["activation"] = ("act", "act_edges", hv.ACT)
+        kinds["activation"] = ("act", "act_edges", hv.ACT, "activation")
     return kinds
 
 
@@ -43,7 +47,7 @@ def show_histograms(result, key: str) -> None:
     c = st.columns([1, 1, 2])
     kind = c[0].selectbox("of", list(kinds), key=f"{key}-hist-kind")
     view = c[1].selectbox("view", list(VIEWS), format_func=VIEWS.get, key=f"{key}-hist-view")
-    array, edges_key, bins = kinds[kind]
+    array, edges_key, bins, quantity = kinds[kind]
     layer_names = names if bins == hv.GRAD else names[:-1]  # activations: hidden layers only
     default = list(dict.fromkeys([layer_names[0], layer_names[len(layer_names) // 2], layer_names[-1]]))
     chosen = c[2].multiselect("layers", layer_names, default=default, key=f"{key}-hist-layers")
@@ -55,12 +59,12 @@ def show_histograms(result, key: str) -> None:
         picked = [steps[0], st.select_slider("step against step 0", steps[1:], value=steps[-1],
                                              key=f"{key}-hist-vs0")]
     for name in chosen:
-        h = hv.split(hist[array][:, layer_names.index(name)], hist[edges_key], bins)
+        h = hv.split(hist[array][:, layer_names.index(name)], hist[edges_key], bins, quantity)
         title = ""
         st.markdown(f"**{name}**: {kind}")
         if view == "heatmap":
             chart(hv.histogram_heatmap(hist[array][:, layer_names.index(name)], hist["steps"], hist[edges_key],
-                                       "", log_bins=bins == hv.GRAD))
+                                       "", log_bins=bins == hv.GRAD, quantity=quantity))
         elif view == "distribution":
             chart(hv.distribution(h, steps, title))
         else:
@@ -68,13 +72,15 @@ def show_histograms(result, key: str) -> None:
         if hv.any_outside(h):
             chart(hv.outside(h, steps))
         st.caption(f"{name}, entries outside the bins: {hv.outside_summary(h, steps)}.")
-    st.caption(CAPTIONS[view] + (" Gradient bins are 0.25 decades of log10 |g| from 1e-12 to 1e2; exact "
+    st.caption(CAPTIONS[view] + (f" {quantity.capitalize()} bins are 0.25 decades of log10 |{quantity[0]}| from 1e-12 to 1e2; exact "
                                  "zeros, values beyond the bins and NaN/inf are counted under each layer "
                                  "(with a chart when there are any), never dropped." if bins == hv.GRAD else
                                  " Activation bins are linear; values beyond them and NaN are counted under "
                                  "each layer, never dropped (runs stored before NaN activations were counted "
                                  "show no NaN count)."))
-    st.caption("Weight histograms are not recorded by the trainer (only weight norms, in Updates).")
+    if "weight" not in kinds:
+        st.caption("This run was stored before the trainer recorded weight histograms (its weight "
+                   "norms are in Updates).")
 
 
 def show_step_loss(result, key: str) -> None:

@@ -35,7 +35,7 @@ def test_logged_steps_and_values_are_what_training_keeps(noise):
                     activation="relu", grad_noise=noise)
     result, est = train(cfg), estimate(cfg)
     assert result.layer_stats["step"].nunique() == est.logged_steps == len(result.histograms["steps"])
-    kept = len(result.layer_stats) + sum(result.histograms[k].size for k in ("grad", "noisy_grad", "act")
+    kept = len(result.layer_stats) + sum(result.histograms[k].size for k in ("grad", "noisy_grad", "weight", "act")
                                          if k in result.histograms)
     assert kept <= est.logged_values <= 1.05 * kept  # the bound counts what is really kept
 

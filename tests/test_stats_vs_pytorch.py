@@ -48,17 +48,22 @@ def test_logged_gradient_stats_equal_those_of_p_grad(kw):
         got = step0[step0.layer == i].set_index("stat")["value"]
         for stat, value in expect.items():
             assert got[stat] == pytest.approx(value, rel=1e-4, abs=1e-12), (i, stat)
-        # histogram of |g| on the fixed bins: edges 10**GRAD_EDGES rounded to bfloat16
-        # (GRAD_EDGE_VALUES), closed on the left; exact zeros counted apart
-        flat = layer.weight.grad.flatten().numpy()  # float32, compared with float32 edges
-        nonzero = np.abs(flat[flat != 0])
-        code = np.searchsorted(GRAD_EDGE_VALUES, nonzero, side="right")  # 0 below, 57 above
-        counts = np.bincount(code, minlength=58)
-        hist = result.histograms["grad"][0, i - 1]
-        assert hist[0] == int((flat == 0).sum())
-        np.testing.assert_array_equal(hist[1:59], counts)
-        assert hist[59] == 0  # nonfinite
-        assert hist.sum() == flat.size
+        # histograms of |g| and of |w| (the step's weights, before its update) on the fixed bins
+        for key, tensor in (("grad", layer.weight.grad), ("weight", layer.weight.detach())):
+            assert_log_histogram(result.histograms[key][0, i - 1], tensor)
+
+
+def assert_log_histogram(hist: np.ndarray, tensor: torch.Tensor) -> None:
+    """The fixed bins of |x|: edges 10**GRAD_EDGES rounded to bfloat16 (GRAD_EDGE_VALUES),
+    closed on the left; exact zeros counted apart; non-finite last."""
+    flat = tensor.flatten().numpy()  # float32, compared with float32 edges
+    nonzero = np.abs(flat[flat != 0])
+    code = np.searchsorted(GRAD_EDGE_VALUES, nonzero, side="right")  # 0 below, 57 above
+    counts = np.bincount(code, minlength=58)
+    assert hist[0] == int((flat == 0).sum())
+    np.testing.assert_array_equal(hist[1:59], counts)
+    assert hist[59] == 0  # nonfinite
+    assert hist.sum() == flat.size
 
 
 def test_update_ratio_matches_the_first_sgd_step():

@@ -329,6 +329,9 @@ class LayerStatsRecorder:
             self._before = [torch.empty_like(w) for w in weights]
         torch._foreach_copy_(self._before, weights)
         self._w_norm = torch.stack(torch._foreach_norm(self._before))
+        # the weights' histogram over log10|w|, in the gradients' bins (the step's weights, before
+        # its update, like its gradients): the summarizer's statistics are dropped
+        self._pending["w_hist"] = self.summarize(self._before)[1]
 
     @torch.no_grad()
     def after_update(self, step: int, epoch: int) -> np.ndarray:
@@ -339,7 +342,7 @@ class LayerStatsRecorder:
         ratio = d_norm / self._w_norm.clamp_min(1e-30)
         weight = {"weight_norm": self._w_norm, "update_ratio": ratio}
         parts = {"true": self._pending["true"], "w": torch.stack([weight[s] for s in WEIGHT_STATS], dim=1),
-                 "true_hist": self._pending["true_hist"]}
+                 "true_hist": self._pending["true_hist"], "w_hist": self._pending["w_hist"]}
         if "noisy" in self._pending:
             parts["noisy"] = self._pending["noisy"]
             parts["noisy_hist"] = self._pending["noisy_hist"]
@@ -395,6 +398,9 @@ class LayerStatsRecorder:
                "act_edges": self.act_edges.astype(np.float64)}
         grad = [host["true_hist"] for _, _, host in self._logged]
         out["grad"] = np.stack(grad).astype(np.int32) if grad else \
+            np.zeros((0, self.n_layers, len(GRAD_COLUMNS)), np.int32)
+        weight = [host["w_hist"] for _, _, host in self._logged]
+        out["weight"] = np.stack(weight).astype(np.int32) if weight else \
             np.zeros((0, self.n_layers, len(GRAD_COLUMNS)), np.int32)
         noisy = [host["noisy_hist"] for _, _, host in self._logged if "noisy_hist" in host]
         if noisy:

@@ -8,7 +8,8 @@ hand-made format. Tags:
 - loss/train_step: the training loss of every step (non-finite steps left out);
 - <stat>/<layer> (grad_mean_abs/fc1, update_ratio/fc2, ...): each per-layer statistic at every
   logged step;
-- histograms: grad_log10_abs/<layer> (and noisy_grad_log10_abs/<layer>) over log10 |g|, and
+- histograms: grad_log10_abs/<layer> (and noisy_grad_log10_abs/<layer>) over log10 |g|,
+  weight_log10_abs/<layer> over log10 |w| (runs stored since weights are recorded), and
   act/<layer> over activation values, at every logged step, from the stored bin counts;
 - the entries outside the bins as scalars, never dropped: grad_outside/<what>/<layer>
   (exactly_0, below_1e-12, above_1e2, nan_or_inf) and act_outside/<what>/<layer> (below, above,
@@ -83,6 +84,7 @@ def _write_histograms(writer, result: RunResult) -> None:
     layer_names = [_tag(n) for n in result.layers.sort_values("layer")["name"]]
     arrays = [("grad", "grad_log10_abs", "grad_outside", "grad_edges"),
               ("noisy_grad", "noisy_grad_log10_abs", "noisy_grad_outside", "grad_edges"),
+              ("weight", "weight_log10_abs", "weight_outside", "grad_edges"),
               ("act", "act", "act_outside", "act_edges")]
     for key, tag, outside_tag, edges_key in arrays:
         if key not in hist or hist[key].shape[0] == 0:

@@ -37,6 +37,7 @@ class Split:
     edges: np.ndarray  # bin edges (log10|g| for GRAD)
     bins: np.ndarray  # (n_steps, n_bins) counts
     outside: dict  # label -> (n_steps,) counts: exact 0, below, above, NaN/inf (GRAD); below, above, NaN (ACT)
+    quantity: str = "gradient"  # what GRAD bins count: "gradient" or "weight" (log10 |w| bins)
 
     @property
     def totals(self) -> np.ndarray:
@@ -44,17 +45,17 @@ class Split:
 
     @property
     def axis_title(self) -> str:
-        return "log10 |gradient|" if self.kind == GRAD else "activation value"
+        return f"log10 |{self.quantity}|" if self.kind == GRAD else "activation value"
 
 
-def split(counts: np.ndarray, edges: np.ndarray, kind: str = GRAD) -> Split:
+def split(counts: np.ndarray, edges: np.ndarray, kind: str = GRAD, quantity: str = "gradient") -> Split:
     counts = np.asarray(counts, dtype=np.float64)
     edges = np.asarray(edges, dtype=np.float64)
     n = len(edges) - 1
     if kind == GRAD:
         return Split(kind, edges, counts[:, 2:2 + n], {
             "exactly 0": counts[:, 0], f"below 1e{edges[0]:.0f}": counts[:, 1],
-            f"above 1e{edges[-1]:.0f}": counts[:, 2 + n], "NaN or inf": counts[:, 3 + n]})
+            f"above 1e{edges[-1]:.0f}": counts[:, 2 + n], "NaN or inf": counts[:, 3 + n]}, quantity)
     outside = {f"below {edges[0]:g}": counts[:, 0], f"above {edges[-1]:g}": counts[:, 1 + n]}
     if counts.shape[1] > n + 2:  # runs stored before activations' NaN were counted have no column
         outside["NaN"] = counts[:, 2 + n]
@@ -214,7 +215,7 @@ def outside_summary(h: Split, steps) -> str:
 
 
 def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
-                      log_bins: bool = True) -> alt.Chart:
+                      log_bins: bool = True, quantity: str = "gradient") -> alt.Chart:
     """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale).
 
     counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
@@ -247,7 +248,7 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
         "bin": np.asarray(labels, dtype=object)[col_idx],
     })
     data = finite(data, "low")
-    y_title = "log10 |gradient|" if log_bins else "activation value"
+    y_title = f"log10 |{quantity}|" if log_bins else "activation value"
     return alt.Chart(data).mark_rect().encode(
         # nice=False: the axis ends where the last logged interval does, not at a round number.
         x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False)), x2="step_end:Q",
