@@ -225,8 +225,11 @@ def test_every_histogram_view_of_a_stored_run_renders(isolated_cache):
     RunStore(isolated_cache).save(train(cfg))
     at = open_page("pages/explore.py", config_to_query(cfg))
     assert not at.exception
+    assert at.selectbox(key="explore-hist-kind").options == ["weight gradient", "weight", "activation"]
     for kind in at.selectbox(key="explore-hist-kind").options:
         at.selectbox(key="explore-hist-kind").set_value(kind).run()
+        if kind == "weight":
+            assert any("log10 |weight|" in str(c.spec) for c in charts(at))
         for view in ("heatmap", "offset", "overlay", "vs0", "distribution"):
             at.selectbox(key="explore-hist-view").set_value(view).run()
             assert not at.exception, (kind, view, [e.value for e in at.exception])
