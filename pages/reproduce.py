@@ -167,7 +167,9 @@ if found:
 st.subheader("Ours vs published")
 rows = uncertainty_rows(preset, cells, results, samples)
 table = display_table(preset, rows)
-st.dataframe(table, hide_index=True, height=35 * (len(table) + 1) + 3)
+# the row names pinned at the left: at 800 px the metric columns scroll beside them
+st.dataframe(table, hide_index=True, height=35 * (len(table) + 1) + 3, column_config={
+    c: st.column_config.TextColumn(pinned=True) for c in preset.row_names if c in table.columns})
 st.caption(f"Laid out like the document's table; accuracy in %. Ours: mean ± sd over "
            f"{seeds_of(cells)} seeds [{MEAN_METHOD}]; Δ vs baseline: the seed-paired difference "
            f"against the row's baseline [{DIFF_METHOD}]. Published: {preset.published_note}")
@@ -187,7 +189,8 @@ if not points.empty:
 st.subheader("Gradient flow")
 flow = flow_summary(cells, results)
 st.dataframe(flow, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(format="%.1e") for c in flow.columns if "|g|" in c or c.startswith("ratio")})
+    **{c: st.column_config.NumberColumn(format="%.1e") for c in flow.columns if "|g|" in c or c.startswith("ratio")},
+    **{c: st.column_config.TextColumn(pinned=True) for c in ("configuration",) if c in flow.columns}})
 st.caption("Geometric means over each configuration's seeds of the mean |gradient| of the weights of "
            "layer 1 and of the top layer (the last hidden layer, or "
            "the output layer when there is only one hidden layer), and their ratio, at initialization "
