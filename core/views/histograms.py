@@ -249,10 +249,16 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
     })
     data = finite(data, "low")
     y_title = f"log10 |{quantity}|" if log_bins else "activation value"
-    return alt.Chart(data).mark_rect().encode(
+    # Each cell reaches a tenth of a cell into its neighbours (about a pixel), drawn in step and bin order and
+    # clipped at the data's edge: abutting cells leave hairline seams the dark theme shows.
+    x_domain = [float(data["step"].min()), float(data["step_end"].max())] if len(data) else alt.Undefined
+    y_domain = [float(data["low"].min()), float(data["high"].max())] if len(data) else alt.Undefined
+    data = data.assign(step_end=data["step_end"] + (data["step_end"] - data["step"]) / 10,
+                       high=data["high"] + width / 10)
+    return alt.Chart(data).mark_rect(strokeWidth=0, clip=True).encode(
         # nice=False: the axis ends where the last logged interval does, not at a round number.
-        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False)), x2="step_end:Q",
-        y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False)), y2="high:Q",
+        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False, domain=x_domain)), x2="step_end:Q",
+        y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False, domain=y_domain)), y2="high:Q",
         color=alt.Color("fraction:Q", title="share of entries",
                         scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
                         legend=alt.Legend(labelExpr=LOG_LABELS)),
