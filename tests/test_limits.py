@@ -136,3 +136,20 @@ def test_the_preview_of_the_demo_vgg_link_uses_the_bounded_batch(monkeypatch):
     cfg = RunConfig(**DEMO_VGG)
     flow = probe_at_init(cfg)
     assert flow.attrs["batch"] == probe_batch(cfg) and len(flow) == cfg.depth + 1
+
+
+def test_a_stored_run_is_read_without_the_bounds_on_what_its_training_cost():
+    """The store checks a stored config against STORED_LIMITS: a later, stricter estimate of the
+    statistics it keeps (or of its time) must not make it look damaged and be deleted; what the
+    run is (its size, memory) stays bounded."""
+    from core.config import DEFAULT_LIMITS, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
+
+    spec = dict(dataset="digits", widths=(16,) * 64, log_every=1, epochs=150, batch_size=32)
+    with limits_in_force(DEFAULT_LIMITS):
+        with pytest.raises(ConfigError) as exc:
+            RunConfig(**spec)
+    assert exc.value.field == "log_every"
+    with limits_in_force(STORED_LIMITS):
+        RunConfig(**spec)
+        with pytest.raises(ConfigError):
+            RunConfig(dataset="digits", widths=(4096,) * 8)  # 134 M parameters: still refused

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 
 from ..datasets import DATASETS, OFFLINE, TOY, dataset_label, is_upload
-from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, ConfigError, Limits, active_limits,  # noqa: F401
+from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, STORED_LIMITS, ConfigError, Limits, active_limits,  # noqa: F401
                      check_limits, coerce, default_of, display_name, field_applies, parse_flag,
                      limits_in_force, plain, plain_str, public_demo)
 

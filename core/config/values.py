@@ -57,6 +57,12 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+# What a stored run is checked against when it is read: the default limits on what it is (its
+# shape, size and memory), none on what training it cost (steps, logged values, time): those it
+# has paid, under the estimates of its day (a later, stricter estimate must not make it look
+# damaged and be deleted).
+STORED_LIMITS = dataclasses.replace(DEFAULT_LIMITS, max_work=math.inf, max_steps=2**62,
+                                    max_logged_values=2**62, max_seconds=math.inf)
 # A shared public demo gets much smaller limits (set VG_PUBLIC_DEMO=1).
 PUBLIC_DEMO_LIMITS = Limits(max_hidden_layers=40, max_width=1024, max_params=3_000_000,
                             max_epochs=50, max_batch_size=2048, max_vgg_filters=64,

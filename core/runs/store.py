@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from ..config import DEFAULT_LIMITS, FORMAT_VERSION, ConfigError, RunConfig, limits_in_force
+from ..config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 from ..engine.result import RunResult, finite_or_none
 from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_manifest, check_meta,  # noqa: F401
                     check_run_id, read_json_object, sha256_of)
@@ -202,10 +202,11 @@ class RunStore:
     @staticmethod
     def _config(d: Path, run_id: str) -> RunConfig:
         """The run's config, valid and hashing to its id, or CorruptRun. It is checked against
-        the default limits, not the active ones: a public demo's smaller limits hide nothing
-        and never make a run made under the normal limits look damaged (and be deleted)."""
+        STORED_LIMITS, not the active ones: a public demo's smaller limits hide nothing and
+        never make a run made under the normal limits look damaged (and be deleted), and
+        neither does a later estimate of what its training cost."""
         try:
-            with limits_in_force(DEFAULT_LIMITS):
+            with limits_in_force(STORED_LIMITS):
                 cfg = RunConfig.from_dict(read_json_object(d / "config.json", f"run {run_id}: config"))
         except ConfigError as exc:
             raise CorruptRun(f"run {run_id}: its config is not valid ({exc})") from exc
