@@ -127,8 +127,10 @@ def _sweep(args) -> int:
         raise CliError(f"--format: got {args.output_format[:40]!r}; expected one of {', '.join(FORMATS)}")
     groups, problems = sweep_configs(config_from_args(args), args.vary, args.values.split(","),
                                      seeds=args.sweep_seeds)
-    if problems:
-        raise CliError(problems[0])
+    if problems:  # "vary: ...", "seeds: ...", "values: ..." or a field's: name the flag
+        field = problems[0].split(":", 1)[0]
+        flag = {"vary": "--vary", "seeds": "--seeds", "values": "--values"}.get(field, "--values")
+        raise CliError(f"{flag}: {problems[0].replace(' (value ', ' (in value ').replace(' skipped)', ')')}")
     configs = [cfg for _, group in groups for cfg in group]
     if not configs:
         raise CliError("--values: no value given")

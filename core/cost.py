@@ -15,7 +15,8 @@ from .instruments import ACTIVATION, GRADIENT, WEIGHT, block_stats
 # The training loop's rules, mirrored here without torch (tests/test_config.py checks that they
 # agree with core.engine.loop and core.engine.stats): automatic logging (about 100 logged steps,
 # at most one step in 16), the evaluation batch, and the histogram columns kept per logged step
-# and layer (log10|g|: zero, below, 56 bins, above, non-finite; activations: under, 40 bins, over).
+# and layer (log10|g|, and log10|w| of the weights: zero, below, 56 bins, above, non-finite;
+# activations: under, 40 bins, over, NaN).
 TARGET_LOG_POINTS, MIN_LOG_INTERVAL = 100, 16
 EVAL_BATCH = 2048
 GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = 60, 43

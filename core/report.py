@@ -36,7 +36,7 @@ def format_table(table: pd.DataFrame, style: str = "text") -> str:
             return v or "—"
         if "|g|" in col or col.startswith("ratio") or "grad ratio" in col:
             return f"{v:.1e}"
-        if "# params" in col or col == "seeds":
+        if "# params" in col or col in ("seeds", "parameters", "Δ seed pairs"):
             return f"{v:.0f}"
         if "epochs to" in col and "vs" not in col:
             return f"{v:.0f}"

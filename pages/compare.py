@@ -148,7 +148,7 @@ st.dataframe(table, hide_index=True, column_order=[c for c in order if c in tabl
     "run": st.column_config.TextColumn(pinned=True),
     **{c: st.column_config.NumberColumn(format="%.2f" if "acc" in c else "%.4f", width="small")
        for c in table.columns if ("loss" in c or "acc" in c) and "CI" not in c}})
-st.caption("Final-epoch loss and accuracy (in %); grad ratio = mean |gradient| at the first layer over the last "
+st.caption("Final-epoch loss and accuracy (accuracy in %); grad ratio = mean |gradient| at the first layer over the last "
            "hidden layer (1 is even, 1e-5 is vanishing), at initialization and at the last logged step; "
            "Δ columns are differences against the baseline row. "
            + (f"With several seeds: the mean over seeds, its sd, and 95% intervals ({METHODS}); a Δ "

@@ -3,8 +3,10 @@ with the sidebar's switch on (app.py), a button under the chart that saves it as
 (core.views.svg; PNG is in the chart's own menu)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 
+import altair as alt
 import streamlit as st
 
 from core.views.markup import inert
@@ -13,28 +15,31 @@ from core.views.svg import to_svg
 SVG_TOGGLE = "svg_downloads"  # the sidebar switch (app.py) that puts an SVG button under each chart
 
 
-def chart(c) -> None:
+def chart(c, svg: bool = True) -> None:
     """Every chart of the app is drawn here: in Streamlit's theme, the container's width, and
-    with the sidebar's switch on, a button under it that saves it as an SVG file."""
+    with the sidebar's switch on, a button under it that saves it as an SVG file (not under
+    live charts, `svg=False`: they redraw every second)."""
     st.altair_chart(c, theme="streamlit", width="stretch")
-    if st.session_state.get(SVG_TOGGLE):
+    if svg and st.session_state.get(SVG_TOGGLE):
         _svg_button(c)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@functools.lru_cache(maxsize=16)  # called on the download's own thread, outside any script run
 def _svg(spec_json: str) -> str:
-    return to_svg(spec_json)
+    try:
+        return to_svg(spec_json)
+    except ValueError as exc:  # too big to draw: the file says why
+        return f"<!-- no SVG: {inert(exc)} -->"
 
 
 def _svg_button(c) -> None:
-    spec = c.to_json()
+    """A download whose SVG is drawn when it is clicked (Streamlit runs the callable then, on
+    its own thread), not on every rerun; clicking does not rerun the page."""
+    with alt.data_transformers.disable_max_rows():  # the chart itself has no row limit either
+        spec = c.to_json()
     digest = hashlib.sha1(spec.encode()).hexdigest()[:12]
     seen = st.session_state.setdefault("_svg_seen", {})
     seen[digest] = seen.get(digest, 0) + 1  # the same chart twice in one page: two buttons
-    try:
-        svg = _svg(spec)
-    except ValueError as exc:
-        st.caption(f"No SVG: {inert(exc)}")
-        return
-    st.download_button("SVG", svg, file_name=f"chart-{digest}.svg", mime="image/svg+xml",
-                       icon=":material/download:", key=f"svg-{digest}-{seen[digest]}")
+    st.download_button("SVG", lambda: _svg(spec), file_name=f"chart-{digest}.svg", mime="image/svg+xml",
+                       icon=":material/download:", key=f"svg-{digest}-{seen[digest]}", on_click="ignore")
+

@@ -78,7 +78,7 @@ def show_histograms(result, key: str) -> None:
                                  " Activation bins are linear; values beyond them and NaN are counted under "
                                  "each layer, never dropped (runs stored before NaN activations were counted "
                                  "show no NaN count)."))
-    if "weight" not in kinds:
+    if "weight" not in hist:
         st.caption("This run was stored before the trainer recorded weight histograms (its weight "
                    "norms are in Updates).")
 

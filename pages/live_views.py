@@ -39,7 +39,7 @@ def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
     with left:
         if not frame.empty:
             log = bool(frame["loss"].max() > 50 and (frame["loss"] > 0).all())
-            chart(curves.step_loss(frame, "step", log))
+            chart(curves.step_loss(frame, "step", log), svg=False)
             st.caption("Training loss of the mini-batch at every logged step (faint) and its moving "
                        "average (smoothing 0.6)" + (", log scale." if log else "."))
     with right:
@@ -47,7 +47,7 @@ def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
         if len(steps) and names:
             name = st.selectbox("gradient histogram of", names, index=0, key=f"{key}-live-hist-layer")
             steps, counts = live.hist_counts(job.hist_rows, names.index(name))
-            chart(hv.histogram_heatmap(counts, steps, GRAD_EDGES, ""))
+            chart(hv.histogram_heatmap(counts, steps, GRAD_EDGES, ""), svg=False)
             st.caption(f"{name}: share of its weight-gradient entries per 0.25-decade bin of log10 |g| at "
                        "every logged step so far (exact zeros and values below 1e-12 in the bottom rows).")
 
@@ -85,10 +85,10 @@ def show_job(job, key: str) -> None:
             left, right = st.columns(2)
             with left:
                 latest = stats[stats.step == last].merge(layers, on="layer")
-                chart(charts.grad_flow(latest.assign(series=f"step {last}"), series_title="step"))
+                chart(charts.grad_flow(latest.assign(series=f"step {last}"), series_title="step"), svg=False)
                 st.caption(f"Mean |gradient| per layer at the latest logged step ({last}), log scale.")
             with right:
-                chart(charts.stat_over_steps(stats, layers, "grad_mean_abs"))
+                chart(charts.stat_over_steps(stats, layers, "grad_mean_abs"), svg=False)
                 st.caption("The same at every logged step so far, one line per layer.")
         _show_loss_and_histogram(job, layers, key)
         if job.epoch_rows:

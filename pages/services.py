@@ -103,7 +103,7 @@ def session_id() -> str:
     return st.session_state["_vg_session"]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=128, show_spinner=False)  # a Compare sweep shows up to 64 runs
 def load_run(run_id: str, finished_at: float | None = None):
     """A stored run (None if missing). `finished_at` is part of the cache key so a run trained
     again after deletion is not served from a stale cache entry."""

@@ -159,7 +159,9 @@ def test_compare_sweep_with_seeds_gives_seed_means_intervals_and_paired_differen
     assert table.loc["activation=relu", "test acc % sd"] == pytest.approx(relu["sd"])
     assert table.loc["activation=relu", "test acc % 95% CI"] == f"[{relu['ci95'][0]:.2f}, {relu['ci95'][1]:.2f}]"
     d = paired_difference(acc["relu"], acc["tanh"])  # the seeds' part: the examples' only widens it
-    lo, hi = (float(x) for x in table.loc["activation=relu", "Δ test acc % 95% CI"].strip("[]").split(","))
+    interval, covers = table.loc["activation=relu", "Δ test acc % 95% CI"].split("] (")
+    lo, hi = (float(x) for x in interval.strip("[").split(","))
+    assert covers == "seeds + test examples)"  # the paired bootstrap over test examples applied
     assert table.loc["activation=relu", "Δ test acc %"] == pytest.approx(d.mean)
     assert lo <= d.lo + 0.01 and hi >= d.hi - 0.01
     assert table.loc["activation=tanh", "Δ test acc %"] == 0

@@ -124,3 +124,16 @@ def test_all_of_is_reproduced_only_when_every_part_is():
     assert found.verdict == "contradicted" and "1 reproduced, 1 contradicted of 2 checks" in found.evidence
     wide = FakeSamples({(A, "test_acc"): [90.0, 91.0, 90.5], (B, "test_acc"): [10.0, 40.0, 25.0]})
     assert AllOf("unsure", (up, chance)).check(wide).verdict == "inconclusive"
+
+
+def test_welch_interval_of_two_independent_samples_covers_the_true_difference():
+    from core.lab.uncertainty import unpaired_difference
+
+    rng = np.random.default_rng(4)
+    covered, sims = 0, 2000
+    for _ in range(sims):
+        d = unpaired_difference(rng.normal(80.0, 1.0, 4), rng.normal(78.0, 3.0, 6))
+        covered += d.lo <= 2.0 <= d.hi
+    assert 0.93 <= covered / sims <= 0.975  # Welch is nearly exact here
+    one = unpaired_difference([80.0], [78.0, 79.0])
+    assert one.mean == pytest.approx(1.5) and one.ci95 is None and one.n == 0

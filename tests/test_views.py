@@ -198,3 +198,24 @@ def test_charts_save_as_svg_offline():
     assert svg.lstrip().startswith("<svg") and "fc1" in svg and "</svg>" in svg.rstrip()[-10:]
     with pytest.raises(ValueError, match="chart"):
         to_svg("x" * (MAX_SPEC_CHARS + 1))
+
+
+def test_the_svg_button_takes_charts_of_any_size_and_draws_only_when_clicked():
+    """Altair refuses to serialize more than 5,000 rows unless told: the button must not
+    crash a page whose chart the page itself draws fine; its SVG is a deferred callable."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import altair as alt
+        import pandas as pd
+        import streamlit as st
+
+        from pages.draw import chart
+
+        st.session_state["svg_downloads"] = True
+        chart(alt.Chart(pd.DataFrame({"x": range(6000), "y": range(6000)})).mark_line().encode(x="x", y="y"))
+
+    at = AppTest.from_function(page, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("download_button")) == 1

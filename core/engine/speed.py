@@ -55,7 +55,8 @@ def machine_rates(device: str = "cpu") -> Rates:
     columns = [[training_seconds(cfg, dataclasses.replace(zero, mac=0.0, conv_mac=0.0, **{k: 1.0}),
                                  cfg.log_every) for k in SOLVED] for cfg in configs]
     solved = np.linalg.lstsq(np.array(columns), measured - known, rcond=None)[0]
-    return dataclasses.replace(zero, **{k: _bounded(k, float(v)) for k, v in zip(SOLVED, solved)})
+    bound = _bounded if dev.type == "cpu" else (lambda name, value: max(value, FLOOR))  # the reference is a CPU
+    return dataclasses.replace(zero, **{k: bound(k, float(v)) for k, v in zip(SOLVED, solved)})
 
 
 def _bounded(name: str, value: float) -> float:

@@ -18,16 +18,17 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, RunConfig, config_fields
+from ..config import STORED_LIMITS, ConfigError, RunConfig, config_fields, limits_in_force
 from .presets import check_seeds
-from .uncertainty import DIFF_METHOD, MEAN_METHOD, paired_difference, summary
+from .uncertainty import DIFF_METHOD, MEAN_METHOD, UNPAIRED_METHOD, paired_difference, summary, unpaired_difference
 
 # Settings that make sense to sweep (device and logging do not change the experiment).
 SWEEPABLE = [f.name for f in config_fields() if f.name not in ("device", "log_every")]
 # the table's metrics: (column, RunResult.final_metrics key, scale: accuracy in %)
 METRICS = (("test acc %", "test_acc", 100.0), ("train acc %", "train_acc", 100.0),
            ("test loss", "test_loss", 1.0), ("train loss", "train_loss", 1.0))
-METHODS = f"{MEAN_METHOD}; {DIFF_METHOD}"
+METHODS = f"{MEAN_METHOD}; {DIFF_METHOD}; rows without a common seed: {UNPAIRED_METHOD}"
+MAX_VALUES = 64  # values of one sweep (each with its seeds; the job queue bounds the runs)
 
 
 def sweep_configs(base: RunConfig, field: str, values: list[str],
@@ -43,6 +44,9 @@ def sweep_configs(base: RunConfig, field: str, values: list[str],
         return [], [str(exc)]
     if field == "seed" and n > 1:
         return [], ["seeds: a sweep over seed takes one seed per value (seeds 1)"]
+    values = [v for v in values if v.strip()]
+    if len(values) > MAX_VALUES:
+        return [], [f"values: {len(values):,} given; at most {MAX_VALUES}"]
     out, problems, seen = [], [], set()
     for raw in values:
         raw = raw.strip()
@@ -62,8 +66,10 @@ def sweep_configs(base: RunConfig, field: str, values: list[str],
 
 
 def seedless_id(cfg: RunConfig) -> str:
-    """The run id of `cfg` at seed 0: runs with the same one differ only in seed."""
-    return cfg.replace(seed=0).run_id
+    """The run id of `cfg` at seed 0: runs with the same one differ only in seed (checked as
+    the store checks a stored run, so a public demo's smaller limits do not refuse it)."""
+    with limits_in_force(STORED_LIMITS):
+        return cfg.replace(seed=0).run_id
 
 
 def group_by_seed(results: dict[str, object]) -> dict[str, list]:
@@ -80,9 +86,15 @@ def _geomean(values) -> float | None:
     return float(10 ** np.log10(a).mean()) if len(a) else None
 
 
-def _interval(ci, scale: float) -> str | None:
+def _interval(ci, scale: float, over: str = "") -> str | None:
     digits = 2 if scale == 100.0 else 4
-    return None if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+    return None if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" + (f" ({over})" if over else "")
+
+
+def _complete(values: list) -> list | None:
+    """The values if every seed has one (a diverged seed has no final loss): a mean over the
+    seeds that survived would describe a better network than the row's."""
+    return values if all(v is not None and math.isfinite(v) for v in values) else None
 
 
 def _scaled(values, scale: float) -> list:
@@ -106,7 +118,7 @@ def runs_table(groups: dict[str, list], baseline: str | None = None,
     for label, runs in groups.items():
         row = {"run": label, "seeds": len(runs)}
         for col, key, scale in METRICS:
-            s = summary(_scaled([f[key] for f in finals[label]], scale))
+            s = summary(_scaled(_complete([f[key] for f in finals[label]]) or [], scale))
             row[col] = s["mean"]
             if several:
                 row[f"{col} sd"] = s["sd"]
@@ -114,26 +126,44 @@ def runs_table(groups: dict[str, list], baseline: str | None = None,
         row["grad ratio first/last (init)"] = _geomean([r.grad_ratio("init") for r in runs])
         row["grad ratio first/last (end)"] = _geomean([r.grad_ratio("final") for r in runs])
         row["parameters"] = runs[0].meta.get("params")
-        row["seconds"] = sum(float(r.meta.get("seconds") or 0.0) for r in runs)
+        # a stacked run records its stack's time: each run's share is that over the stack's size
+        row["seconds"] = sum(float(r.meta.get("seconds") or 0.0) / max(1, int(r.meta.get("trained_with") or 1))
+                             for r in runs)
         row["status"] = ", ".join(sorted({r.status for r in runs}))
         row["run_id"] = ",".join(r.run_id for r in runs)
         rows.append(row)
     table = pd.DataFrame(rows)
     if baseline is None or baseline not in groups or table.empty:
         return table
+    table["Δ seed pairs"] = [len(_paired(groups[label], groups[baseline])[0]) for label in groups]
     for col, key, scale in METRICS:
         deltas, cis = [], []
         for label in groups:
-            a, b = _paired(groups[label], groups[baseline])
-            correct = _correct_pair(a, b, correct_of) if key == "test_acc" else (None, None)
-            d = paired_difference(_scaled([r.final_metrics()[key] for r in a], scale),
-                                  _scaled([r.final_metrics()[key] for r in b], scale), *correct, scale=scale)
-            deltas.append(d.mean)
-            cis.append(_interval(d.ci95, scale))
+            d, over = _difference(groups[label], groups[baseline], key, scale, correct_of)
+            deltas.append(None if d is None else d.mean)
+            cis.append(None if d is None else _interval(d.ci95, scale, over))
         table[f"Δ {col}"] = deltas
         if several:
             table[f"Δ {col} 95% CI"] = cis
     return table
+
+
+def _difference(runs, base_runs, key: str, scale: float, correct_of):
+    """(Difference, what its interval covers) of `key` between two rows: paired by seed over
+    their common seeds; without a common seed, Welch's unpaired difference of the means; None
+    when a seed lacks the value (it diverged)."""
+    a, b = _paired(runs, base_runs)
+    if not a:
+        va, vb = (_complete([r.final_metrics()[key] for r in rs]) for rs in (runs, base_runs))
+        if va is None or vb is None:
+            return None, ""
+        return unpaired_difference(_scaled(va, scale), _scaled(vb, scale)), "unpaired"
+    va, vb = (_complete([r.final_metrics()[key] for r in rs]) for rs in (a, b))
+    if va is None or vb is None:
+        return None, ""
+    correct = _correct_pair(a, b, correct_of) if key == "test_acc" else (None, None)
+    d = paired_difference(_scaled(va, scale), _scaled(vb, scale), *correct, scale=scale)
+    return d, ("seeds + test examples" if d.example_half is not None else "seeds") if d.ci95 else ""
 
 
 def _paired(runs, base_runs) -> tuple[list, list]:
@@ -160,10 +190,13 @@ def store_correct(store) -> Callable[[object], np.ndarray | None]:
     from ..runs.store import CorruptRun
     from .predictions import correct
 
-    def correct_of(run):
-        try:
-            loaded = store.load(run.run_id, weights=True) if run.state_dict is None else run
-        except CorruptRun:
-            return None
-        return correct(run, "test", loaded.state_dict if loaded is not None else None)
-    return correct_of
+    def weights_of(run):
+        def load():
+            try:
+                loaded = store.load(run.run_id, weights=True)
+            except CorruptRun:
+                return None
+            return loaded.state_dict if loaded is not None else None
+        return run.state_dict if run.state_dict is not None else load
+
+    return lambda run: correct(run, "test", weights_of(run))

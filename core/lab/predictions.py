@@ -25,12 +25,15 @@ _lock = threading.Lock()
 SPLIT_COLUMNS = {"test": "test_acc", "val": "val_acc"}
 
 
-def correct(result: RunResult, split: str = "test", weights: dict | None = None) -> np.ndarray | None:
-    """0/1 per example of `split` ("test" or "val") for the run's final model."""
+def correct(result: RunResult, split: str = "test", weights=None) -> np.ndarray | None:
+    """0/1 per example of `split` ("test" or "val") for the run's final model. `weights`: its
+    state dict, or a function that loads it (called only when the cache lacks the run)."""
     key = (result.run_id, split)
     with _lock:
         if key in _cache:
             return _cache[key]
+    if callable(weights):
+        weights = weights()
     out = _evaluate(result, split, weights if weights is not None else result.state_dict)
     with _lock:
         _cache[key] = out

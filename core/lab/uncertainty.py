@@ -3,12 +3,14 @@
     summary([86.1, 87.0, 86.4])               # {"n", "mean", "sd", "ci95": [lo, hi], "values"}
     paired_difference(a, b)                   # Difference of seed-paired values, with its 95% CI
     paired_difference(a, b, ca, cb)           # ... widened by a paired bootstrap over test examples
+    unpaired_difference(a, b)                 # two rows without a common seed: Welch's interval
 
 Row intervals: Student t over seeds (MEAN_METHOD). Differences against a baseline row: the
 seeds are paired (seed k of both rows shares its initialization seed, data order and noise);
 the t-interval of the seed-paired differences is combined in quadrature with the half-width of
 a paired bootstrap over the test examples (each example's correctness averaged over seeds,
 both rows resampled with the same examples) where per-example predictions exist (DIFF_METHOD).
+Rows that share no seed (Compare's stored runs) are independent samples (UNPAIRED_METHOD).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ MEAN_METHOD = "95% CI: Student t over seeds"
 DIFF_METHOD = ("difference CI: Student t over seed-paired differences, combined in quadrature with a "
                "paired bootstrap over test examples (2,000 resamples) where per-example predictions "
                "are available (test and validation accuracy)")
+UNPAIRED_METHOD = "Welch's t-interval of the difference of the two rows' means"
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -132,3 +135,21 @@ def mean_interval(values, correct: np.ndarray | None = None, scale: float = 100.
         ex = scale * bootstrap_half_width(correct.mean(axis=0), np.random.default_rng(seed))
         half = math.sqrt(half ** 2 + ex ** 2)
     return s["mean"], s["mean"] - half, s["mean"] + half
+
+
+def unpaired_difference(a, b) -> Difference:
+    """mean(a) - mean(b) of two independent samples (no seed in common), with Welch's
+    t-interval (Welch-Satterthwaite degrees of freedom, rounded down); no interval unless both
+    have 2 values or more. `n` is 0: no pairs."""
+    xa, xb = _finite(a), _finite(b)
+    if not len(xa) or not len(xb):
+        return Difference(0, None, None, None, None, None)
+    mean = float(xa.mean() - xb.mean())
+    if len(xa) < 2 or len(xb) < 2:
+        return Difference(0, mean, None, None, None, None)
+    va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
+    if va + vb == 0:
+        return Difference(0, mean, mean, mean, 0.0, None)
+    df = (va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))
+    half = t975(max(1, int(df))) * math.sqrt(va + vb)
+    return Difference(0, mean, mean - half, mean + half, half, None)

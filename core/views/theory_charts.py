@@ -104,8 +104,11 @@ def phase_chart(grid: pd.DataFrame, critical: pd.DataFrame, point: pd.DataFrame 
                                                   alt.Tooltip("sigma_b2:Q", format=".3f")])
         layers += [marker.mark_point(shape="diamond", size=180, filled=True, color="white",
                                      stroke="black", strokeWidth=1.5),
+                   # black on a white halo: readable on every colour of the map, in either theme
+                   marker.mark_text(align="left", dx=10, dy=-10, fontWeight="bold", color="white",
+                                    stroke="white", strokeWidth=4, strokeJoin="round").encode(text="label:N"),
                    marker.mark_text(align="left", dx=10, dy=-10, fontWeight="bold", color="black").encode(
-                       text="label:N")]  # on the map's pale middle in either theme
+                       text="label:N")]
     return alt.layer(*layers).properties(height=HEIGHT + 40)
 
 
