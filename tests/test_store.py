@@ -280,3 +280,21 @@ def test_a_run_made_under_the_normal_limits_survives_the_public_demo(store, monk
     served = store.load(big.run_id)  # served as it is
     assert served.cached and served.config.epochs == 60
     assert store.load_or_drop(big.run_id) is not None and store.has(big.run_id)  # never deleted
+
+
+def test_histogram_arrays_of_the_wrong_shape_are_a_damaged_run():
+    """What the views index must have the shape they expect: a bundle (or a damaged file) with
+    a weight histogram of fewer layers is refused on load, naming the array; the activation
+    histograms of runs stored before NaN was counted (42 columns) still load."""
+    from core.runs.files import check_histograms
+    from core.runs.store import CorruptRun
+
+    result = train(RunConfig(dataset="digits", widths=(8, 8), epochs=1))
+    hist, n = result.histograms, len(result.layers)
+    assert check_histograms(dict(hist), n, "x") is not None
+    old = dict(hist, act=hist["act"][:, :, :42])
+    assert check_histograms(old, n, "x") is not None and "weight" in check_histograms(dict(hist), n, "x")
+    for broken in (dict(hist, weight=hist["weight"][:, :1]), dict(hist, weight=np.zeros(3, np.int32)),
+                   dict(hist, act=hist["act"][:, :, :40]), {k: v for k, v in hist.items() if k != "steps"}):
+        with pytest.raises(CorruptRun, match="histograms.npz"):
+            check_histograms(broken, n, "x")

@@ -79,3 +79,36 @@ def check_meta(meta: dict, run_id: str) -> dict:
     if meta.get("status") not in STORED_STATUSES:
         raise CorruptRun(f"run {run_id}: its metadata has no valid status")
     return meta
+
+
+# The histogram arrays a stored run may hold: name -> (bins per layer allowed, layers: "all" the
+# weight layers or "hidden" at most). Activation histograms had 42 columns before NaN was counted.
+HISTOGRAM_ARRAYS = {"grad": ((60,), "all"), "noisy_grad": ((60,), "all"), "weight": ((60,), "all"),
+                    "act": ((42, 43), "hidden")}
+
+
+def check_histograms(hist: dict, n_layers: int, run_id: str) -> dict:
+    """The run's histograms if their arrays have the shapes the views read (logged steps x
+    layers x bins, integer counts; 1-D steps and edges), else CorruptRun naming the array."""
+    def bad(name: str, why: str):
+        return CorruptRun(f"run {run_id}: histograms.npz: {name} {why}")
+
+    steps = hist.get("steps")
+    if steps is None or steps.ndim != 1 or steps.dtype.kind not in "iu":
+        raise bad("steps", "is not a list of step numbers")
+    for name, length in (("grad_edges", 57), ("act_edges", 41)):
+        if name not in hist or hist[name].shape != (length,) or hist[name].dtype.kind != "f":
+            raise bad(name, f"is not {length} bin edges")
+    for name, (widths, layers) in HISTOGRAM_ARRAYS.items():
+        a = hist.get(name)
+        if a is None:
+            if name == "grad":
+                raise bad(name, "is missing")
+            continue
+        if a.ndim != 3 or a.dtype.kind not in "iu" or a.shape[2] not in widths:
+            raise bad(name, f"has shape {a.shape}, not (steps, layers, {' or '.join(map(str, widths))})")
+        if a.shape[0] > len(steps) or (name != "act" and a.shape[0] not in (0, len(steps))):
+            raise bad(name, f"has {a.shape[0]} logged steps; the run logged {len(steps)}")
+        if (a.shape[1] != n_layers) if layers == "all" else (a.shape[1] > n_layers):
+            raise bad(name, f"has {a.shape[1]} layers; the run has {n_layers} weight layers")
+    return hist

@@ -40,7 +40,7 @@ from filelock import FileLock
 
 from ..config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 from ..engine.result import RunResult, finite_or_none
-from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_manifest, check_meta,  # noqa: F401
+from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_histograms, check_manifest, check_meta,  # noqa: F401
                     check_run_id, read_json_object, sha256_of)
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class RunStore:
             meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
             tables = {t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}
             with np.load(d / "histograms.npz", allow_pickle=False) as npz:
-                hist = {k: npz[k] for k in npz.files}
+                hist = check_histograms({k: npz[k] for k in npz.files}, len(tables["layers"]), run_id)
             state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True) if weights else None
         except FileNotFoundError:
             return None  # deleted or evicted between the check and the read
