@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 import time
 
 import numpy as np
@@ -40,9 +41,21 @@ TINY = (((16,), 16, 1, False), ((16,), 16, 16, False), ((16,) * 5, 16, 16, False
         ((16,) * 5, 16, 16, True), ((128,) * 5, 64, 16, False))
 
 
-@functools.lru_cache(maxsize=None)
+_MEASURING = threading.Lock()  # sessions opening pages at once wait for one measurement
+
+
 def machine_rates(device: str = "cpu") -> Rates:
-    """The rates of this process's machine on `device` ("cpu", "cuda", "mps")."""
+    """The rates of this process's machine on `device` ("cpu", "cuda", "mps"), measured once:
+    ten sessions asking at once on a fresh server measure once, not ten times side by side."""
+    with _MEASURING:
+        return _measured_rates(device)
+
+
+machine_rates.cache_clear = lambda: _measured_rates.cache_clear()  # (tests measure afresh)
+
+
+@functools.lru_cache(maxsize=None)
+def _measured_rates(device: str) -> Rates:
     dev = torch.device(device)
     products = {"mac": _seconds_per_mac(dev), "conv_mac": _seconds_per_conv_mac(dev)}
     configs = [_tiny_config(device, *spec) for spec in TINY]
