@@ -31,7 +31,7 @@ PRODUCT_SECONDS = 0.02  # time spent on each kind of product
 REPEATS = 5
 FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
 # Five timings solve five rates exactly, so one timing disturbed by other work can move a rate by
-# orders of magnitude (a 17-hour estimate for a 12-minute preset was seen): each solved rate
+# orders of magnitude (a 17-hour estimate for a 15-minute preset was seen): each solved rate
 # stays within this factor of core.cost.REFERENCE_RATES, and the stored runs rescale the rest.
 SOLVED_RANGE = 30.0
 SOLVED = ("element", "layer_step", "step", "logged_layer", "run")
@@ -51,9 +51,6 @@ def machine_rates(device: str = "cpu") -> Rates:
         return _measured_rates(device)
 
 
-machine_rates.cache_clear = lambda: _measured_rates.cache_clear()  # (tests measure afresh)
-
-
 @functools.lru_cache(maxsize=None)
 def _measured_rates(device: str) -> Rates:
     dev = torch.device(device)
@@ -71,6 +68,9 @@ def _measured_rates(device: str) -> Rates:
     bound = _bounded if dev.type == "cpu" else (lambda name, value: max(value, FLOOR))  # the reference is a CPU
     return dataclasses.replace(zero, **{k: bound(k, float(v)) for k, v in zip(SOLVED, solved)})
 
+
+
+machine_rates.cache_clear = _measured_rates.cache_clear  # tests measure afresh
 
 def _bounded(name: str, value: float) -> float:
     """A solved rate, held within SOLVED_RANGE of the reference machine's (and above FLOOR)."""
