@@ -79,7 +79,11 @@ def test_histogram_views_of_a_run(run):
     assert np.allclose(h.totals, hist["grad"][:, 0].sum(axis=1))  # nothing dropped
     steps = hist["steps"]
     for mode in ("offset", "overlay"):
-        json.dumps(hv.ridge(h, steps, hv.pick_steps(steps), mode).to_dict(), allow_nan=False)
+        spec = hv.ridge(h, steps, hv.pick_steps(steps), mode).to_dict()
+        json.dumps(spec, allow_nan=False)
+        # the bins outside the occupied x range are not drawn past the axes
+        first = spec["layer"][0] if "layer" in spec else spec
+        assert first["mark"]["clip"] is True
     json.dumps(hv.distribution(h, steps).to_dict(), allow_nan=False)
     p = hv.percentiles(h)
     assert (np.diff(p[np.isfinite(p).all(axis=1)], axis=1) >= -1e-9).all()  # percentiles increase

@@ -116,7 +116,7 @@ def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt
     tooltip = ["step:O", alt.Tooltip("low:Q", title="from", format=".2f"),
                alt.Tooltip("high:Q", title="to", format=".2f"), alt.Tooltip("share:Q", format=".2%")]
     if mode == "overlay":
-        return alt.Chart(df).mark_line(interpolate="step", strokeWidth=1.5).encode(
+        return alt.Chart(df).mark_line(interpolate="step", strokeWidth=1.5, clip=True).encode(
             x=x, y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%")),
             color=_step_color(chosen), tooltip=tooltip).properties(title=title, height=HEIGHT)
     peak = float(df["share"].max()) if len(df) and df["share"].max() > 0 else 1.0
@@ -124,7 +124,7 @@ def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt
     df = df.assign(base=(n - 1 - df["order"]).astype(float))
     df = df.assign(top=df["base"] + 1.6 * df["share"] / peak)  # ridges overlap a little, as in TensorBoard
     y = alt.Y("top:Q", title=None, axis=None, scale=alt.Scale(domain=[0, n + 0.7], nice=False))
-    areas = alt.Chart(df).mark_area(interpolate="step", fillOpacity=0.55, strokeWidth=1).encode(
+    areas = alt.Chart(df).mark_area(interpolate="step", fillOpacity=0.55, strokeWidth=1, clip=True).encode(
         x=x, y=y, y2="base:Q", color=_step_color(chosen), stroke=_step_color(chosen),
         order=alt.Order("order:Q"), tooltip=tooltip)
     # step labels inside the plot, at the left edge just above each ridge's baseline
