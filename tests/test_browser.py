@@ -157,6 +157,42 @@ def test_sessions_in_separate_browsers_share_one_training(server, browser):
         no_exceptions(p)
     assert server.log().count(f"training run {cfg.run_id}") == 1
 
+# Per sample: the element containers faded below full opacity (Streamlit fades a rerunning
+# fragment's elements unless they are in a pages.draw.live_region), the charts, the main progress.
+LIVE_PROBE = """() => ({
+  faded: [...document.querySelectorAll('[data-testid=stElementContainer]')]
+           .filter(c => parseFloat(getComputedStyle(c).opacity) < 0.99)
+           .map(c => c.innerText.slice(0, 60)),
+  charts: document.querySelectorAll('[data-testid=stMain] .vega-embed').length,
+  progress: (document.querySelector('[data-testid=stMain] [data-testid=stProgress]') || {}).innerText || '',
+  training: [...document.querySelectorAll('button')].some(b => b.innerText.includes('Cancel training'))})"""
+
+
+def test_live_training_view_updates_in_place_without_blinking(server, page):
+    # about 0.5 s an epoch here: still training when the test cancels it after its 12 s of samples
+    cfg = RunConfig(dataset="digits", widths=(128,) * 4, activation="relu", epochs=200, log_every=5)
+    query = "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items())
+    page.goto(f"{server}/explore?{query}")
+    page.get_by_role("button", name="Train this network").click(timeout=90_000)
+    page.wait_for_function("document.querySelectorAll('[data-testid=stMain] .vega-embed').length >= 4 && "
+                           "[...document.querySelectorAll('button')].some(b => b.innerText.includes('Cancel'))",
+                           timeout=90_000)
+    samples, start = [], time.monotonic()
+    while time.monotonic() - start < 12 and len(samples) < 200:  # ~12 live redraws, sampled 10x each
+        s = page.evaluate(LIVE_PROBE)
+        if not s["training"]:
+            break
+        samples.append(s)
+        time.sleep(0.05)
+    page.screenshot(path=str(ARTIFACTS / "explore-live.png"), full_page=True)
+    page.get_by_role("button", name="Cancel training").click()
+    no_exceptions(page)
+    progress = {s["progress"] for s in samples if s["progress"]}
+    assert len(samples) >= 40 and len(progress) >= 3, (len(samples), progress)  # it did redraw, live
+    faded = [s["faded"] for s in samples if s["faded"]]
+    assert not faded, f"{len(faded)} of {len(samples)} samples had faded elements, e.g. {faded[0]}"
+    assert min(s["charts"] for s in samples) >= 4  # the charts were never taken down to redraw
+
 
 # ---------------------------------------------------------------- offline, inert links, many sessions
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}

@@ -129,8 +129,12 @@ def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
     title = "accuracy" if metric == "acc" else "cross-entropy loss"
     y = alt.Y("value:Q", title=title, axis=alt.Axis(format="%") if metric == "acc" else alt.Axis(),
               scale=alt.Scale(zero=False))
+    last = int(long["epoch"].max()) if len(long) else 1
+    # whole epochs on the axis (a single finished epoch is labelled "1", not "1.000000")
+    ticks = dict(values=list(range(1, last + 1))) if last <= 12 else dict(tickMinStep=1)
+    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", **ticks))
     return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1)), y=y,
+        x=x, y=y,
         color=alt.Color("split:N", sort=["train", "validation", "test"],
                         scale=alt.Scale(scheme=RUN_SCHEME),
                         legend=alt.Legend(orient="bottom", title=None, columns=3, symbolSize=50)),
