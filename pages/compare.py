@@ -26,6 +26,14 @@ PAGE_PARAMS = ("mode", "runs", "vary", "values", "seeds", "baseline")
 
 st.title("Compare")
 params = st.query_params.to_dict()
+
+
+def _baseline_param() -> dict[str, str]:
+    """The baseline row chosen below (or the link's, before the select is drawn), kept in the link."""
+    chosen = st.session_state.get("compare-baseline", params.get("baseline"))
+    return {"baseline": str(chosen)} if chosen else {}
+
+
 mode = st.radio("compare", ["stored runs", "sweep"], horizontal=True, key="compare-mode",
                 index=1 if params.get("mode") == "sweep" else 0)
 runs_param = params.get("runs", "")
@@ -47,7 +55,7 @@ if mode == "stored runs":
     short = distinct_labels({rid: runs[0].config.replace(seed=0) for rid, runs in grouped.items()})
     entries = [(short.get(rid, rid) + (f" · {len(runs)} seeds" if len(runs) > 1 else ""),
                 [(run.run_id, None) for run in runs]) for rid, runs in grouped.items()]
-    extra = {"runs": ",".join(chosen)} if chosen else {}
+    extra = {"runs": ",".join(chosen), **_baseline_param()} if chosen else {}
     if st.query_params.to_dict() != extra and extra:
         st.query_params.from_dict(extra)
 else:
@@ -76,7 +84,7 @@ else:
     for p in problems:
         st.warning(inert(p))
     entries = [(label, [(cfg.run_id, cfg) for cfg in group]) for label, group in built]
-    extra = {"mode": "sweep", "vary": vary, "values": values_text, "seeds": str(seeds)}
+    extra = {"mode": "sweep", "vary": vary, "values": values_text, "seeds": str(seeds), **_baseline_param()}
     write_url("compare", base, extra)
 
 if not entries:
@@ -142,6 +150,8 @@ several = any(len(runs) > 1 for runs in runs_of.values())
 labels = list(runs_of)
 baseline = st.selectbox("baseline row", labels, index=labels.index(params["baseline"]) if params.get("baseline") in labels else 0,
                         key="compare-baseline")
+if st.query_params.get("baseline") != baseline:  # e.g. the values changed and the old baseline is gone
+    st.query_params["baseline"] = baseline
 table = runs_table(runs_of, baseline=baseline, correct_of=test_correct)
 st.subheader("Results")
 # the run's label pinned at the left, the run ids last: the Δ columns the caption names stay in view

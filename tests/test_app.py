@@ -1,5 +1,6 @@
 """The app through Streamlit's AppTest: every page renders, links round-trip, training works."""
 import json
+import pandas as pd
 import pytest
 import streamlit as st
 
@@ -164,8 +165,14 @@ def test_compare_sweep_with_seeds_gives_seed_means_intervals_and_paired_differen
     assert covers == "seeds + test examples)"  # the paired bootstrap over test examples applied
     assert table.loc["activation=relu", "Δ test acc %"] == pytest.approx(d.mean)
     assert lo <= d.lo + 0.01 and hi >= d.hi - 0.01
-    assert table.loc["activation=tanh", "Δ test acc %"] == 0
+    assert pd.isna(table.loc["activation=tanh", "Δ test acc %"])  # the baseline row: no Δ with itself
     assert "mean over seeds" in texts(at) and "min–max over seeds" in texts(at)
+    assert at.query_params["baseline"] in ("activation=tanh", ["activation=tanh"])  # in the share link
+    # a link's baseline is the table's baseline, and stays in the link
+    linked = open_page("pages/compare.py", {**params, "baseline": "activation=relu"})
+    assert not linked.exception and linked.selectbox(key="compare-baseline").value == "activation=relu"
+    assert linked.query_params["baseline"] in ("activation=relu", ["activation=relu"])
+    assert pd.isna(linked.dataframe[0].value.set_index("run").loc["activation=relu", "Δ test acc %"])
     # a bad seeds value in a link is named and replaced
     bad = open_page("pages/compare.py", {**params, "seeds": "lots"})
     assert not bad.exception and any("seeds" in w.value for w in bad.warning)

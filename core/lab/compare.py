@@ -135,10 +135,16 @@ def runs_table(groups: dict[str, list], baseline: str | None = None,
     table = pd.DataFrame(rows)
     if baseline is None or baseline not in groups or table.empty:
         return table
-    table["Δ seed pairs"] = [len(_paired(groups[label], groups[baseline])[0]) for label in groups]
+    # the baseline row's own cells stay empty: a difference with itself is 0 by construction
+    table["Δ seed pairs"] = [None if label == baseline else len(_paired(groups[label], groups[baseline])[0])
+                             for label in groups]
     for col, key, scale in METRICS:
         deltas, cis = [], []
         for label in groups:
+            if label == baseline:
+                deltas.append(None)
+                cis.append(None)
+                continue
             d, over = _difference(groups[label], groups[baseline], key, scale, correct_of)
             deltas.append(None if d is None else d.mean)
             cis.append(None if d is None else _interval(d.ci95, scale, over))
@@ -168,7 +174,7 @@ def _difference(runs, base_runs, key: str, scale: float, correct_of):
 
 def _paired(runs, base_runs) -> tuple[list, list]:
     """The runs of both rows at their common seeds, in seed order (pairs share initialization
-    seed, data order and noise). No common seed: no pairs, so no difference is given."""
+    seed, data order and noise). No common seed: no pairs (the difference is then Welch's)."""
     by_seed = {r.config.seed: r for r in base_runs}
     common = [r for r in runs if r.config.seed in by_seed]
     return common, [by_seed[r.config.seed] for r in common]
