@@ -76,8 +76,9 @@ else:
         seeds_default = 3
     seeds = int(c3.number_input("seeds", 1, MAX_SEEDS, seeds_default, key="compare-seeds",
                                 help="Seeds per value (the sidebar's seed, then the next ones). Seed k of "
-                                     "every value shares its initialization, data order and noise, so "
-                                     "differences pair by seed; the seeds of one value train as one stack."))
+                                     "every value starts from the same random seed (the draws of its "
+                                     "initialization, data order and noise), so differences pair by seed; "
+                                     "the seeds of one value train as one stack."))
     st.caption(f"Every setting comes from the sidebar except {vary}, which takes the values above"
                + (f", each with {seeds} seeds." if seeds > 1 else "; one seed: no intervals (one seed is an anecdote)."))
     built, problems = sweep_configs(base, vary, values_text.split(","), seeds=seeds)
