@@ -26,7 +26,8 @@ def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
     # viridis without its darkest and lightest ends, so every layer shows on dark and light themes
     scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.15, 0.92])
     return alt.Color("name:N", title=title, sort=names, scale=alt.Scale(scheme=scheme, domain=names),
-                     legend=alt.Legend(columns=2 if len(names) > 12 else 1, symbolLimit=60))
+                     # below the plot: beside it, the legend takes half a narrow column (800 px)
+                     legend=alt.Legend(orient="bottom", columns=min(len(names), 4), symbolLimit=60))
 
 
 def _value_axis(ins: Instrument, values=None) -> tuple[alt.Scale, alt.Axis, str]:

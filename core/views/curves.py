@@ -67,7 +67,9 @@ def step_loss(frame: pd.DataFrame, x: str = "step", log: bool = False) -> alt.Ch
     return alt.Chart(long).mark_line().encode(
         x=alt.X("x:Q", title=X_AXES[x]), y=y,
         color=alt.Color("line:N", title=None, sort=["every step", "smoothed"],
-                        scale=alt.Scale(scheme=RUN_SCHEME), legend=alt.Legend(orient="bottom")),
+                        scale=alt.Scale(scheme=RUN_SCHEME),
+                        # inside, where a falling loss leaves room: below, a narrow column cut it
+                        legend=alt.Legend(orient="top-right")),
         opacity=alt.Opacity("line:N", sort=["every step", "smoothed"], scale=alt.Scale(range=[0.35, 1.0]),
                             legend=None),
         tooltip=["step:Q", alt.Tooltip("x:Q", title=X_AXES[x], format=".3g"), "line:N",

@@ -261,7 +261,8 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
         y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False, domain=y_domain)), y2="high:Q",
         color=alt.Color("fraction:Q", title="share of entries",
                         scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
-                        legend=alt.Legend(labelExpr=LOG_LABELS)),
+                        legend=alt.Legend(labelExpr=LOG_LABELS, orient="bottom", direction="horizontal",
+                                          gradientLength=160, titleOrient="left")),
         tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
     ).properties(title=title, height=220)
 
