@@ -138,7 +138,10 @@ def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
         x=x, y=y,
         color=alt.Color("split:N", sort=["train", "validation", "test"],
                         scale=alt.Scale(scheme=RUN_SCHEME),
-                        legend=alt.Legend(orient="bottom", title=None, columns=3, symbolSize=50)),
+                        # inside the corner a falling loss or a rising accuracy leaves empty: below,
+                        # three entries did not fit a half-width column at 800 px
+                        legend=alt.Legend(orient="top-right" if metric == "loss" else "bottom-right",
+                                          title=None, symbolSize=50)),
         strokeDash=alt.StrokeDash("split:N", sort=["train", "validation", "test"], legend=None),
         tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
     ).properties(height=HEIGHT)
