@@ -28,6 +28,10 @@ BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 # What Explore says over a stored run (get_by_text matches substrings, and the page's time
 # estimate says "... its stored runs" before training: the whole phrase, or a click passes early).
 STORED = "Stored run: opened from the store"
+# The many-session tests of test_browser.py and test_many_users.py run on one
+# xdist worker, one after another: two of them side by side on two cores starved each other's
+# page runs (pytest.ini: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("many-sessions")
 
 
 def free_port() -> int:
@@ -142,14 +146,34 @@ def test_invalid_link_shows_a_warning_in_the_browser(server, page):
     no_exceptions(page)
 
 
+def ms_until(deadline: float) -> float:
+    """Playwright's timeout (ms) for what is left until `deadline` (time.time())."""
+    return max(1.0, deadline - time.time()) * 1000
+
+
+def open_sessions(browser, urls, seconds: float, name: str) -> list:
+    """One browser context (one session) per url, all opened at once; returns their pages once
+    each shows its Train button, all within `seconds` (many Explore pages drawn at once share
+    this machine's two cores with the suite's other worker: a correctness check, not a timing)."""
+    deadline = time.time() + seconds
+    pages = []
+    for url in urls:
+        p = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+        p.goto(url, wait_until="commit", timeout=ms_until(deadline))
+        pages.append(p)
+    for i, p in enumerate(pages):
+        try:
+            p.get_by_role("button", name="Train this network").wait_for(timeout=ms_until(deadline))
+        except Exception:
+            p.screenshot(path=str(ARTIFACTS / f"{name}-{i}.png"), full_page=True)
+            raise
+    return pages
+
+
 def test_sessions_in_separate_browsers_share_one_training(server, browser):
     cfg = RunConfig(dataset="digits", widths=(64, 64), activation="elu", epochs=3)
     query = "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items())
-    pages = [browser.new_context().new_page() for _ in range(4)]  # four independent sessions
-    for p in pages:
-        p.goto(f"{server}/explore?{query}")
-    for p in pages:
-        p.get_by_role("button", name="Train this network").wait_for(timeout=90_000)
+    pages = open_sessions(browser, [f"{server}/explore?{query}"] * 4, 240, "four-sessions")
     for p in pages:  # the clicks arrive while the first one's job is starting
         p.get_by_role("button", name="Train this network").click()
     for p in pages:
@@ -267,22 +291,9 @@ def test_ten_sessions_each_reach_their_stored_run(server, browser):
     trains them one after the other and every session must end on its stored run."""
     started = time.time()
     configs = [RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh", seed=s) for s in range(10)]
-    pages = []
-    for cfg in configs:
-        p = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-        p.goto(f"{server}/explore?" + "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items()))
-        pages.append(p)
-    deadline = time.time() + 300  # ten Explore pages drawn at once share this machine's cores
-
-    def left_ms() -> float:
-        return max(1.0, deadline - time.time()) * 1000
-
-    for i, p in enumerate(pages):
-        try:
-            p.get_by_role("button", name="Train this network").wait_for(timeout=left_ms())
-        except Exception:
-            p.screenshot(path=str(ARTIFACTS / f"ten-sessions-{i}.png"), full_page=True)
-            raise
+    urls = [f"{server}/explore?" + "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items())
+            for cfg in configs]
+    pages = open_sessions(browser, urls, 480, "ten-sessions")  # 166 s here alone, in a fresh server
     opened = time.time() - started
     for p in pages:
         p.get_by_role("button", name="Train this network").click()
@@ -290,7 +301,7 @@ def test_ten_sessions_each_reach_their_stored_run(server, browser):
     deadline = time.time() + 600  # ten tiny runs in one queue, beside the suite's other worker
     for i, (cfg, p) in enumerate(zip(configs, pages)):
         try:
-            p.get_by_text(STORED).wait_for(timeout=left_ms())
+            p.get_by_text(STORED).wait_for(timeout=ms_until(deadline))
         except Exception:
             p.screenshot(path=str(ARTIFACTS / f"ten-sessions-{i}.png"), full_page=True)
             raise

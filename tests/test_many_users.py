@@ -12,6 +12,10 @@ from core.views.links import config_to_query
 # A few seconds of training: long enough for eight sessions to click while it is queued/running.
 SHARED = RunConfig(dataset="mnist-5k", widths=(256, 256), epochs=3, activation="tanh")
 SLOW = RunConfig(dataset="mnist-5k", widths=(512,) * 4, epochs=200, batch_size=16)
+# The many-session tests of test_browser.py and test_many_users.py run on one
+# xdist worker, one after another: two of them side by side on two cores starved each other's
+# page runs (pytest.ini: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("many-sessions")
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +77,10 @@ def test_different_runs_queue_one_at_a_time_and_show_their_position():
 
 def test_a_session_that_disconnects_does_not_leave_a_stuck_job(monkeypatch):
     # AppTest does not run the page's polling fragment, so a session's heartbeats are its
-    # reruns; a short abandon time makes "the tab was closed" happen within the test.
-    monkeypatch.setenv("VG_JOB_ABANDON_SECONDS", "4")
+    # reruns; a short abandon time makes "the tab was closed" happen within the test. Short, but
+    # longer than a rerun of the polling session takes on a loaded machine (with 4 s, a rerun
+    # beside training and the suite's other worker left its own job unwatched and cancelled).
+    monkeypatch.setenv("VG_JOB_ABANDON_SECONDS", "15")
     from pages.services import get_jobs
 
     gone = open_page("pages/explore.py", config_to_query(SLOW))
