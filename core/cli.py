@@ -184,12 +184,14 @@ def _one_line(exc: Exception) -> str:
 
 
 def _dispatch(args) -> int:
-    from .runs.store import RunStore
-
     if getattr(args, "handler", None):  # subcommands that bring their own (core.cli_theory)
         return args.handler(args)
     if args.command == "train":
-        return _train(args, RunStore())
+        return _train(args)
+    if args.command in ("show", "delete"):
+        _checked_id(args.run_id)
+    from .runs.store import RunStore  # torch: seconds to import, after the flags were checked
+
     if args.command == "list":
         runs = RunStore().list_runs()
         if args.json:
@@ -217,7 +219,7 @@ def _dispatch(args) -> int:
 
 
 def _checked_id(run_id: str) -> str:
-    from .runs.store import StoreError, check_run_id
+    from .runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
 
     try:
         return check_run_id(run_id)
@@ -225,12 +227,14 @@ def _checked_id(run_id: str) -> str:
         raise CliError(str(exc)) from exc
 
 
-def _train(args, store) -> int:
-    from .runs.runner import get_or_train
-
+def _train(args) -> int:
     if getattr(args, "data_file", None):
         args.dataset = _ingest_data_file(args.data_file, args.label_column)
-    cfg = config_from_args(args)
+    cfg = config_from_args(args)  # a bad flag is an error at once, before torch is imported
+    from .runs.runner import get_or_train
+    from .runs.store import RunStore
+
+    store = RunStore()
     if args.retrain:
         store.delete(cfg.run_id)
     trainer = _trainer(args)

@@ -33,13 +33,16 @@ def add_export_parsers(sub) -> None:
     p.set_defaults(handler=_import)
 
 
-def _stored(store, run_id: str):
-    from .runs.files import StoreError, check_run_id
+def _checked_id(run_id: str) -> str:
+    from .runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
 
     try:
-        check_run_id(run_id)
+        return check_run_id(run_id)
     except StoreError as exc:
         raise CliError(f"run_id: {exc}") from exc
+
+
+def _stored(store, run_id: str):
     result = store.load(run_id)
     if result is None:
         raise CliError(f"run_id: no stored run {run_id} (see `python -m core list`)")
@@ -68,14 +71,15 @@ def _bundle_file(text: str, force: bool) -> Path:
 
 
 def _export(args) -> int:
-    from .runs.bundle import BundleError, export_bundle
-    from .runs.export import export_tensorboard
-    from .runs.store import RunStore
-
     if args.tensorboard is None and args.bundle is None:
         raise CliError("export: say where to: --tensorboard DIR and/or --bundle FILE.zip")
     tb = _tensorboard_dir(args.tensorboard) if args.tensorboard is not None else None
     zf = _bundle_file(args.bundle, args.force) if args.bundle is not None else None
+    _checked_id(args.run_id)
+    from .runs.bundle import BundleError, export_bundle  # torch: seconds, after the flags were checked
+    from .runs.export import export_tensorboard
+    from .runs.store import RunStore
+
     store = RunStore()
     result = _stored(store, args.run_id)
     if tb is not None:
