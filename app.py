@@ -47,22 +47,17 @@ pages = [
 page = st.navigation(pages)
 
 from core.views.progress import batch_note  # noqa: E402
-from pages.draw import NO_STALE_FADE, SVG_TOGGLE, live_region  # noqa: E402
+from pages.draw import NO_STALE_FADE, SVG_TOGGLE, live_fragment  # noqa: E402
 from pages.services import get_jobs, page_run_by_app, session_id, stop_unless_store_opens  # noqa: E402
 
 stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
 
 
-@st.fragment(run_every=2.0)
+@live_fragment("training-status", 2.0)
 def training_status():
     """Every page shows this session's training jobs; polling also keeps them alive. When a job
     this session watched has ended, the whole page reruns: the run view appears even if the
     page's own progress fragment was lost (a session must never stay on a finished job)."""
-    with live_region("training-status"):
-        _training_status()
-
-
-def _training_status():
     mine = [j for j in get_jobs().active() if session_id() in j.watchers]
     watched = set(st.session_state.get("_vg_watched", ()))
     st.session_state["_vg_watched"] = {j.run_id for j in mine}
@@ -85,7 +80,7 @@ def _training_status():
         st.caption(note)
 
 
-st.html(NO_STALE_FADE)  # live views redrawn every second do not blink (pages.draw.live_region)
+st.html(NO_STALE_FADE)  # live views redrawn every second do not blink (pages.draw.live_fragment)
 with st.sidebar:
     if public_demo:
         st.caption(":material/public: Public demo: networks, epochs and datasets are limited.")

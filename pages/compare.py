@@ -14,7 +14,7 @@ from core.views.labels import distinct_labels
 from core.views.markup import inert
 from pages.compare_views import show_run_explorer
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
-from pages.draw import live_region
+from pages.draw import live_fragment
 from pages.run_views import chart
 from core.runs.jobs import SubmitError
 from pages.services import (estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run,
@@ -122,24 +122,23 @@ if missing:
             else:
                 st.rerun()
     else:
-        @st.fragment(run_every=1.0)
+        @live_fragment("sweep-progress", 1.0)
         def sweep_progress():
-            with live_region("sweep-progress"):
-                states = []
-                for label, cfg in missing:
-                    job = jobs.get(cfg.run_id)
-                    if job is not None:
-                        jobs.heartbeat(cfg.run_id, session_id())
-                    state = job.phase if job else "not started"
-                    done = f" ({job.fraction_done():.0%})" if job is not None and state == "training" else ""
-                    states.append({"run": label, "state": state + done,
-                                   "queue position": jobs.position(job) if job is not None else None})
-                st.dataframe(pd.DataFrame(states), hide_index=True)
-                if all(jobs.get(cfg.run_id) is None or jobs.get(cfg.run_id).finished for _, cfg in missing):
-                    st.rerun()
-                if st.button("Cancel the remaining runs"):
-                    for _, cfg in missing:
-                        jobs.cancel(cfg.run_id, watcher=session_id())
+            states = []
+            for label, cfg in missing:
+                job = jobs.get(cfg.run_id)
+                if job is not None:
+                    jobs.heartbeat(cfg.run_id, session_id())
+                state = job.phase if job else "not started"
+                done = f" ({job.fraction_done():.0%})" if job is not None and state == "training" else ""
+                states.append({"run": label, "state": state + done,
+                               "queue position": jobs.position(job) if job is not None else None})
+            st.dataframe(pd.DataFrame(states), hide_index=True)
+            if all(jobs.get(cfg.run_id) is None or jobs.get(cfg.run_id).finished for _, cfg in missing):
+                st.rerun()
+            if st.button("Cancel the remaining runs"):
+                for _, cfg in missing:
+                    jobs.cancel(cfg.run_id, watcher=session_id())
 
         sweep_progress()
 

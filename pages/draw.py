@@ -1,7 +1,7 @@
 """Every chart of the app is drawn through `chart`: Streamlit's theme, the container's width, and
 with the sidebar's switch on (app.py), a button under the chart that saves it as an SVG file
 (core.views.svg; PNG is in the chart's own menu). Views redrawn in place every second or so
-(fragments with run_every) draw inside `live_region`, so they do not blink."""
+(fragments with run_every) are `live_fragment`s, so they do not blink."""
 from __future__ import annotations
 
 import functools
@@ -15,15 +15,23 @@ from core.views.svg import to_svg
 
 SVG_TOGGLE = "svg_downloads"  # the sidebar switch (app.py) that puts an SVG button under each chart
 # Streamlit fades a fragment's elements while it reruns ("stale"). A view that reruns every second
-# under a training job's load would blink with it, so inside live regions they stay opaque
+# under a training job's load would blink with it, so inside live fragments they stay opaque
 # (app.py puts this style in every page).
 NO_STALE_FADE = ('<style>div[class*="st-key-live-"] [data-stale="true"] '
                  '{opacity: 1 !important; transition: none !important;}</style>')
 
 
-def live_region(name: str):
-    """The container a periodically redrawn view draws in: `with live_region("x"): ...`."""
-    return st.container(key=f"live-{name}")
+def live_fragment(name: str, seconds: float):
+    """Decorator for a view redrawn in place: a fragment rerun every `seconds` s that draws in
+    a container keyed `live-{name}`, where NO_STALE_FADE keeps it from blinking."""
+    def wrap(body):
+        @st.fragment(run_every=seconds)
+        @functools.wraps(body)  # the fragment's identity is the view's own name
+        def view(*args, **kwargs):
+            with st.container(key=f"live-{name}"):
+                return body(*args, **kwargs)
+        return view
+    return wrap
 
 
 def chart(c, svg: bool = True) -> None:

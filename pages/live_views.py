@@ -13,7 +13,7 @@ from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
 from core.views import charts, curves, histograms as hv, live
 from core.views.progress import RateTracker, progress_text
 
-from .draw import chart, live_region
+from .draw import chart, live_fragment
 from .services import get_jobs, session_id
 
 REFRESH_SECONDS = 1.0
@@ -54,12 +54,8 @@ def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
 
 def show_job(job, key: str) -> None:
     """Progress of a queued or running job, refreshed every second; reruns the page when done."""
-    @st.fragment(run_every=REFRESH_SECONDS)
+    @live_fragment(f"job-{key}", REFRESH_SECONDS)
     def panel():
-        with live_region(f"job-{key}"):
-            _panel_body()
-
-    def _panel_body():
         jobs = get_jobs()
         if job.finished:
             if job.state == CANCELLED:

@@ -10,7 +10,7 @@ from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_
 from core.views.links import config_to_query
 from core.views.markup import inert
 from pages.config_ui import share_url, show_url_warnings, sync_from_url, write_url
-from pages.draw import live_region
+from pages.draw import live_fragment
 from pages.playground_ui import (data_upload, dataset_caption, get_playground, playground_controls,
                                  playground_defaults)
 from pages.services import require_app, session_id
@@ -69,15 +69,10 @@ def _controls(hub, sid, live) -> None:
         live.reset()
 
 
-@st.fragment(run_every=REDRAW_SECONDS)
+@live_fragment("playground", REDRAW_SECONDS)
 def live_view(cfg) -> None:
     """Redrawn a few times a second; it only reads the session's latest frame (the training
     runs in a worker process), and each read tells the worker the page still watches."""
-    with live_region("playground"):
-        _live_view(cfg)
-
-
-def _live_view(cfg) -> None:
     hub, sid = get_playground(), session_id()
     try:
         live = hub.get(sid, cfg)

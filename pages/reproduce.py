@@ -16,7 +16,7 @@ from core.views.links import config_to_query
 from core.views.markup import inert
 from core.runs.jobs import SubmitError
 from pages.config_ui import share_url
-from pages.draw import live_region
+from pages.draw import live_fragment
 from pages.run_views import chart, show_histograms
 from pages.services import get_jobs, get_store, require_app, session_id, stored_run, time_rates
 
@@ -115,29 +115,28 @@ elif not active:
     if failed:
         st.error(f"{len(failed)} runs failed last time, e.g.: {inert(failed[0].error)}")
 else:
-    @st.fragment(run_every=1.0)
+    @live_fragment("reproduce-progress", 1.0)
     def reproduction_progress():
-        with live_region("reproduce-progress"):
-            rows, done = [], 0.0
-            for c in pl.missing:
-                job = jobs.get(c.config.run_id)
-                if job is not None:
-                    jobs.heartbeat(c.config.run_id, session_id())
-                state = job.phase if job is not None else "not started"
-                frac = 1.0 if state == "done" else job.fraction_done() if job is not None else 0.0
-                done += frac
-                rows.append({"configuration": c.label, "state": state,
-                             "progress": f"{frac:.0%}" if state == "training" else ""})
-            from core.views.progress import runs_trained_text  # "1 of 3 runs trained, the next at 40%"
+        rows, done = [], 0.0
+        for c in pl.missing:
+            job = jobs.get(c.config.run_id)
+            if job is not None:
+                jobs.heartbeat(c.config.run_id, session_id())
+            state = job.phase if job is not None else "not started"
+            frac = 1.0 if state == "done" else job.fraction_done() if job is not None else 0.0
+            done += frac
+            rows.append({"configuration": c.label, "state": state,
+                         "progress": f"{frac:.0%}" if state == "training" else ""})
+        from core.views.progress import runs_trained_text  # "1 of 3 runs trained, the next at 40%"
 
-            st.progress(done / len(pl.missing), text=runs_trained_text(done, len(pl.missing)))
-            st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(36 * (len(rows) + 1), 300))
-            if all(jobs.get(c.config.run_id) is None or jobs.get(c.config.run_id).finished for c in pl.missing):
-                st.rerun()
-            if st.button("Cancel the remaining runs", key="reproduce-cancel"):
-                for c in pl.missing:
-                    jobs.cancel(c.config.run_id, watcher=session_id())
-                st.rerun()
+        st.progress(done / len(pl.missing), text=runs_trained_text(done, len(pl.missing)))
+        st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(36 * (len(rows) + 1), 300))
+        if all(jobs.get(c.config.run_id) is None or jobs.get(c.config.run_id).finished for c in pl.missing):
+            st.rerun()
+        if st.button("Cancel the remaining runs", key="reproduce-cancel"):
+            for c in pl.missing:
+                jobs.cancel(c.config.run_id, watcher=session_id())
+            st.rerun()
 
     reproduction_progress()
 

@@ -182,7 +182,7 @@ def test_sessions_in_separate_browsers_share_one_training(server, browser):
     assert server.log().count(f"training run {cfg.run_id}") == 1
 
 # Per sample: the element containers faded below full opacity (Streamlit fades a rerunning
-# fragment's elements unless they are in a pages.draw.live_region), the charts, the main progress.
+# fragment's elements unless they are in a pages.draw.live_fragment), the charts, the main progress.
 LIVE_PROBE = """() => ({
   faded: [...document.querySelectorAll('[data-testid=stElementContainer]')]
            .filter(c => parseFloat(getComputedStyle(c).opacity) < 0.99)
