@@ -25,3 +25,17 @@ def tiny():
     from core.config import RunConfig
 
     return RunConfig(dataset="digits", widths=(16, 16), epochs=1, batch_size=64, activation="tanh")
+
+
+LONG = os.environ.get("VG_LONG_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` (heavy checks: minutes on 2 cores) run only with VG_LONG_TESTS=1 (the
+    README's long mode); otherwise they are deselected, and pytest's summary counts them so."""
+    if LONG:
+        return
+    long_items = [item for item in items if item.get_closest_marker("long")]
+    if long_items:
+        config.hook.pytest_deselected(items=long_items)
+        items[:] = [item for item in items if not item.get_closest_marker("long")]

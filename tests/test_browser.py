@@ -286,6 +286,7 @@ def test_a_hostile_link_puts_no_link_or_image_in_the_page(server, offline_page):
     assert page.attempted == [], page.attempted
 
 
+@pytest.mark.long  # 393 s of the suite's 22 minutes here, and it slowed the other worker's tests
 def test_ten_sessions_each_reach_their_stored_run(server, browser):
     """Ten browser contexts (ten sessions) click Train at once, each on its own tiny run: the queue
     trains them one after the other and every session must end on its stored run."""
