@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine.result import RunResult
+from ..engine.result import RunResult, hidden_flow
 
 TINY_GRADIENT = 1e-4  # deep-sigmoid's 'layer 1 gradients below 1e-4': such a weight barely moves
 
@@ -25,6 +25,7 @@ class Metric:
     label: str
     unit: str  # "%" values are fractions shown x100
     fn: Callable[[RunResult, "RunResult | None"], float | None]  # (result, baseline result)
+    censored: bool = False  # an epoch count that a run may never reach (None): counted as epochs + 1
 
 
 def _final(key: str):
@@ -78,6 +79,17 @@ def _ratio(which: str):
     return fn
 
 
+def _first_grad(which: str):
+    """Mean |g| of layer 1's weights (as core.lab.tables.flow_summary's 'layer 1 |g|'): the
+    absolute size the coursework report's gradient-flow figures show, which a ratio of two
+    layers cannot see when every layer collapses alike."""
+    def fn(r: RunResult, base) -> float | None:
+        hidden = hidden_flow(r.grad_flow(which))
+        v = float(hidden[0]) if len(hidden) else math.nan
+        return v if math.isfinite(v) and v > 0 else None
+    return fn
+
+
 def _tiny_share(r: RunResult, base) -> float | None:
     """Share of layer 1's nonzero weight gradients below TINY_GRADIENT at the last logged step.
 
@@ -110,6 +122,7 @@ METRICS: dict[str, Metric] = {
     "train_acc": Metric("train acc", "%", _final("train_acc")),
     "val_acc": Metric("val acc", "%", _final("val_acc")),
     "mean_test_acc": Metric("mean test acc over epochs", "%", lambda r, base: _mean_over_epochs(r, "test_acc")),
+    "mean_train_acc": Metric("mean train acc over epochs", "%", lambda r, base: _mean_over_epochs(r, "train_acc")),
     "train_loss": Metric("train loss", "", _final("train_loss")),
     "val_loss": Metric("val loss", "", _final("val_loss")),
     "test_loss": Metric("test loss", "", _final("test_loss")),
@@ -119,9 +132,11 @@ METRICS: dict[str, Metric] = {
     "best_epoch": Metric("epochs to best val", "",
                          lambda r, base: (_best_val(r) or (None, None))[1]),
     "best_epoch_change": Metric("epochs to best vs regular", "%", _best_epoch_change),
-    "epochs_to_base_best": Metric("epochs to regular's best val", "", _epochs_to_base_best),
+    "epochs_to_base_best": Metric("epochs to regular's best val", "", _epochs_to_base_best, censored=True),
     "ratio_init": Metric("grad ratio at init", "ratio", _ratio("init")),
     "ratio_end": Metric("grad ratio at end", "ratio", _ratio("final")),
+    "grad_first_init": Metric("layer 1 mean |g| at init", "|g|", _first_grad("init")),
+    "grad_first_end": Metric("layer 1 mean |g| at end", "|g|", _first_grad("final")),
     "tiny_grad_share": Metric("layer 1 nonzero gradients below 1e-4", "%", _tiny_share),
     "sat_first_init": Metric("layer 1 saturated at init", "%", _saturation("init", "first")),
     "sat_top_init": Metric("top layer saturated at init", "%", _saturation("init", "top")),

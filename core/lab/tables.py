@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.result import RunResult, gradient_ratio, hidden_flow
-from .findings import SPLIT_OF
+from .findings import SPLIT_OF, censored_values
 from .metrics import METRICS, column_name, metric_value
 from .predictions import correct as run_correct
 from .presets import Cell, Preset
@@ -120,12 +120,16 @@ def uncertainty_rows(preset: Preset, cells: list[Cell], results: dict[str, RunRe
             if bad:
                 rec["notes"].append(f"{g + ': ' if g else ''}{', '.join(bad)}")
             for m in preset.metrics:
-                values = samples.values(row, g, m)
+                # censored metrics as the findings count them: a seed that never got there is one
+                # epoch past its run, and the note says how many
+                values, censored = censored_values(samples, row, g, m)
+                if censored:
+                    rec["notes"].append(f"{g + ' · ' if g else ''}{METRICS[m].label}: {censored}")
                 entry = {"summary": summary(values), "published": preset.published.get((row, g), {}).get(m)}
                 base = rec["baseline"]
                 if base is not None and (base, g) in samples.by_key and METRICS[m].unit != "K":
                     split = SPLIT_OF.get(m)
-                    d = paired_difference(values, samples.values(base, g, m),
+                    d = paired_difference(values, censored_values(samples, base, g, m)[0],
                                           samples.correct(row, g, split), samples.correct(base, g, split))
                     entry["difference"] = {"mean": d.mean, "ci95": d.ci95, "n": d.n,
                                            "examples": d.example_half is not None}
@@ -165,7 +169,7 @@ def number(v: float | None, metric: str, signed: bool = False) -> str:
     """A metric's value as the tables print it."""
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
-    if metric.startswith("ratio"):
+    if metric.startswith("ratio") or METRICS[metric].unit == "|g|":
         return f"{v:.1e}"
     digits = 0 if metric in ("params_k", "best_epoch", "epochs_to_base_best") or metric == "best_epoch_change" \
         else 3 if "loss" in metric else 2
