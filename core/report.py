@@ -15,12 +15,13 @@ import math
 import pandas as pd
 
 from .cost import duration
-from .lab.findings import VERDICTS
+from .lab.findings import VERDICTS, correction_text
 from .lab.metrics import column_name
 from .lab.presets import substitutions
 from .lab.reproduce import Reproduction
 from .lab.tables import display_table
 from .lab.uncertainty import DIFF_METHOD, MEAN_METHOD
+from .lab.verdicts import VERDICT_RULE
 
 THREADS_NOTE = ("Runs that differ only in seed, initialization or optimizer settings train together "
                 "as one stacked model; each run's results are bit-identical to training it alone at a "
@@ -94,9 +95,9 @@ def json_report(rep: Reproduction) -> dict:
             "source": rep.preset.source, "substitutions": substitutions(rep.cells),
             "runs": len({c.config.run_id for c in rep.cells}), "trained": rep.trained,
             "table": table, "gradient_flow": plain(rep.flow()),
-            "findings": [{"claim": f.claim, "verdict": f.verdict, "evidence": f.evidence}
-                         for f in rep.findings()],
-            "methods": {"mean": MEAN_METHOD, "difference": DIFF_METHOD}}
+            "findings": [f.to_dict() for f in rep.findings()],
+            "methods": {"mean": MEAN_METHOD, "difference": DIFF_METHOD, "verdict": VERDICT_RULE,
+                        "correction": correction_text(rep.findings())}}
 
 
 def findings_lines(rep: Reproduction, style: str) -> list[str]:
@@ -104,7 +105,9 @@ def findings_lines(rep: Reproduction, style: str) -> list[str]:
     if not found:
         return []
     counts = ", ".join(f"{sum(f.verdict == v for f in found)} {v}" for v in VERDICTS)
-    head = f"Findings of the document, checked on these runs ({counts}):"
+    correction = correction_text(found)
+    head = (f"Findings of the document, checked on these runs ({counts}"
+            f"{'; ' + correction if correction else ''}). How a verdict is read: {VERDICT_RULE}")
     if style == "markdown":
         return [head, "\n".join(f"- **{f.verdict}**: {f.claim}. {f.evidence}." for f in found)]
     return [head, "\n".join(f"  [{f.verdict}] {f.claim}\n      {f.evidence}" for f in found)]

@@ -5,12 +5,13 @@ import streamlit as st
 
 from core.views import bands, charts
 from core.config import ConfigError
-from core.lab.findings import VERDICTS, check_all
+from core.lab.findings import VERDICTS, check_all, correction_text
 from core.lab.presets import MAX_SEEDS, PRESETS, SCALES, resolve, seeds_of, substitutions
 from core.lab.reproduce import plan
 from core.lab.tables import (Samples, display_table, flow_summary, grouped, labelled, ours_vs_published_frame,
                              ours_vs_published_table, uncertainty_rows)
 from core.lab.uncertainty import DIFF_METHOD, MEAN_METHOD
+from core.lab.verdicts import VERDICT_RULE
 from core.views.frames import grad_flow_frame, grad_value_histogram_frame, layer_stat_frame
 from core.views.links import config_to_query
 from core.views.markup import inert
@@ -156,10 +157,10 @@ found = check_all(preset.claims, samples)
 ICONS = {"reproduced": ":material/check_circle:", "contradicted": ":material/cancel:",
          "inconclusive": ":material/help:"}
 if found:
-    st.caption(", ".join(f"{sum(f.verdict == v for f in found)} {v}" for v in VERDICTS) + " — each claim "
-               "of the document checked on these runs; the verdict comes from the 95% intervals "
-               "(reproduced: the interval lies on the claim's side; contradicted: wholly on the other; "
-               "inconclusive: otherwise).")
+    correction = correction_text(found)
+    st.caption(", ".join(f"{sum(f.verdict == v for f in found)} {v}" for v in VERDICTS)
+               + (f" ({correction})" if correction else "") + " — each claim of the document checked "
+               f"on these runs. {VERDICT_RULE}")
     for f in found:
         with st.container(border=True):
             st.markdown(f"{ICONS[f.verdict]} **{f.verdict}** — {inert(f.claim)}")

@@ -22,6 +22,14 @@ from typing import Callable
 from ...config import ConfigError, RunConfig, active_limits
 
 SCALES = ("quick", "standard", "full")
+
+
+def half_of(effect: float, unit: str = " points") -> dict:
+    """The smallest effect that counts for a claim whose source gives an effect: half of it
+    (`smallest` and `basis` of core.lab.findings.Better). Half, not all: our runs are shorter and
+    on other data, so a smaller effect in the same direction still reproduces the finding, while
+    a tenth of it would not."""
+    return dict(smallest=round(abs(effect) / 2, 2), basis=f"half the published {effect:+.2f}{unit}")
 MAX_SEEDS = 20
 
 

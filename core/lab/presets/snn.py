@@ -1,7 +1,7 @@
 """Quijas (2020): a self-normalizing network (SELU + LeCun normal) against a regular deep network."""
 from __future__ import annotations
 
-from ..findings import Better, Ref
+from ..findings import Better, Ref, Within
 from .base import Cell, Preset, make_cell
 from .sources import QUIJAS_2020
 
@@ -30,11 +30,29 @@ def _cells(scale: str) -> list[Cell]:
     return cells
 
 
+FM = "Fashion-MNIST"
+_BEST = tuple(Ref(row, FM, "best_epoch") for row in (SNN, REGULAR))
+
+
 def _faster(than: tuple, who: str) -> Better:
-    # Both networks take the same steps per epoch, so epochs count iterations in the same unit.
-    return Better(f"The SNN reaches {who}'s best validation accuracy in fewer iterations",
-                  Ref(SNN, "Fashion-MNIST", "epochs_to_base_best", base_row=than),
-                  Ref(than, "Fashion-MNIST", "best_epoch"), higher=False, censor=True)
+    # Both networks take the same steps per epoch, so epochs count iterations in the same unit. A
+    # seed of the SNN that never reaches the target counts as one epoch past the run (the table
+    # counts it the same way, core.lab.findings.censored_values).
+    return Better(f"(ours) The SNN reaches {who}'s best validation accuracy in fewer epochs (our "
+                  "measure of the article's 'fewer iterations')",
+                  Ref(SNN, FM, "epochs_to_base_best", base_row=than), Ref(than, FM, "best_epoch"),
+                  higher=False, smallest=1.0, basis="ours: one epoch",
+                  capped=(Ref(than, FM, "best_epoch"),))
+
+
+CLAIMS = (
+    # the article's own measure: the relative change of the epoch of the best validation accuracy
+    Within("The SNN reaches its best validation accuracy in fewer iterations than the regular "
+           "network (the article: 28% fewer)", Ref(SNN, FM, "best_epoch_change"), hi=-14.0,
+           basis="half the published -28%", capped=_BEST),
+    _faster(REGULAR, "the regular network"),
+    _faster(HE, "the ReLU + He control"),
+)
 
 
 SELU_SNN = Preset(
@@ -64,14 +82,20 @@ SELU_SNN = Preset(
             "validation accuracy. The article does not say what its regular network was; we use "
             "ReLU with Keras's default Glorot-uniform init on unstandardized inputs, and add "
             "ReLU with He-normal init (the initialization made for ReLU) as a fair control.",
-    notes={"quick": "4,000 Fashion-MNIST training images instead of 54,000 and 10 epochs instead "
-                    "of 50; no CIFAR-10 column (quick scale stays on offline data).",
-           "standard": "20,000 Fashion-MNIST training images and 15 epochs instead of 54,000 and "
-                       "50; no CIFAR-10 column (offline data only).",
+    notes={"quick": "4,000 Fashion-MNIST training images instead of the full training set (our full "
+                    "scale: 54,000, with 6,000 held out for validation; the article does not say "
+                    "its split) and 10 epochs instead of 50; no CIFAR-10 column (quick scale stays "
+                    "on offline data).",
+           "standard": "20,000 Fashion-MNIST training images instead of the full training set and "
+                       "15 epochs instead of 50; no CIFAR-10 column (offline data only).",
            "full": "Fashion-MNIST and CIFAR-10 with the article's 50 epochs; CIFAR-10 only when "
                    "its files are on this machine or can be downloaded, otherwise mnist-5k stands in."},
     differences=(
         "Batch size 32 (Keras's default; the article does not say).",
+        "Nadam: PyTorch's eps 1e-8 (Keras's default, which the article used, is 1e-7).",
+        "Below full scale the runs are short (10 or 15 epochs): a best epoch at the run's last "
+        "means the network was still improving, so 'epochs to best' is capped by the run; the "
+        "findings count such seeds.",
         "We report accuracy, not F1.",
         "The article's code adds the softmax output layer inside the loop over hidden layers (20 "
         "softmax layers as printed); we build the network it describes: 20 hidden layers, one "
@@ -79,7 +103,7 @@ SELU_SNN = Preset(
         "Below full scale: fewer training images and epochs (see the scale note); where "
         "Fashion-MNIST is not installed, mnist-5k stands in (said in the table).",
     ),
-    claims=(_faster(REGULAR, "the regular network"), _faster(HE, "the ReLU + He control")),
+    claims=CLAIMS,
     baseline_row=REGULAR,
     charts=("grad_flow", "curves", "activation_std"),
 )
