@@ -16,7 +16,7 @@ import json
 import math
 import sys
 
-from .cli_common import CliError, _Parser, _add_config_flags, config_from_args  # noqa: F401 (shared)
+from .cli_common import CliError, _Parser, _add_config_flags, config_from_args, print_findings  # noqa: F401 (shared)
 from .config import ConfigError
 
 
@@ -389,6 +389,10 @@ def _print_result(result, as_json: bool) -> None:
                                           and "store_error" not in result.meta)
     if result.meta.get("store_error"):
         summary["store_error"] = result.meta["store_error"]
+    from .lab.diagnosis import diagnose  # the findings the app shows beside the run
+
+    findings = diagnose(result)
+    summary["diagnosis"] = [f.to_dict() for f in findings]
     if as_json:
         print(json.dumps(summary, allow_nan=False))
         return
@@ -408,6 +412,7 @@ def _print_result(result, as_json: bool) -> None:
     print("mean |gradient| per layer (input -> output):")
     for name, a, b in zip(flow["layers"], flow["init"], flow["final"]):
         print(f"  {name:>12}  init {_fmt(a)}   final {_fmt(b)}")
+    print_findings(findings)
 
 
 def _fmt(v) -> str:

@@ -46,3 +46,10 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     values = {f.name: getattr(args, f.name) for f in config_fields() if getattr(args, f.name, None) is not None}
     return RunConfig.from_dict(values)
+
+
+def print_findings(findings) -> None:
+    """The diagnosis in the text output: one line per finding, its kind in brackets."""
+    print("diagnosis:")
+    for f in findings:
+        print(f"  {f.severity} [{f.kind}] {f.text}")

@@ -1,4 +1,4 @@
-"""Command line: `python -m core theory` and `python -m core probe` (predictions before training).
+"""Command line: `python -m core theory`, `probe` (predictions before training) and `battery`.
 
     python -m core theory -a tanh --sigma-w2 1.5 --sigma-b2 0.05 --depth 20 --json
     python -m core probe -a tanh -n 128 128 128 --init-gain 1.2 --bias-std 0.1 --jacobian --json
@@ -7,14 +7,16 @@ theory prints the mean-field facts at one point (q_star, chi1, c_star, xi_q, xi_
 infinite; phase; the predicted per-layer variance); probe builds the train flags' network, runs
 one forward and backward pass (core.engine.probe) and prints the per-layer gradient flow, the
 theory beside it where it applies, and with --jacobian the input-output Jacobian's singular
-values. Bad input: one line on stderr naming the flag, exit status 2 (core.cli.main).
+values, and the diagnosis (core.lab.diagnosis) as `diagnosis` in its JSON. battery scores the
+diagnosis on its labelled networks (core.lab.battery) and prints docs/DIAGNOSIS.md's results.
+Bad input: one line on stderr naming the flag, exit status 2 (core.cli.main).
 """
 from __future__ import annotations
 
 import json
 import math
 
-from .cli_common import CliError, _add_config_flags, config_from_args
+from .cli_common import CliError, _add_config_flags, config_from_args, print_findings
 from .config import ACTIVATIONS
 
 MAX_DEPTH = 10_000
@@ -69,6 +71,12 @@ def add_theory_parsers(sub) -> None:
                    default=16, help="examples for the Jacobian (default 16)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.set_defaults(handler=_probe)
+    p = sub.add_parser("battery", help="score the diagnosis against training outcomes on its labelled "
+                       "battery of networks (trains what the store lacks: minutes)")
+    p.add_argument("--fast", action="store_true", help="only the fast subset the test suite runs")
+    p.add_argument("--format", default="markdown", choices=("markdown", "json"), dest="output_format",
+                   help="markdown (default: the body of docs/DIAGNOSIS.md) or json")
+    p.set_defaults(handler=_battery)
 
 
 def _num(v):
@@ -118,10 +126,14 @@ def _probe(args) -> int:
     from .lab.theory import details, does_not_apply, verdict
     from .engine.prediction import compare
 
+    from .lab.diagnosis import diagnose_init
+
     cfg = config_from_args(args)
     flow = probe_at_init(cfg)
+    findings = diagnose_init(cfg, flow)
     out = {"run_id": cfg.run_id, "config": cfg.to_dict(),
-           "flow": json.loads(flow.to_json(orient="records"))}
+           "flow": json.loads(flow.to_json(orient="records")),
+           "diagnosis": [f.to_dict() for f in findings]}
     why = does_not_apply(cfg)
     if why:
         out["theory"] = None
@@ -145,8 +157,25 @@ def _probe(args) -> int:
         return 0
     print(flow.to_string(index=False))
     print(out["theory_note"])
+    print_findings(findings)
     if args.jacobian:
         j = out["jacobian"]
         print(f"jacobian: {out['jacobian_error']}" if j is None else
               f"jacobian: mean_sq {j['mean_sq']:.4g}, condition {j['condition']}, quantile_ratio {j['quantile_ratio']}")
+    return 0
+
+
+def _battery(args) -> int:
+    import sys
+
+    from .lab.battery import CASES, configs_of, report, score, to_json
+    from .runs.store import RunStore
+
+    cases = [c for c in CASES if c.fast] if args.fast else list(CASES)
+    store = RunStore()
+    missing = [c for c in configs_of(cases) if not store.has(c.run_id)]
+    if missing:
+        print(f"battery: training {len(missing)} missing runs of {len(cases)} networks ...", file=sys.stderr)
+    scored = score(store, cases)
+    print(json.dumps(to_json(scored)) if args.output_format == "json" else report(scored), end="")
     return 0

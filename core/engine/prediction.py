@@ -66,7 +66,7 @@ def predicted_flow(cfg, info=None, q0: float = 1.0, p: Propagation | None = None
     delta[depth] = 1.0
     for l in range(depth - 1, -1, -1):
         delta[l] = mom[l][2] * sw[l + 1] * n[l + 2] / n[l + 1] * delta[l + 1]
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # zero weights: 0/0, x/0
         sq = np.array([delta[l] * inputs[l] for l in range(depth + 1)], dtype=np.float64)
         rms = np.sqrt(sq / sq[depth - 1])
     return pd.DataFrame({

@@ -1,6 +1,6 @@
 """Instant answers at initialization: one forward and one backward pass, no training.
 
-    flow = probe_at_init(cfg)        # DataFrame: layer, name, grad_mean_abs, grad_norm, act_std, ...
+    flow = probe_at_init(cfg)        # DataFrame: layer, name, grad_mean_abs, grad_norm, act_std, params, ...
     gradient_ratio(flow["grad_mean_abs"])   # core.engine.result's first over last hidden layer
 
 This is what the app shows the moment a setting changes (gradient flow at initialization) and
@@ -75,6 +75,8 @@ def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "
     wide = wide.reindex(columns=[c for c in (*GRAD_STATS, "weight_norm", *ACT_STATS) if c in wide.columns])
     wide = wide.reset_index()
     wide.insert(1, "name", [net.layer_names[i - 1] for i in wide["layer"]])
+    info = net.layer_info()
+    wide["params"] = [info[i - 1].params for i in wide["layer"]]  # weights of the layer
     wide["loss"] = float(loss.detach())
     wide.columns.name = None
     wide.attrs["batch"] = int(len(y))  # the examples the preview used

@@ -1,26 +1,46 @@
 """A plain-language diagnosis of a run (or of a network at initialization), with remedies.
 
-    for finding in diagnose(result):
-        print(finding.severity, finding.text)
+    for finding in diagnose(result):          # or diagnose_init(cfg, probe_table)
+        print(finding.severity, finding.kind, finding.text, finding.evidence)
         for remedy in finding.remedies:      # each is a one-click change of the config
             print("  try:", remedy.label, remedy.config.run_id)
+    predicted_outcome(findings)              # 'learns', 'stuck' or 'diverges'
 
-Thresholds are rules of thumb, declared with their quantity in core.instruments (each
-instrument's `healthy` range). A remedy is only offered when it changes the configuration and
-the changed configuration is valid.
+Every finding reads named, scale-aware quantities (core.lab.signals) and carries them in
+`evidence`, with a machine-readable `kind`:
+
+- exploding: the loss exploded or the run diverged; or layer 1's gradient is 100x the last
+  hidden layer's under an optimizer that follows the raw gradient;
+- signal_collapse / signal_explosion: the forward signal (E[h^2] of each hidden layer's output)
+  shrinks or grows by decades from layer 1 to the last hidden layer;
+- frozen: the updates are too small for the weights to move 1% of their size in the whole run;
+- vanishing: layer 1 learns 100x slower than the last hidden layer: its gradient, and the step
+  the configured optimizer makes from it, are 10^-2 or less of the last hidden layer's (a raw
+  gradient that vanishes under Adam, which rescales it, is a warning);
+- zero_gradient: layer 1's weight gradient is exactly 0;
+- saturation, dead_units: many logistic/tanh units in their flat tails, or ReLUs off for the batch;
+- no_learning: after training, test accuracy near chance; overfitting: a large train-test gap;
+- healthy: none of the above about the gradient flow.
+
+A claim of vanishing or exploding needs two hidden layers. Thresholds are rules of thumb:
+the gradient ratio's is declared with its instrument in core.instruments, the others below.
+docs/DIAGNOSIS.md scores the findings against what training actually did on a labelled battery
+of networks (core.lab.battery). A remedy is only offered when it changes the configuration,
+the changed configuration is valid, and it addresses the cause.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from ..config import ConfigError, RunConfig
+from ..config import RunConfig
 from ..datasets import DATASET_INFO
-from ..engine.result import gradient_ratio
-from ..instruments import INSTRUMENTS
+from ..instruments import INSTRUMENTS, Healthy
+from .remedies import (BATCH_NORM, RELU_HE, Remedy, _exploding_fixes, _lower_lr, _remedies, _scale_fixes,
+                       _use_init, _vanishing_fixes)
+from .signals import ADAPTIVE_EPS, Signals, signals_at_init, signals_of_run
 from .theory import with_theory
 
 # Healthy ranges, from the instruments' declarations:
@@ -29,16 +49,21 @@ SATURATION = INSTRUMENTS["act_saturation"].healthy  # of each layer's share of s
 DEAD = INSTRUMENTS["act_dead"].healthy  # of each layer's share of dead ReLUs
 UPDATE_RATIO = INSTRUMENTS["update_ratio"]
 UPDATES = UPDATE_RATIO.healthy  # of layer 1's median update-to-weight ratio
-
-
-@dataclass(frozen=True)
-class Remedy:
-    label: str
-    config: RunConfig
-
+# The forward signal: E[h^2] of the last hidden layer over layer 1's (four decades: a problem).
+FORWARD = Healthy(low=1e-2, high=1e2, problem_low=1e-4, problem_high=1e4,
+                  of="E[h²] of the last hidden layer over layer 1's")
+# How far the weights can move in the whole run (step update x steps): below 1%, frozen.
+FROZEN = 1e-2
+EXPLODED = 10  # a training loss above 10x an untrained network's (ln classes) has exploded
 
 FLOW_SIGNAL, LOSS, ACTIVITY, UPDATES_SIGNAL, ACCURACY = "gradient flow", "loss", "activations", "updates", "accuracy"
-EXPLODED = 10  # a training loss above 10x an untrained network's (ln classes) has exploded
+FORWARD_SIGNAL = "forward signal"
+KINDS = ("exploding", "signal_collapse", "signal_explosion", "frozen", "vanishing", "zero_gradient",
+         "saturation", "dead_units", "no_learning", "overfitting", "healthy")
+# What a problem of each kind predicts of training (core.lab.battery scores it):
+STUCK = {"vanishing", "signal_collapse", "frozen", "zero_gradient", "no_learning"}
+DIVERGES = {"exploding", "signal_explosion"}
+OUTCOMES = ("learns", "stuck", "diverges")
 
 
 @dataclass
@@ -47,56 +72,19 @@ class Finding:
     text: str
     remedies: list[Remedy] = field(default_factory=list)
     signal: str = FLOW_SIGNAL  # what it is about: an 'ok' never stands beside a problem of the same
+    kind: str = "healthy"  # one of KINDS
+    evidence: dict = field(default_factory=dict)  # the numbers it read, JSON-ready
+
+    def to_dict(self) -> dict:
+        return {"severity": self.severity, "kind": self.kind, "signal": self.signal, "text": self.text,
+                "evidence": self.evidence,
+                "remedies": [{"label": r.label, "run_id": r.config.run_id} for r in self.remedies]}
 
 
-INIT_NAMES = {"glorot_uniform": "Glorot uniform", "glorot_normal": "Glorot normal", "he_normal": "He normal",
-              "he_uniform": "He uniform", "lecun_normal": "LeCun normal", "lecun_uniform": "LeCun uniform"}
-
-
-def _use_init(init: str) -> tuple[str, dict]:
-    """One label per initialization, wherever a finding suggests it."""
-    return f"{INIT_NAMES.get(init, init)} init", {"init": init}
-
-
-BATCH_NORM = ("Batch norm before each activation", {"bn": "before"})
-
-
-def _lower_lr(cfg: RunConfig) -> tuple[str, dict]:
-    return "Learning rate ÷ 10", {"lr": cfg.lr / 10}
-
-
-def _remedies(cfg: RunConfig, options: list[tuple[str, dict]]) -> list[Remedy]:
-    out, seen = [], {cfg.run_id}
-    for label, changes in options:
-        try:
-            new = cfg.replace(**changes)
-        except ConfigError:
-            continue
-        if new.run_id not in seen:
-            seen.add(new.run_id)
-            out.append(Remedy(label, new))
-    return out
-
-
-def _vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
-    fixes = [BATCH_NORM, ("ReLU + He normal init", {"activation": "relu", "init": "he_normal"})]
-    if cfg.arch == "mlp":
-        fixes.append(("SELU + LeCun normal + standardized inputs",
-                      {"activation": "selu", "init": "lecun_normal", "standardize": True}))
-    fixes.append(("Residual connections", {"residual": True}))
-    if cfg.activation == "logistic":
-        fixes.append(("tanh instead of logistic", {"activation": "tanh"}))
-    return fixes
-
-
-def _exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
-    fixes = [_lower_lr(cfg)]
-    if cfg.init in ("normal", "random_normal") or cfg.init.startswith("glorot") and cfg.activation in ("relu", "leaky_relu", "prelu"):
-        suited = {"relu": "he_normal", "leaky_relu": "he_normal", "prelu": "he_normal",
-                  "selu": "lecun_normal"}.get(cfg.activation, "glorot_uniform")
-        fixes.append(_use_init(suited))
-    fixes.append(BATCH_NORM)
-    return fixes
+def predicted_outcome(findings: list[Finding]) -> str:
+    """What the findings' problems say training does: 'diverges', 'stuck' or 'learns'."""
+    kinds = {f.kind for f in findings if f.severity == "problem"}
+    return "diverges" if kinds & DIVERGES else "stuck" if kinds & STUCK else "learns"
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -107,57 +95,154 @@ def _decades(ratio: float) -> str:
     return "10" + f"{math.log10(ratio):.0f}".translate(_SUPERSCRIPT) if ratio > 0 else "0"
 
 
-def _flow_findings(cfg: RunConfig, flow: list[float], when: str) -> list[Finding]:
-    ratio = gradient_ratio(flow)
-    if not math.isfinite(ratio):
-        if len(flow) and flow[0] == 0:
-            fix = [] if cfg.init != "zeros" else [_use_init("glorot_uniform")]
-            why = " (zero initialization keeps all units identical: nothing flows back)" if cfg.init == "zeros" else ""
-            return [Finding("problem", f"Every weight gradient of layer 1 is exactly 0 {when}{why}: "
-                            "it receives no gradient at all.", _remedies(cfg, fix))]
+def _sci(v: float) -> str:
+    return f"{v:.1e}" if v and not 0.01 <= abs(v) < 1000 else f"{v:.3g}"
+
+
+# ---------------------------------------------------------------------- the gradient flow
+def _flow_findings(s: Signals) -> list[Finding]:
+    """Zero gradients, frozen updates, vanishing and exploding, and the forward signal; a
+    'healthy' finding when none of them is a problem or warning."""
+    cfg, when, ev = s.cfg, s.when, s.evidence()
+    zero = s.zero_gradient()
+    if zero and zero[0] == 1:
+        fix = [_use_init("glorot_uniform")] if cfg.init == "zeros" else []
+        why = " (zero initialization keeps all units identical: nothing flows back)" if cfg.init == "zeros" else ""
+        return [Finding("problem", f"Every weight gradient of layer 1 is exactly 0 {when}{why}: it "
+                        "receives no gradient at all.", _remedies(cfg, fix), kind="zero_gradient",
+                        evidence=ev | {"zero_layers": zero})]
+    out = _forward_findings(s, ev) + _frozen_findings(s, ev) + _ratio_findings(s, ev)
+    if not any(f.severity != "ok" and f.signal in (FLOW_SIGNAL, FORWARD_SIGNAL) for f in out):
+        out.append(Finding("ok", _healthy_text(s), kind="healthy", evidence=ev))
+    return out
+
+
+def _healthy_text(s: Signals) -> str:
+    parts = []
+    if s.deep and math.isfinite(s.grad_ratio):
+        parts.append(f"gradients stay within a factor of {max(s.grad_ratio, 1 / s.grad_ratio):.1f} "
+                     f"between the first and the last hidden layer")
+    elif not s.deep:
+        parts.append("one hidden layer: no depth for gradients to vanish or explode over")
+    if s.deep and math.isfinite(s.forward_ratio):
+        parts.append(f"the forward signal keeps {_sci(s.forward_ratio)} of its second moment "
+                     f"over {s.hidden} hidden layers")
+    u = s.step_update[0]
+    if math.isfinite(u):
+        verb = "moves" if s.measured else "should move"
+        parts.append(f"each step {verb} layer 1's weights by about {_sci(u)} of their size")
+    text = "; ".join(parts) or "nothing unusual in the gradients"
+    return f"Healthy flow {s.when}: {text}."
+
+
+def _forward_findings(s: Signals, ev: dict) -> list[Finding]:
+    r = s.forward_ratio
+    if not s.deep or math.isnan(r):
         return []
-    verdict = FLOW.verdict(ratio)
-    if verdict == ("problem", "low"):
-        return [Finding("problem", f"Gradients reaching layer 1 are {_decades(ratio)} of those at "
-                        f"the last hidden layer {when} ({ratio:.1e}): vanishing gradients. The "
-                        "first layers barely learn.", _remedies(cfg, _vanishing_fixes(cfg)))]
-    if verdict == ("problem", "high"):
-        return [Finding("problem", f"Gradients at layer 1 are {ratio:.1e} times those at the last "
-                        f"hidden layer {when}: exploding gradients.",
-                        _remedies(cfg, _exploding_fixes(cfg)))]
-    if verdict == ("warning", "low"):
-        return [Finding("warning", f"Gradients shrink {1 / ratio:.0f}x on their way back from the last "
-                        f"hidden layer to layer 1 {when}: mild vanishing.",
-                        _remedies(cfg, _vanishing_fixes(cfg)))]
-    if verdict == ("warning", "high"):
-        return [Finding("warning", f"Gradients grow {ratio:.0f}x on their way back to layer 1 {when}: "
-                        "mild exploding.", _remedies(cfg, _exploding_fixes(cfg)))]
-    return [Finding("ok", f"Gradients stay within a factor of {max(ratio, 1 / ratio):.1f} between the "
-                    f"first and the last hidden layer {when}: healthy flow.")]
+    severity, side = FORWARD.verdict(r) if math.isfinite(r) else ("problem", "high")
+    if severity == "ok":
+        return []
+    per = s.forward_factor
+    per_text = f", about {per:.2g}x per layer" if math.isfinite(per) and per > 0 else ""
+    if side == "low":
+        text = (f"The forward signal collapses {s.when}: the second moment of the activations falls "
+                f"to {_sci(r)} of layer 1's by hidden layer {s.hidden}{per_text}. The top layers and "
+                "the output see almost nothing of the input, and the gradients they send back are "
+                "as small.")
+        kind = "signal_collapse"
+    else:
+        grown = "overflows" if not math.isfinite(r) else f"grows to {_sci(r)} times layer 1's"
+        text = (f"The forward signal explodes {s.when}: the second moment of the activations {grown} "
+                f"by hidden layer {s.hidden}{per_text}.")
+        kind = "signal_explosion"
+    return [Finding(severity, text, _remedies(s.cfg, _scale_fixes(s.cfg)), signal=FORWARD_SIGNAL,
+                    kind=kind, evidence=ev)]
 
 
+def _frozen_findings(s: Signals, ev: dict) -> list[Finding]:
+    hidden = s.movement[:max(s.hidden, 1)]
+    if not len(hidden) or not (hidden >= 0).all() or not math.isfinite(hidden.max()) or hidden.max() >= FROZEN:
+        return []
+    how = "moved" if s.measured else "can move"
+    text = (f"The updates are too small to learn anything: in the whole run ({s.steps} steps) no hidden "
+            f"layer's weights {how} more than {hidden.max():.1e} of their size (each step "
+            f"{'moved' if s.measured else 'moves'} layer 1 by {_sci(s.step_update[0])}).")
+    if s.cfg.optimizer in ADAPTIVE_EPS and not s.measured:
+        text += (f" {s.cfg.optimizer} rescales each gradient, but not one far below its eps "
+                 f"({ADAPTIVE_EPS[s.cfg.optimizer]:g}).")
+    fixes = _scale_fixes(s.cfg) + [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
+    return [Finding("problem", text, _remedies(s.cfg, fixes), kind="frozen", evidence=ev)]
+
+
+def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
+    """Vanishing or exploding: layer 1's gradient over the last hidden layer's, and what the
+    optimizer makes of it (the step update ratio)."""
+    g, u = s.grad_ratio, s.update_ratio
+    if not s.deep or math.isnan(g):
+        return []
+    cfg, when = s.cfg, s.when
+    severity, side = FLOW.verdict(g)
+    effective = FLOW.verdict(u) if math.isfinite(u) else (severity, side)
+    adaptive = cfg.optimizer in ADAPTIVE_EPS
+    if severity == "ok":
+        return []
+    if side == "low":
+        text = (f"Gradients reaching layer 1 are {_decades(g)} of those at the last hidden layer "
+                f"{when} ({g:.1e}): vanishing gradients.")
+        if severity == "problem" and effective[0] == "ok" and math.isfinite(u):
+            text += (f" But {cfg.optimizer} rescales every weight's step, so layer 1 still moves "
+                     f"{u:.2g}x as fast as the last hidden layer.")
+            severity = "warning"
+        elif severity == "problem":
+            text += " The first layers barely learn."
+        else:
+            text = (f"Gradients shrink {1 / g:.0f}x on their way back from the last hidden layer to "
+                    f"layer 1 {when}: mild vanishing.")
+        return [Finding(severity, text, _remedies(cfg, _vanishing_fixes(cfg)), kind="vanishing", evidence=ev)]
+    text = (f"Gradients at layer 1 are {g:.1e} times those at the last hidden layer {when}: exploding gradients."
+            if severity == "problem" else
+            f"Gradients grow {g:.0f}x on their way back to layer 1 {when}: mild exploding.")
+    if severity == "problem" and adaptive:
+        text += f" {cfg.optimizer} rescales every weight's step, which keeps the updates bounded."
+        severity = "warning"
+    return [Finding(severity, text, _remedies(cfg, _exploding_fixes(cfg)), kind="exploding", evidence=ev)]
+
+
+# ---------------------------------------------------------------------- activations
 def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: str) -> list[Finding]:
     out = []
     if len(sat) and SATURATION.verdict(sat.max())[0] != "ok":
         layer = int(sat.idxmax())
         fixes = [_use_init("glorot_uniform")] if cfg.init in ("normal",) else []
-        fixes += [BATCH_NORM, ("ReLU + He normal init", {"activation": "relu", "init": "he_normal"})]
+        fixes += [BATCH_NORM, RELU_HE]
         out.append(Finding("warning", f"{sat.max():.0%} of the units in layer {layer} are saturated "
                            f"{when} (in the flat tails of {cfg.activation}, where the derivative is "
-                           "below 10% of its maximum).", _remedies(cfg, fixes), signal=ACTIVITY))
+                           "below 10% of its maximum).", _remedies(cfg, fixes), signal=ACTIVITY,
+                           kind="saturation", evidence={"layer": layer, "saturated": float(sat.max())}))
     if len(dead) and DEAD.verdict(dead.max())[0] != "ok":
         layer = int(dead.idxmax())
-        fixes = [("Leaky ReLU", {"activation": "leaky_relu"}), _use_init("he_normal"), _lower_lr(cfg)]
+        fixes = [("Leaky ReLU", {"activation": "leaky_relu"}), _use_init("he_normal")]
+        if when != "at initialization":  # a smaller step changes nothing before the first update
+            fixes.append(_lower_lr(cfg))
         out.append(Finding("warning", f"{dead.max():.0%} of the units in layer {layer} are dead "
                            f"{when} (ReLUs that output 0 for every example of the batch).",
-                           _remedies(cfg, fixes), signal=ACTIVITY))
+                           _remedies(cfg, fixes), signal=ACTIVITY, kind="dead_units",
+                           evidence={"layer": layer, "dead": float(dead.max())}))
     return out
 
 
-def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
-    """Findings from `core.engine.probe.probe_at_init`'s table (one forward/backward, no training)."""
-    findings = _flow_findings(cfg, list(flow["grad_mean_abs"]), "at initialization")
-    findings = with_theory(cfg, flow, findings, FLOW_SIGNAL)  # the prediction beside the measured flow
+def _loss_problem(cfg: RunConfig, text: str, ev: dict) -> Finding:
+    return Finding("problem", text, _remedies(cfg, _exploding_fixes(cfg)), signal=LOSS, kind="exploding",
+                   evidence=ev)
+
+
+# ---------------------------------------------------------------------- entry points
+def diagnose_init(cfg: RunConfig, flow: pd.DataFrame, theory: bool = True) -> list[Finding]:
+    """Findings from `core.engine.probe.probe_at_init`'s table (one forward/backward, no training);
+    `theory`: add the mean-field prediction's sentence (words only: it never changes a verdict)."""
+    findings = _flow_findings(signals_at_init(cfg, flow))
+    if theory:  # the prediction beside the measured flow
+        findings = with_theory(cfg, flow, findings, FLOW_SIGNAL)
     idx = flow.set_index("layer")
     sat = idx["act_saturation"].dropna() if "act_saturation" in idx else pd.Series(dtype=float)
     dead = idx["act_dead"].dropna() if "act_dead" in idx else pd.Series(dtype=float)
@@ -165,10 +250,10 @@ def diagnose_init(cfg: RunConfig, flow: pd.DataFrame) -> list[Finding]:
     loss = float(flow["loss"].iloc[0])
     chance = math.log(DATASET_INFO[cfg.dataset].classes)
     if not math.isfinite(loss) or loss > EXPLODED * chance:
-        findings.insert(0, Finding("problem", f"The initial loss is {loss:.3g} (about {chance:.2f} is "
-                                   "expected from an untrained network): the logits are enormous, "
-                                   "activations exploded on the way forward.",
-                                   _remedies(cfg, _exploding_fixes(cfg)), signal=LOSS))
+        findings.insert(0, _loss_problem(cfg, f"The initial loss is {loss:.3g} (about {chance:.2f} is "
+                                         "expected from an untrained network): the logits are enormous, "
+                                         "activations exploded on the way forward.",
+                                         {"loss": loss if math.isfinite(loss) else None, "chance_loss": chance}))
     return settle(findings)
 
 
@@ -178,71 +263,84 @@ def diagnose(result) -> list[Finding]:
     findings = []
     if result.status == "diverged":
         reason = result.meta.get("diverged_reason") or f"training diverged at step {result.diverged_step}"
-        findings.append(Finding("problem", f"{reason[0].upper()}{reason[1:]}: exploding gradients "
-                                "or a learning rate too large for this network.",
-                                _remedies(cfg, _exploding_fixes(cfg)), signal=LOSS))
+        findings.append(_loss_problem(cfg, f"{reason[0].upper()}{reason[1:]}: exploding gradients or a "
+                                      "learning rate too large for this network.",
+                                      {"diverged_step": result.diverged_step}))
     else:
         findings += _loss_explosion(result)
-    flow = result.grad_flow("final")
-    if flow:
-        findings += _flow_findings(cfg, flow, "at the end of training" if result.status != "diverged"
-                                   else "at the last logged step")
-    last_step = result.layer_stats["step"].max() if not result.layer_stats.empty else None
-    if last_step is not None:
+    s = signals_of_run(result)
+    if s is not None:
+        findings += _flow_findings(s)
+        last_step = result.layer_stats["step"].max()
         at_last = result.layer_stats[result.layer_stats.step == last_step]
-        by_stat = {s: g.set_index("layer")["value"] for s, g in at_last.groupby("stat")}
+        by_stat = {k: g.set_index("layer")["value"] for k, g in at_last.groupby("stat")}
         findings += _activation_findings(cfg, by_stat.get("act_saturation", pd.Series(dtype=float)),
                                          by_stat.get("act_dead", pd.Series(dtype=float)),
                                          "at the end of training")
-        ratios = result.stat_matrix("update_ratio")
-        if not ratios.empty:
-            first = ratios[ratios.columns[0]].replace([np.inf, -np.inf], np.nan).dropna()
-            # a median of exactly 0 is no update at all (nothing was applied), not a frozen layer
-            if len(first) and first.median() > 0 and UPDATES.verdict(first.median()) == ("warning", "low"):
-                findings.append(Finding("warning", f"Layer 1 barely moves: each step changes its "
-                                        f"weights by about {UPDATE_RATIO.format(first.median())} of their size "
-                                        f"({UPDATE_RATIO.format(UPDATES.typical)} is a common healthy value).",
-                                        _remedies(cfg, [("Learning rate × 10", {"lr": cfg.lr * 10})]
-                                                  + _vanishing_fixes(cfg)[:1]), signal=UPDATES_SIGNAL))
-    final = result.final_metrics()
-    classes = DATASET_INFO[cfg.dataset].classes
-    if final["test_acc"] is not None and result.status == "completed":
-        if final["test_acc"] < 1.5 / classes:
-            findings.append(Finding("problem", f"The network has not learned: test accuracy "
-                                    f"{final['test_acc']:.1%} is close to chance ({1 / classes:.0%}).",
-                                    _remedies(cfg, _vanishing_fixes(cfg)[:2] +
-                                              [("Train 4× longer", {"epochs": cfg.epochs * 4})]),
-                                    signal=ACCURACY))
-        elif final["train_acc"] is not None and final["train_acc"] - final["test_acc"] > 0.15:
-            findings.append(Finding("warning", f"Overfitting: {final['train_acc']:.0%} accuracy on "
-                                    f"training data but {final['test_acc']:.0%} on test data.",
-                                    _remedies(cfg, [("Dropout 0.3", {"dropout": 0.3}),
-                                                    ("Weight decay 1e-4", {"weight_decay": 1e-4})]),
-                                    signal=ACCURACY))
+        findings += _slow_layer_one(s, findings)
+    findings += _accuracy_findings(result, findings)
     return settle(findings)
+
+
+def _slow_layer_one(s: Signals, findings: list[Finding]) -> list[Finding]:
+    """Layer 1's median step update below its instrument's healthy range (when no problem of the
+    gradient flow has said so already)."""
+    u = s.step_update[0] if len(s.step_update) else math.nan
+    if not (u > 0) or UPDATES.verdict(u) != ("warning", "low") or \
+            any(f.severity == "problem" and f.signal == FLOW_SIGNAL for f in findings):
+        return []
+    return [Finding("warning", f"Layer 1 barely moves: each step changes its weights by about "
+                    f"{UPDATE_RATIO.format(u)} of their size ({UPDATE_RATIO.format(UPDATES.typical)} is a "
+                    "common healthy value).", _remedies(s.cfg, [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
+                                                        + _vanishing_fixes(s.cfg)[:1]),
+                    signal=UPDATES_SIGNAL, kind="frozen", evidence={"layer1_step_update": float(u)})]
+
+
+def _accuracy_findings(result, findings: list[Finding]) -> list[Finding]:
+    cfg, final = result.config, result.final_metrics()
+    classes = DATASET_INFO[cfg.dataset].classes
+    if final["test_acc"] is None or result.status != "completed":
+        return []
+    ev = {"test_acc": final["test_acc"], "train_acc": final["train_acc"], "chance": 1 / classes}
+    if final["test_acc"] < 1.5 / classes:
+        causes = {f.kind for f in findings if f.severity == "problem"}
+        fixes = ([] if causes & {"zero_gradient"} else _vanishing_fixes(cfg)[:2])
+        if not causes & {"zero_gradient", "frozen", "signal_collapse"}:  # longer helps only what moves
+            fixes.append(("Train 4× longer", {"epochs": cfg.epochs * 4}))
+        return [Finding("problem", f"The network has not learned: test accuracy {final['test_acc']:.1%} "
+                        f"is close to chance ({1 / classes:.0%}).", _remedies(cfg, fixes),
+                        signal=ACCURACY, kind="no_learning", evidence=ev)]
+    if final["train_acc"] is not None and final["train_acc"] - final["test_acc"] > 0.15:
+        return [Finding("warning", f"Overfitting: {final['train_acc']:.0%} accuracy on training data "
+                        f"but {final['test_acc']:.0%} on test data.",
+                        _remedies(cfg, [("Dropout 0.3", {"dropout": 0.3}), ("Weight decay 1e-4", {"weight_decay": 1e-4})]),
+                        signal=ACCURACY, kind="overfitting", evidence=ev)]
+    return []
 
 
 def _loss_explosion(result) -> list[Finding]:
     """A run that ended 'completed' with a finite but enormous training loss exploded too."""
     cfg, steps = result.config, result.steps
     losses = pd.to_numeric(steps["loss"], errors="coerce") if "loss" in steps else pd.Series(dtype=float)
-    losses = losses[np.isfinite(losses)]
+    losses = losses[losses.abs() < math.inf]
     chance = math.log(DATASET_INFO[cfg.dataset].classes)
     if losses.empty or losses.max() <= EXPLODED * chance:
         return []
     at = int(steps.loc[losses.idxmax(), "step"])
-    return [Finding("problem", f"The training loss reached {losses.max():.1e} at step {at} (an untrained "
-                    f"network starts near {chance:.2f}): the loss exploded, although every value stayed "
-                    "finite and the run ended normally.", _remedies(cfg, _exploding_fixes(cfg)), signal=LOSS)]
+    return [_loss_problem(cfg, f"The training loss reached {losses.max():.1e} at step {at} (an untrained "
+                          f"network starts near {chance:.2f}): the loss exploded, although every value "
+                          "stayed finite and the run ended normally.",
+                          {"max_loss": float(losses.max()), "at_step": at, "chance_loss": chance})]
 
 
 def settle(findings: list[Finding]) -> list[Finding]:
     """Most serious first; no 'ok' next to a problem about the same signal (an exploded loss is
-    a problem of the gradient flow too); each remedy offered once, under its most serious finding."""
+    a problem of the gradient flow too, and so is a collapsed forward signal); each remedy
+    offered once, under its most serious finding."""
     order = {"problem": 0, "warning": 1, "ok": 2}
     findings = sorted(findings, key=lambda f: order[f.severity])
     troubled = {f.signal for f in findings if f.severity == "problem"}
-    if LOSS in troubled:
+    if troubled & {LOSS, FORWARD_SIGNAL}:
         troubled.add(FLOW_SIGNAL)
     findings = [f for f in findings if not (f.severity == "ok" and f.signal in troubled)]
     seen: set[str] = set()
