@@ -7,7 +7,8 @@
 export writes a stored run as TensorBoard event files (core.runs.export) and/or as a bundle
 (core.runs.bundle); import checks a bundle as the store checks its own runs and stores it.
 Nothing is overwritten: a bundle file that exists, or a TensorBoard folder that already holds
-event files, is refused (--force replaces the bundle file). Bad input: one line on stderr
+event files, is refused (--force replaces the bundle file), and so is a bundle of a run stored
+here already (import --replace replaces it; the report says "replaced"). Bad input: one line on stderr
 naming the argument, exit status 2 (core.cli.main).
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ def add_export_parsers(sub) -> None:
     p.set_defaults(handler=_export)
     p = sub.add_parser("import", help="store the run of a bundle written by `python -m core export --bundle`")
     p.add_argument("file", metavar="FILE.zip", help="the bundle")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the run if it is stored here already (refused otherwise)")
     p.set_defaults(handler=_import)
 
 
@@ -104,20 +107,29 @@ def _export(args) -> int:
 
 
 def _import(args) -> int:
-    from .runs.bundle import BundleError, import_bundle
+    from .runs.bundle import AlreadyStored, BundleError, import_bundle
     from .runs.store import RunStore
 
     f = Path(args.file)
     if not f.is_file():
         raise CliError(f"FILE.zip: {args.file} is not a file" if f.exists() else f"FILE.zip: no file {args.file}")
     store = RunStore()
+    replaced = False
     try:
         with open(f, "rb") as fh:
-            run_id = import_bundle(store, fh)
+            try:
+                run_id = import_bundle(store, fh)
+            except AlreadyStored:
+                if not args.replace:
+                    raise
+                fh.seek(0)
+                run_id, replaced = import_bundle(store, fh, replace=True), True
+    except AlreadyStored as exc:
+        raise CliError(f"FILE.zip: {args.file}: {exc} (--replace replaces it)") from exc
     except BundleError as exc:
         raise CliError(f"FILE.zip: {args.file}: {exc}") from exc
     except OSError as exc:
         raise CliError(f"FILE.zip: cannot read {args.file} ({exc.strerror or exc})") from exc
     result = store.load(run_id)
-    print(f"imported run {run_id}: {result.config.describe()} ({result.status})")
+    print(f"{'replaced stored' if replaced else 'imported'} run {run_id}: {result.config.describe()} ({result.status})")
     return 0

@@ -7,10 +7,31 @@ import pandas as pd
 import streamlit as st
 
 from core.config import public_demo
-from core.runs.bundle import BundleError, bundle_bytes, import_bundle
+from core.runs.bundle import AlreadyStored, BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
 from core.views.markup import inert
 from pages.services import get_store, list_runs, require_app, stored_run
+
+
+def open_bundle(store, upload, replace: bool) -> tuple[str, bool] | None:
+    """Store the uploaded bundle's run: (its run id, whether it replaced a stored run), or None
+    after an error saying why (a run stored here already needs the 'replace' box ticked)."""
+    try:
+        return import_bundle(store, upload), False
+    except AlreadyStored as exc:
+        if not replace:
+            st.error(f"Not opened: {inert(exc)}. Tick 'replace the stored run' to replace it.")
+            return None
+    except BundleError as exc:
+        st.error(f"Not opened: {inert(exc)}")
+        return None
+    upload.seek(0)
+    try:
+        return import_bundle(store, upload, replace=True), True
+    except BundleError as exc:
+        st.error(f"Not opened: {inert(exc)}")
+        return None
+
 
 require_app()
 
@@ -25,18 +46,16 @@ with st.expander("Open a run from a bundle (.zip)"):
     else:
         upload = st.file_uploader("run bundle", type=["zip"], key=f"runs-upload-{st.session_state.get('runs-uploads', 0)}",
                                   help="A .zip written by 'Bundle (.zip)' below, on this or another installation.")
-        if upload is not None:
-            try:
-                run_id = import_bundle(store, upload)
-            except BundleError as exc:
-                st.error(f"Not opened: {inert(exc)}")
-            else:
-                st.session_state["runs-uploads"] = st.session_state.get("runs-uploads", 0) + 1
-                list_runs.clear()
-                st.session_state["runs-imported"] = run_id
-                st.rerun()
+        replace = st.checkbox("replace the stored run", key="runs-upload-replace",
+                              help="A bundle of a run that is stored here already is refused unless this is ticked.")
+        if upload is not None and (opened := open_bundle(store, upload, replace)):
+            st.session_state["runs-uploads"] = st.session_state.get("runs-uploads", 0) + 1
+            list_runs.clear()
+            st.session_state["runs-imported"] = opened
+            st.rerun()
 if st.session_state.get("runs-imported"):
-    st.success(f"Stored run `{st.session_state.pop('runs-imported')}` opened from its bundle.")
+    run_id, replaced = st.session_state.pop("runs-imported")
+    st.success(f"Stored run `{run_id}` {'replaced by' if replaced else 'opened from'} its bundle.")
 if runs.empty:
     st.info("Nothing stored yet: train a network in Explore.")
     st.stop()

@@ -2,6 +2,7 @@
 
     export_bundle(store, run_id, "run.zip")     # the run's files and its manifest (sizes, SHA-256)
     import_bundle(store, "run.zip")             # -> run_id, stored after every check below
+    import_bundle(store, "run.zip", replace=True)  # a run stored here already raises AlreadyStored without
 
 A bundle holds exactly the files of a stored run (core.runs.files.FILES) and its manifest.json,
 flat, nothing else. Import trusts nothing in it: the zip's size, its number of members, their
@@ -9,7 +10,9 @@ names (no folders, no paths, no duplicates) and their sizes, declared and actual
 bounded before anything is unpacked (a zip bomb stops at its declared size or at the limit);
 then the unpacked run is opened exactly as the store opens its own runs (manifest, checksums,
 a config that hashes to the run id, metadata, tables, histograms without pickles, weights with
-torch's weights_only loader) and saved through the store's own save.
+torch's weights_only loader) and saved through the store's own save. A damaged member (bad
+CRC-32, corrupt deflate, inflating past its declared size) is one BundleError naming it, and
+nothing is left in the store's tmp folder.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import io
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +36,14 @@ _CHUNK = 1 << 20
 
 class BundleError(StoreError):
     """A file that is not a bundle of a run, or one that breaks a limit; the message says which."""
+
+
+class AlreadyStored(BundleError):
+    """The bundle's run is stored here already and replacing it was not asked for."""
+
+    def __init__(self, run_id: str):
+        super().__init__(f"bundle: run {run_id} is already stored here; not replaced")
+        self.run_id = run_id
 
 
 def export_bundle(store: RunStore, run_id: str, path: str | Path | BinaryIO) -> None:
@@ -79,6 +91,9 @@ def _check_members(z: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInf
     for info in infos:
         if info.flag_bits & 0x1:
             raise BundleError(f"bundle: {info.filename} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise BundleError(f"bundle: {info.filename} is compressed with method {info.compress_type}; "
+                              "a bundle uses deflate")
         limit = MAX_JSON_BYTES if info.filename.endswith(".json") else max_unpacked
         if info.file_size > limit:
             raise BundleError(f"bundle: {info.filename} unpacks to {info.file_size:,} bytes; at most {limit:,}")
@@ -88,24 +103,36 @@ def _check_members(z: zipfile.ZipFile, max_unpacked: int) -> list[zipfile.ZipInf
     return infos
 
 
+# What zipfile and its decompressors raise on a damaged member: a bad CRC-32 or local header
+# (BadZipFile), a corrupt deflate stream (zlib.error), a stream that ends early (EOFError).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError)
+
+
 def _unpack(z: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path) -> None:
-    """Copy one member, reading at most its declared size (a member that inflates to more is refused)."""
+    """Copy one member, reading at most its declared size (a member that inflates to more is
+    cut there by zipfile and then fails its CRC-32); a damaged member raises BundleError."""
     written = 0
-    with z.open(info) as src, open(target, "wb") as out:
-        while True:
-            chunk = src.read(min(_CHUNK, info.file_size - written + 1))
-            if not chunk:
-                break
-            written += len(chunk)
-            if written > info.file_size:
-                raise BundleError(f"bundle: {info.filename} unpacks to more than its declared size")
-            out.write(chunk)
+    try:
+        with z.open(info) as src, open(target, "wb") as out:
+            while True:
+                chunk = src.read(min(_CHUNK, info.file_size - written + 1))
+                if not chunk:
+                    break
+                written += len(chunk)
+                if written > info.file_size:
+                    raise BundleError(f"bundle: {info.filename} unpacks to more than its declared size")
+                out.write(chunk)
+    except _DAMAGED as exc:
+        kind = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
+        raise BundleError(f"bundle: {info.filename} is damaged ({kind}: "
+                          f"{' '.join(str(exc).split())[:80]})") from exc
 
 
 def import_bundle(store: RunStore, source: str | Path | BinaryIO, max_bytes: int | None = None,
-                  max_unpacked: int = MAX_UNPACKED_BYTES) -> str:
+                  max_unpacked: int = MAX_UNPACKED_BYTES, replace: bool = False) -> str:
     """Check the bundle at `source` (a path or a readable binary file) and store its run; returns
-    the run id. Anything that is not a valid run raises BundleError and stores nothing."""
+    the run id. Anything that is not a valid run raises BundleError and stores nothing; a run
+    already stored here raises AlreadyStored (as soon as the manifest is read) unless `replace`."""
     max_bytes = MAX_BUNDLE_BYTES if max_bytes is None else max_bytes
     size = _size(source)
     if size > max_bytes:
@@ -127,6 +154,8 @@ def import_bundle(store: RunStore, source: str | Path | BinaryIO, max_bytes: int
                 files = check_manifest(manifest, run_id)
             except StoreError as exc:
                 raise BundleError(str(exc)) from exc
+            if not replace and store.has(run_id):
+                raise AlreadyStored(run_id)
             run_dir = check.run_dir(run_id)
             run_dir.mkdir()
             for info in infos:

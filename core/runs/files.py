@@ -75,10 +75,108 @@ def check_manifest(manifest: dict, run_id: str) -> dict:
     return files
 
 
+def _shown(value) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _count(hi: int):
+    return lambda v: type(v) is int and 0 <= v <= hi  # bool is not a count
+
+
+def _positive(hi: int):
+    return lambda v: type(v) is int and 1 <= v <= hi
+
+
+def _number(lo: float, hi: float):
+    return lambda v: type(v) in (int, float) and lo <= v <= hi  # NaN fails both comparisons
+
+
+def _text(v) -> bool:  # shown in tables and printed by the CLI: one printable line
+    return isinstance(v, str) and len(v) <= MAX_META_TEXT and v.isprintable()
+
+
+def _or_none(check):
+    return lambda v: v is None or check(v)
+
+
+MAX_META_TEXT = 2000
+_MAX_FLOAT = 1.7976931348623157e308  # finite: JSON's Infinity is refused
+_FINAL = {"train_loss": _number(0, _MAX_FLOAT), "test_loss": _number(0, _MAX_FLOAT),
+          "train_acc": _number(0, 1), "test_acc": _number(0, 1)}
+# Every field a stored run's meta.json holds (core.engine.result.assemble_result and
+# RunStore.save write them): name -> (required, check, what is expected). A field of another
+# name is refused unless it is a short plain value that nothing reads.
+META_FIELDS = {
+    "status": (True, lambda v: v in STORED_STATUSES, "completed or diverged"),
+    "diverged_step": (True, _or_none(_count(10**12)), "null or a step number"),
+    "diverged_reason": (True, _or_none(_text), "null or one line of text"),
+    "seconds": (True, _number(0, 1e9), "seconds of training, a number from 0 to 1e9"),
+    "device": (True, _text, "a device name"),
+    "threads": (True, _positive(10**6), "a thread count from 1"),
+    "torch": (True, _text, "a version"),
+    "python": (True, _text, "a version"),
+    "params": (True, _count(10**12), "a parameter count"),
+    "train_samples": (True, _count(10**12), "a number of examples"),
+    "steps_per_epoch": (True, _positive(10**12), "a step count from 1"),
+    "total_steps": (True, _count(10**12), "a step count"),
+    "log_every": (True, _positive(10**12), "a step interval from 1"),
+    "data_source": (True, _text, "one line of text"),
+    "finished_at": (True, _number(0, 2**32), "a time in seconds since 1970"),
+    "trained_with": (False, _positive(10**6), "a number of runs from 1"),
+    "label": (True, _text, "one line of text"),
+    "depth": (True, _count(10**6), "a layer count"),
+    "final": (True, lambda v: isinstance(v, dict) and sorted(v) == sorted(_FINAL)
+              and all(_or_none(_FINAL[k])(x) for k, x in v.items()),
+              "train_loss, train_acc, test_loss, test_acc: each null or a number (accuracies 0 to 1)"),
+    "grad_ratio": (True, _or_none(_number(0, _MAX_FLOAT)), "null or a ratio from 0"),
+    "format_version": (True, lambda v: v == FORMAT_VERSION, f"{FORMAT_VERSION}"),
+}
+
+
 def check_meta(meta: dict, run_id: str) -> dict:
-    if meta.get("status") not in STORED_STATUSES:
-        raise CorruptRun(f"run {run_id}: its metadata has no valid status")
+    """The run's metadata once every field has its type and range (the pages and the CLI print
+    them: "yesterday" where a time belongs must never reach them); else CorruptRun naming the
+    field, on one line."""
+    for name, (required, check, expected) in META_FIELDS.items():
+        if name not in meta:
+            if required:
+                raise CorruptRun(f"run {run_id}: meta.json: {name} is missing")
+            continue
+        if not check(meta[name]):
+            raise CorruptRun(f"run {run_id}: meta.json: {name}: got {_shown(meta[name])}; expected {expected}")
+    for name, value in meta.items():
+        plain = value is None or _text(value) or _number(-_MAX_FLOAT, _MAX_FLOAT)(value)
+        if name not in META_FIELDS and not (_text(name) and len(name) <= 60 and plain):
+            raise CorruptRun(f"run {run_id}: meta.json: {_shown(name)} is not a field of a run's metadata")
     return meta
+
+
+# The columns every table of a stored run has (more are allowed): "i" whole numbers, "f"
+# numbers, "s" text. The pages and the CLI index these by name.
+TABLE_COLUMNS = {
+    "epochs": dict(epoch="i", train_loss="f", train_acc="f", val_loss="f", val_acc="f", test_loss="f",
+                   test_acc="f", lr="f", noise_std="f", seconds="f"),
+    "steps": dict(step="i", epoch="i", loss="f"),
+    "layer_stats": dict(step="i", epoch="i", layer="i", stat="s", value="f"),
+    "layers": dict(layer="i", name="s", kind="s", fan_in="i", fan_out="i", params="i"),
+}
+_KINDS = {"i": "iu", "f": "iuf", "s": "OSUT"}
+_KIND_NAMES = {"i": "whole numbers", "f": "numbers", "s": "text"}
+
+
+def check_tables(tables: dict, run_id: str) -> dict:
+    """The run's tables if each has its columns, of their types (an empty table's types are
+    not read); else CorruptRun naming the table and the column."""
+    for table, columns in TABLE_COLUMNS.items():
+        df = tables[table]
+        for column, kind in columns.items():
+            if column not in df.columns:
+                raise CorruptRun(f"run {run_id}: {table}.parquet: column {column} is missing")
+            if len(df) and df[column].dtype.kind not in _KINDS[kind]:
+                raise CorruptRun(f"run {run_id}: {table}.parquet: column {column} holds {df[column].dtype}, "
+                                 f"not {_KIND_NAMES[kind]}")
+    return tables
 
 
 # The histogram arrays a stored run may hold: name -> (bins per layer allowed, layers: "all" the

@@ -16,7 +16,8 @@ weights.pt, and last a manifest.json with the size and SHA-256 of every file. Gu
   are 16 lowercase hex digits, so no path derived from input leaves the store;
 - bounded: a size cap ($VG_CACHE_MAX_BYTES, default 2 GiB) with least-recently-used eviction;
 - honest: a damaged run is detected (size or hash mismatch, unreadable file, a JSON file of
-  the wrong type or shape), reported, removed, and trained again on the next request; listing
+  the wrong type or shape, a metadata field of the wrong type or range, a table without its
+  columns: core.runs.files), reported, removed, and trained again on the next request; listing
   skips it (reported once per process) and never raises;
 - plain errors: a store that cannot be used (VG_CACHE_DIR a file or unwritable, a bad
   VG_CACHE_MAX_BYTES, no space for a lock file) raises StoreError with one line naming it.
@@ -41,7 +42,7 @@ from filelock import FileLock
 from ..config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 from ..engine.result import RunResult, finite_or_none
 from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_histograms, check_manifest, check_meta,  # noqa: F401
-                    check_run_id, read_json_object, sha256_of)
+                    check_run_id, check_tables, read_json_object, sha256_of)
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class RunStore:
                     raise CorruptRun(f"run {run_id}: {name} does not match its checksum")
             cfg = self._config(d, run_id)
             meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
-            tables = {t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}
+            tables = check_tables({t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}, run_id)
             with np.load(d / "histograms.npz", allow_pickle=False) as npz:
                 hist = check_histograms({k: npz[k] for k in npz.files}, len(tables["layers"]), run_id)
             state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True) if weights else None
@@ -256,6 +257,9 @@ class RunStore:
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StoreError(f"run {run_id}: could not be saved ({exc.strerror or exc})") from exc
+        except BaseException:  # whatever else stops the write leaves no staging folder behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         self.evict(keep=run_id)
         return target
 

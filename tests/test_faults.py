@@ -1,0 +1,266 @@
+"""Fault injection: forged and damaged files of a run, and what the CLI and the Runs page make of
+them. Each test forges one fault (a metadata field of the wrong type, a damaged zip member, a
+table without a column, a bundle of a run stored already) and checks the one-line message naming
+it, the exit status, and that nothing is left behind in the store's tmp folder."""
+import hashlib
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+
+from core.cli import main
+from core.engine.loop import train
+from core.runs.bundle import export_bundle
+from core.runs.store import CorruptRun, RunStore
+from apptest_helpers import fresh_app_caches, open_page, texts  # noqa: F401 (autouse fixture)
+
+
+@pytest.fixture(scope="module")
+def members(tmp_path_factory, tiny_module):
+    """The members of a real bundle of a tiny run: name -> bytes."""
+    root = tmp_path_factory.mktemp("source")
+    store = RunStore(root)
+    store.save(train(tiny_module))
+    buf = io.BytesIO()
+    export_bundle(store, tiny_module.run_id, buf)
+    with zipfile.ZipFile(buf) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+@pytest.fixture(scope="module")
+def tiny_module():
+    from core.config import RunConfig
+
+    return RunConfig(dataset="digits", widths=(16, 16), epochs=1, batch_size=64, activation="tanh")
+
+
+def forged(members: dict, **changes) -> dict:
+    """The members with `changes` (name -> bytes) and a manifest that agrees with them, so the
+    checksums pass and only the forged content is wrong."""
+    out = {**members, **{k.replace("__", "."): v for k, v in changes.items()}}
+    manifest = json.loads(out["manifest.json"])
+    for name, data in out.items():
+        if name != "manifest.json":
+            manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    out["manifest.json"] = json.dumps(manifest).encode()
+    return out
+
+
+def write_zip(members: dict, path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    path.write_bytes(buf.getvalue())
+    return buf.getvalue()
+
+
+def with_meta(members: dict, **fields) -> dict:
+    meta = json.loads(members["meta.json"])
+    meta.update(fields)
+    return forged(members, meta__json=json.dumps(meta).encode())
+
+
+@pytest.fixture
+def cache(isolated_cache):
+    return isolated_cache
+
+
+def run_cli(argv, capsys) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(code: int, err: str, *named: str) -> None:
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    for text in named:
+        assert text in err, err
+
+
+def nothing_left(cache) -> None:
+    assert list((cache / "tmp").iterdir()) == []
+    assert RunStore(cache).list_ids() == []
+
+
+# ---------------------------------------------------------------------- row 2: metadata fields
+META_FAULTS = [
+    ({"finished_at": "yesterday"}, "finished_at"),
+    ({"seconds": "slow"}, "seconds"),
+    ({"seconds": float("nan")}, "seconds"),
+    ({"seconds": -3.0}, "seconds"),
+    ({"finished_at": 1e300}, "finished_at"),  # past pandas' datetimes (year 2262)
+    ({"params": True}, "params"),
+    ({"params": "271410"}, "params"),
+    ({"final": {"test_acc": 7}}, "final"),
+    ({"final": None}, "final"),
+    ({"grad_ratio": "big"}, "grad_ratio"),
+    ({"label": "\x1b[2Jcleared"}, "label"),  # a terminal escape would reach `list`
+    ({"device": ["cpu"]}, "device"),
+    ({"diverged_step": -1}, "diverged_step"),
+    ({"status": "running"}, "status"),
+    ({"trained_with": 0}, "trained_with"),
+    ({"extra": {"nested": [1, 2]}}, "'extra'"),
+]
+
+
+@pytest.mark.parametrize("fields, named", META_FAULTS, ids=[n for _, n in META_FAULTS])
+def test_a_bundle_with_a_metadata_field_of_the_wrong_type_is_refused_naming_it(members, cache, tmp_path, capsys,
+                                                                             fields, named):
+    bad = tmp_path / "bad.zip"
+    write_zip(with_meta(members, **fields), bad)
+    code, out, err = run_cli(["import", bad], capsys)
+    one_line_error(code, err, "FILE.zip:", "meta.json:", named)
+    nothing_left(cache)
+
+
+def test_a_bundle_without_a_metadata_field_is_refused_naming_it(members, cache, tmp_path, capsys):
+    meta = json.loads(members["meta.json"])
+    del meta["finished_at"]
+    write_zip(forged(members, meta__json=json.dumps(meta).encode()), tmp_path / "bad.zip")
+    code, _, err = run_cli(["import", tmp_path / "bad.zip"], capsys)
+    one_line_error(code, err, "meta.json: finished_at is missing")
+    nothing_left(cache)
+
+
+def store_forged_run(members: dict, cache) -> str:
+    """Put the members straight into the store, as a run damaged on disk would be."""
+    manifest = json.loads(members["manifest.json"])
+    d = RunStore(cache).run_dir(manifest["run_id"])
+    d.mkdir(parents=True)
+    for name, data in members.items():
+        (d / name).write_bytes(data)
+    return manifest["run_id"]
+
+
+def test_a_stored_run_with_a_bad_metadata_field_is_a_damaged_run_in_list_show_and_the_page(members, cache, capsys):
+    good_store = RunStore(cache)
+    run_id = store_forged_run(with_meta(members, finished_at="yesterday", seconds="slow"), cache)
+    with pytest.raises(CorruptRun, match="meta.json: seconds"):
+        good_store.load(run_id)
+    code, out, err = run_cli(["list"], capsys)
+    assert code == 0 and "no stored runs" in out, (out, err)
+    code, out, err = run_cli(["list", "--json"], capsys)
+    assert code == 0 and json.loads(out) == []
+    for argv in (["show", run_id], ["show", run_id, "--json"]):
+        code, out, err = run_cli(argv, capsys)
+        one_line_error(code, err, f"run {run_id}: meta.json: seconds")
+        assert out == ""
+    at = open_page("pages/runs.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Nothing stored yet" in texts(at)
+
+
+def test_a_stored_table_without_a_column_is_a_damaged_run(members, cache, capsys):
+    epochs = pd.read_parquet(io.BytesIO(members["epochs.parquet"])).drop(columns=["train_loss"])
+    buf = io.BytesIO()
+    epochs.to_parquet(buf, index=False)
+    run_id = store_forged_run(forged(members, epochs__parquet=buf.getvalue()), cache)
+    for argv in (["show", run_id], ["show", run_id, "--json"]):
+        code, out, err = run_cli(argv, capsys)
+        one_line_error(code, err, "epochs.parquet: column train_loss is missing")
+
+
+# ---------------------------------------------------------------------- row 4: damaged zips
+def _central_entry(data: bytes, name: str) -> int:
+    """Offset of `name`'s entry in the zip's central directory."""
+    needle = b"PK\x01\x02"
+    pos = data.find(needle)
+    while pos >= 0:
+        n, m, k = (int.from_bytes(data[pos + o:pos + o + 2], "little") for o in (28, 30, 32))
+        if data[pos + 46:pos + 46 + n] == name.encode():
+            return pos
+        pos = data.find(needle, pos + 46 + n + m + k)
+    raise AssertionError(name)
+
+
+def _damage(data: bytes, name: str, how: str) -> bytes:
+    data = bytearray(data)
+    entry = _central_entry(bytes(data), name)
+    if how == "crc":  # the CRC-32 the reader checks (central directory, offset 16)
+        data[entry + 16:entry + 20] = bytes(b ^ 0xFF for b in data[entry + 16:entry + 20])
+    elif how == "deflate":  # the compressed stream: a reserved block type (zlib.error)
+        local = int.from_bytes(data[entry + 42:entry + 46], "little")
+        n, m = (int.from_bytes(data[local + o:local + o + 2], "little") for o in (26, 28))
+        start = local + 30 + n + m
+        data[start:start + 8] = b"\xff" * 8
+    elif how == "inflates-past":  # declared (central) size smaller than what the stream inflates to
+        size = int.from_bytes(data[entry + 24:entry + 28], "little")
+        data[entry + 24:entry + 28] = (size // 2).to_bytes(4, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("member", ["meta.json", "epochs.parquet", "manifest.json"])
+@pytest.mark.parametrize("how", ["crc", "deflate", "inflates-past"])
+def test_a_damaged_zip_member_is_one_line_naming_it_and_leaves_nothing(members, cache, tmp_path, capsys, member, how):
+    m = dict(members)
+    if how == "inflates-past" and member != "manifest.json":
+        # the manifest agrees with the declared size, so only the inflating stream is wrong
+        manifest = json.loads(m["manifest.json"])
+        manifest["files"][member]["size"] = len(m[member]) // 2
+        m["manifest.json"] = json.dumps(manifest).encode()
+    raw = write_zip(m, tmp_path / "ok.zip")
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(_damage(raw, member, how))
+    code, out, err = run_cli(["import", bad], capsys)
+    one_line_error(code, err, "FILE.zip:", member)
+    nothing_left(cache)
+
+
+def test_a_bundle_whose_table_lacks_a_column_is_refused_naming_it(members, cache, tmp_path, capsys):
+    steps = pd.read_parquet(io.BytesIO(members["steps.parquet"])).drop(columns=["loss"])
+    buf = io.BytesIO()
+    steps.to_parquet(buf, index=False)
+    write_zip(forged(members, steps__parquet=buf.getvalue()), tmp_path / "bad.zip")
+    code, _, err = run_cli(["import", tmp_path / "bad.zip"], capsys)
+    one_line_error(code, err, "steps.parquet: column loss is missing")
+    nothing_left(cache)
+
+
+def test_a_save_that_fails_for_any_reason_leaves_no_staging_folder(members, cache, monkeypatch):
+    from core.runs.bundle import import_bundle
+
+    store = RunStore(cache)
+    result_store = RunStore(cache / "other")
+    write_zip(members, cache / "ok.zip")
+    run_id = import_bundle(result_store, cache / "ok.zip")
+    result = result_store.load(run_id, weights=True)
+    monkeypatch.setattr(type(result), "final_metrics", lambda self: (_ for _ in ()).throw(KeyError("train_loss")))
+    with pytest.raises(KeyError):
+        store.save(result)
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- row 6: a run stored already
+def test_a_bundle_of_a_stored_run_is_refused_unless_replace(members, cache, tmp_path, capsys):
+    zf = tmp_path / "run.zip"
+    write_zip(members, zf)
+    code, out, _ = run_cli(["import", zf], capsys)
+    assert code == 0 and out.startswith("imported run ")
+    run_id = json.loads(members["manifest.json"])["run_id"]
+    manifest = RunStore(cache).run_dir(run_id) / "manifest.json"
+    before = manifest.stat().st_ino
+    code, out, err = run_cli(["import", zf], capsys)
+    one_line_error(code, err, f"run {run_id} is already stored here; not replaced (--replace replaces it)")
+    assert manifest.stat().st_ino == before  # not written again
+    code, out, err = run_cli(["import", zf, "--replace"], capsys)
+    assert code == 0 and out.startswith(f"replaced stored run {run_id}"), (out, err)
+    assert manifest.stat().st_ino != before and RunStore(cache).list_ids() == [run_id]
+    assert list((cache / "tmp").iterdir()) == []
+
+
+def test_the_runs_page_refuses_a_bundle_of_a_stored_run_until_replace_is_ticked(members, cache, tmp_path):
+    raw = write_zip(members, tmp_path / "run.zip")
+    run_id = json.loads(members["manifest.json"])["run_id"]
+    at = open_page("pages/runs.py")
+    at.file_uploader[0].set_value(("run.zip", raw, "application/zip")).run()
+    assert not at.exception and f"Stored run `{run_id}` opened from its bundle." in texts(at)
+    at.file_uploader[0].set_value(("run.zip", raw, "application/zip")).run()
+    assert not at.exception
+    assert "already stored here" in texts(at) and "Tick 'replace the stored run'" in texts(at)
+    at.checkbox(key="runs-upload-replace").check().run()
+    assert not at.exception and f"Stored run `{run_id}` replaced by its bundle." in texts(at)
+    assert RunStore(cache).list_ids() == [run_id]
