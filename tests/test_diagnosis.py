@@ -102,6 +102,18 @@ def test_the_forward_signal_is_judged_on_both_sides_of_each_threshold(last, expe
         assert diagnosis._sci(last) in findings[0].text  # the number it read, in its words
 
 
+def test_a_collapsing_signal_under_adam_is_a_warning_while_every_layer_still_moves():
+    flow = _flow([1.0, 1e-3, 0.9e-4], [1.0] * 4)
+    for cfg, severity in ((CFG, "problem"), (CFG.replace(optimizer="adam", lr=1e-3), "warning")):
+        found = [f for f in diagnosis._flow_findings(diagnosis.signals_at_init(cfg, flow))
+                 if f.kind == "signal_collapse"]
+        assert [f.severity for f in found] == [severity]
+    frozen = _flow([1.0, 1e-3, 0.9e-4], [1e-12] * 4)  # below Adam's eps: nothing moves
+    kinds = {(f.severity, f.kind) for f in diagnosis._flow_findings(
+        diagnosis.signals_at_init(CFG.replace(optimizer="adam", lr=1e-3), frozen))}
+    assert {("problem", "signal_collapse"), ("problem", "frozen")} <= kinds
+
+
 @pytest.mark.parametrize("scale,frozen", [(0.9, True), (1.1, False)])
 def test_updates_that_cannot_move_the_weights_one_percent_are_frozen(scale, frozen):
     steps = diagnosis.signals_at_init(CFG, _flow([1.0] * 3, [1.0] * 4)).steps

@@ -150,6 +150,13 @@ def _forward_findings(s: Signals, ev: dict) -> list[Finding]:
                 "the output see almost nothing of the input, and the gradients they send back are "
                 "as small.")
         kind = "signal_collapse"
+        moving = s.movement[:s.hidden]
+        if severity == "problem" and s.cfg.optimizer in ADAPTIVE_EPS and (moving >= FROZEN).all():
+            # Adam & co. divide each weight's gradient by its own scale: a small signal (and so a
+            # small gradient) still moves every layer, unless the gradient falls below eps (frozen)
+            text += (f" But {s.cfg.optimizer} rescales every weight's step, so every layer still "
+                     f"moves (layer 1 by about {_sci(s.step_update[0])} of its size per step).")
+            severity = "warning"
     else:
         grown = "overflows" if not math.isfinite(r) else f"grows to {_sci(r)} times layer 1's"
         text = (f"The forward signal explodes {s.when}: the second moment of the activations {grown} "
