@@ -264,3 +264,47 @@ def test_the_runs_page_refuses_a_bundle_of_a_stored_run_until_replace_is_ticked(
     at.checkbox(key="runs-upload-replace").check().run()
     assert not at.exception and f"Stored run `{run_id}` replaced by its bundle." in texts(at)
     assert RunStore(cache).list_ids() == [run_id]
+
+
+# ---------------------------------------------------------------------- rows 3 and 12: CSV headers
+def _points_csv(header: str, n: int = 40) -> bytes:
+    rows = "\n".join(f"{i % 7 * 0.5},{(i * 3) % 5},{i % 2}" for i in range(n))
+    return f"{header}\n{rows}\n".encode()
+
+
+def test_a_label_column_named_at_any_length_is_found(cache, tmp_path, capsys):
+    long = "the label column of this file which is named at some length"  # 59 characters
+    path = tmp_path / "long.csv"
+    path.write_bytes(_points_csv(f"f1,f2,{long}"))
+    code, out, err = run_cli(["train", "--data-file", path, "--label-column", long, "-n", "4", "-e", "1", "--json"],
+                             capsys)
+    assert code == 0, err
+    assert json.loads(out)["config"]["dataset"].startswith("upload:")
+    # one character less is another name: refused, naming the flag's column
+    code, out, err = run_cli(["train", "--data-file", path, "--label-column", long[:-1], "-e", "1"], capsys)
+    one_line_error(code, err, "--data-file: label column: no column")
+    # two names alike in their first 40 characters are two columns, not one twice
+    path.write_bytes(_points_csv(f"{long} a,{long} b,label"))
+    from core.engine.userdata import read_csv
+
+    assert read_csv(path.read_bytes())[2]["columns"] == [f"{long} a", f"{long} b"]
+
+
+@pytest.mark.parametrize("header, named", [
+    (",".join(["a"] * 40_000), "the first row has 40,000 columns; at most 65"),  # 80 KB, 19 s in pandas
+    (",".join(f"f{i}" for i in range(100)), "the first row has 100 columns"),
+    (",".join(["1"] * 40_000), "the first row has 40,000 columns"),  # no header: numbers that repeat
+    ("f1,f1,label", "the header names column 'f1' twice"),
+    ("f1, f1 ,label", "the header names column 'f1' twice"),
+])
+def test_a_header_pandas_would_take_quadratic_time_over_is_refused_at_once(cache, tmp_path, capsys, header, named):
+    import time
+
+    path = tmp_path / "wide.csv"
+    path.write_bytes((header + "\n").encode() + _points_csv("x,y,z").split(b"\n", 1)[1])
+    t = time.perf_counter()
+    code, out, err = run_cli(["train", "--data-file", path, "-e", "1"], capsys)
+    took = time.perf_counter() - t
+    print(f"header of {len(header):,} bytes refused in {took:.3f} s")
+    one_line_error(code, err, "--data-file: data file:", named)
+    assert took < 5
