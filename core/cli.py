@@ -63,13 +63,15 @@ def _trainer(args):
 
     if not getattr(args, "ray", None):
         return train_many
-    from .runs.ray_executor import RayTrainer, check_address, connect
+    from .runs.ray_executor import RayTrainer, RayUnavailable, check_address, connect
 
     try:
         address = check_address(args.ray, "--ray")
+        return RayTrainer(connect(address))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    return RayTrainer(connect(address))
+    except RayUnavailable as exc:  # not installed, or nothing answers at the address (bounded wait)
+        raise CliError(f"--ray: {exc}") from exc
 
 
 def _add_reproduce_parser(sub) -> None:

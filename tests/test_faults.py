@@ -308,3 +308,23 @@ def test_a_header_pandas_would_take_quadratic_time_over_is_refused_at_once(cache
     print(f"header of {len(header):,} bytes refused in {took:.3f} s")
     one_line_error(code, err, "--data-file: data file:", named)
     assert took < 5
+
+
+# ---------------------------------------------------------------------- row 7: a Ray address where nothing listens
+def test_a_ray_address_where_nothing_listens_is_one_line_within_the_bound(cache, capsys):
+    import socket
+    import time
+
+    from core.runs import ray_executor
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t = time.perf_counter()
+    code, out, err = run_cli(["train", "--ray", f"127.0.0.1:{port}", "--dataset", "digits", "-n", "4", "-e", "1"],
+                             capsys)
+    took = time.perf_counter() - t
+    print(f"--ray 127.0.0.1:{port}: exit {code} in {took:.2f} s")
+    one_line_error(code, err, f"--ray: cannot connect to Ray at 127.0.0.1:{port}")
+    assert took < ray_executor.CONNECT_SECONDS + 5
+    assert ray_executor._connected is None and RunStore(cache).list_ids() == []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 from pathlib import Path
 from typing import Callable
@@ -58,10 +59,29 @@ def check_address(address: str, name: str = "VG_RAY_ADDRESS") -> str:
     return address
 
 
+CONNECT_SECONDS = 10.0  # ray.init retries an address where nothing listens without end
+
+
+def check_reachable(address: str, seconds: float = CONNECT_SECONDS) -> None:
+    """A host:port or ray://host:port address where nothing accepts a TCP connection within
+    `seconds` raises RayUnavailable (before ray.init, which would wait for it forever)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=seconds).close()
+    except (OSError, ValueError) as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (getattr(exc, "strerror", None) or str(exc))
+        raise RayUnavailable(f"cannot connect to Ray at {address}: nothing accepts connections there "
+                             f"({why}; waited at most {seconds:g} s)") from exc
+
+
 def connect(address: str, num_cpus: int | None = None) -> str:
-    """Connect this process to Ray (once; later calls with the same address do nothing)."""
+    """Connect this process to Ray (once; later calls with the same address do nothing). An
+    address where nothing listens raises RayUnavailable within CONNECT_SECONDS."""
     global _connected
     address = check_address(address)
+    check_reachable(address)
     with _connect_lock:
         if _connected is not None:
             if _connected != address:
