@@ -61,7 +61,7 @@ def test_an_adaptive_optimizer_makes_a_vanishing_gradient_a_warning_not_a_proble
     adam = sgd.replace(optimizer="adam", lr=1e-3)
     findings = diagnose_init(adam, flow)
     assert "vanishing" not in _kinds(findings) and "vanishing" in _kinds(findings, "warning")
-    assert "adam rescales" in next(f.text for f in findings if f.kind == "vanishing")
+    assert "Adam rescales" in next(f.text for f in findings if f.kind == "vanishing")
 
 
 def test_every_finding_is_json_with_a_known_kind_and_its_numbers():

@@ -1,7 +1,7 @@
 """The diagnosis scored like an estimator: a labelled battery of networks, each labelled by what
 training actually did, and the diagnosis's agreement with those labels.
 
-    cases = CASES                                   # ~50 networks from the sources and the literature
+    cases = CASES                                   # 51 networks from the sources and the literature
     scores = score(store, cases)                    # trains what is missing (3 seeds each), then scores
     print(report(scores))                           # Markdown: the rule, confusion matrices, every case
 

@@ -40,7 +40,7 @@ from ..datasets import DATASET_INFO
 from ..instruments import INSTRUMENTS, Healthy
 from .remedies import (BATCH_NORM, RELU_HE, Remedy, _exploding_fixes, _lower_lr, _remedies, _scale_fixes,
                        _use_init, _vanishing_fixes)
-from .signals import ADAPTIVE_EPS, Signals, signals_at_init, signals_of_run
+from .signals import ADAPTIVE_EPS, OPTIMIZER_NAMES, Signals, signals_at_init, signals_of_run
 from .theory import with_theory
 
 # Healthy ranges, from the instruments' declarations:
@@ -154,7 +154,7 @@ def _forward_findings(s: Signals, ev: dict) -> list[Finding]:
         if severity == "problem" and s.cfg.optimizer in ADAPTIVE_EPS and (moving >= FROZEN).all():
             # Adam & co. divide each weight's gradient by its own scale: a small signal (and so a
             # small gradient) still moves every layer, unless the gradient falls below eps (frozen)
-            text += (f" But {s.cfg.optimizer} rescales every weight's step, so every layer still "
+            text += (f" But {OPTIMIZER_NAMES[s.cfg.optimizer]} rescales every weight's step, so every layer still "
                      f"moves (layer 1 by about {_sci(s.step_update[0])} of its size per step).")
             severity = "warning"
     else:
@@ -175,7 +175,7 @@ def _frozen_findings(s: Signals, ev: dict) -> list[Finding]:
             f"layer's weights {how} more than {hidden.max():.1e} of their size (each step "
             f"{'moved' if s.measured else 'moves'} layer 1 by {_sci(s.step_update[0])}).")
     if s.cfg.optimizer in ADAPTIVE_EPS and not s.measured:
-        text += (f" {s.cfg.optimizer} rescales each gradient, but not one far below its eps "
+        text += (f" {OPTIMIZER_NAMES[s.cfg.optimizer]} rescales each gradient, but not one far below its eps "
                  f"({ADAPTIVE_EPS[s.cfg.optimizer]:g}).")
     fixes = _scale_fixes(s.cfg) + [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
     return [Finding("problem", text, _remedies(s.cfg, fixes), kind="frozen", evidence=ev)]
@@ -197,7 +197,7 @@ def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
         text = (f"Gradients reaching layer 1 are {_decades(g)} of those at the last hidden layer "
                 f"{when} ({g:.1e}): vanishing gradients.")
         if severity == "problem" and effective[0] == "ok" and math.isfinite(u):
-            text += (f" But {cfg.optimizer} rescales every weight's step, so layer 1 still moves "
+            text += (f" But {OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step, so layer 1 still moves "
                      f"{u:.2g}x as fast as the last hidden layer.")
             severity = "warning"
         elif severity == "problem":
@@ -210,7 +210,7 @@ def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
             if severity == "problem" else
             f"Gradients grow {g:.0f}x on their way back to layer 1 {when}: mild exploding.")
     if severity == "problem" and adaptive:
-        text += f" {cfg.optimizer} rescales every weight's step, which keeps the updates bounded."
+        text += f" {OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step, which keeps the updates bounded."
         severity = "warning"
     return [Finding(severity, text, _remedies(cfg, _exploding_fixes(cfg)), kind="exploding", evidence=ev)]
 

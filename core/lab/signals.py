@@ -43,6 +43,7 @@ from ..cost import estimate
 
 # eps of the adaptive optimizers, as core.engine.loop.make_optimizer builds them
 ADAPTIVE_EPS = {"adam": 1e-8, "nadam": 1e-8, "rmsprop": 1e-7}
+OPTIMIZER_NAMES = {"adam": "Adam", "nadam": "NAdam", "rmsprop": "RMSprop"}  # as the text names them
 
 
 @dataclass(frozen=True)
