@@ -6,6 +6,7 @@ import pytest
 
 from core.lab.findings import AllOf, Better, Ref, Within
 from core.lab.uncertainty import mean_interval, paired_difference, summary, t975
+from fakes import FakeSamples
 
 
 def test_t_quantiles_match_known_values():
@@ -64,25 +65,6 @@ def test_mean_interval_widens_with_test_examples():
     mean, lo, hi = mean_interval(values)
     mean2, lo2, hi2 = mean_interval(values, correct)
     assert mean == mean2 and lo2 < lo and hi2 > hi
-
-
-class FakeSamples:
-    """Per-seed values by (row, column, metric), as core.lab.tables.Samples gives them."""
-
-    def __init__(self, values, epochs=10):
-        self.data, self.n_epochs = values, epochs
-
-    def values(self, row, column, metric, base_row=None):
-        return self.data[(row, metric)]
-
-    def correct(self, row, column, split):
-        return None
-
-    def ran(self, row, column, k):
-        return True
-
-    def epochs(self, row, column):
-        return self.n_epochs
 
 
 A, B = ("a",), ("b",)

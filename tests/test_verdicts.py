@@ -11,6 +11,7 @@ from core.lab import tables
 from core.lab.findings import AllOf, Better, Ref, Same, Within, check_all
 from core.lab.presets import PRESETS
 from core.lab.verdicts import Estimate, Target, holm_levels, level_text
+from fakes import FakeSamples
 
 
 @pytest.mark.parametrize("lo, hi, verdict", [
@@ -66,25 +67,6 @@ def test_holm_steps_down_and_stops_at_the_first_undecided_check():
     assert all(s.m == 4 for s in steps)
     assert [s.reached for s in holm_levels([0.001, 0.002])] == [True, True]
     assert level_text(0.95) == "95%" and level_text(1 - 0.05 / 12) == "99.58%"
-
-
-class FakeSamples:
-    """Per-seed values by (row, metric), as core.lab.tables.Samples gives them."""
-
-    def __init__(self, values, epochs=10, preset=None):
-        self.data, self.n_epochs, self.preset = values, epochs, preset
-
-    def values(self, row, column, metric, base_row=None):
-        return self.data[(row, metric)]
-
-    def correct(self, row, column, split):
-        return None
-
-    def ran(self, row, column, k):
-        return True
-
-    def epochs(self, row, column):
-        return self.n_epochs
 
 
 A, B, C = ("a",), ("b",), ("c",)
