@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from ..cost import estimate
+from ..engine.result import finite_or_none
 
 # eps of the adaptive optimizers, as core.engine.loop.make_optimizer builds them
 ADAPTIVE_EPS = {"adam": 1e-8, "nadam": 1e-8, "rmsprop": 1e-7}
@@ -123,9 +124,7 @@ class Signals:
 
     def evidence(self) -> dict:
         """The numbers behind the findings, JSON-ready (None where not finite)."""
-        def num(v):
-            v = float(v)
-            return v if math.isfinite(v) else None
+        num = finite_or_none
         out = {"hidden_layers": self.hidden, "grad_ratio": num(self.grad_ratio),
                "forward_ratio": num(self.forward_ratio), "update_ratio": num(self.update_ratio),
                "steps": self.steps, "update_measured": self.measured,
