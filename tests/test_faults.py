@@ -310,6 +310,68 @@ def test_a_header_pandas_would_take_quadratic_time_over_is_refused_at_once(cache
     assert took < 5
 
 
+# ---------------------------------------------------------------------- row 5: an .npz of pickles or of 10^12 rows
+def _npy_header(shape, descr="<f8") -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def _npz_members(**members) -> bytes:
+    import numpy as np
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            if not isinstance(data, bytes):
+                one = io.BytesIO()
+                np.save(one, data, allow_pickle=True)
+                data = one.getvalue()
+            z.writestr(f"{name}.npy", data)
+    return buf.getvalue()
+
+
+def _npz_faults():
+    import pickle
+
+    import numpy as np
+
+    y = np.arange(30) % 2
+    return [
+        ("raw pickle", _npz_members(x=pickle.dumps([[1.0, 2.0]] * 30), y=y),
+         "'x.npy' is not an .npy array (it does not begin with the .npy magic string)"),
+        ("object array", _npz_members(x=np.zeros((30, 2)), y=np.array([{"a": 1}] * 30, dtype=object)),
+         "'y.npy' holds Python objects (object); only arrays of numbers or text are read"),
+        ("10^12 rows", _npz_members(x=_npy_header((10**12, 2)) + bytes(64), y=y),
+         "'x.npy' declares shape (1000000000000, 2) of float64 (16,000,000,000,000 bytes); at most 67,108,864 bytes"),
+        ("10 rows declared as 10^6", _npz_members(x=_npy_header((10**6, 2)) + bytes(160), y=y),
+         "'x.npy' declares shape (1000000, 2) of float64 (16,000,000 bytes) but holds 160"),
+    ]
+
+
+@pytest.mark.parametrize("how", [f[0] for f in _npz_faults()])
+def test_an_npz_of_pickles_or_of_declared_terabytes_is_one_line_before_anything_is_allocated(cache, tmp_path,
+                                                                                              capsys, how):
+    import resource
+
+    from core.datasets import uploads_dir
+    from core.engine.userdata import UploadError, ingest
+
+    [(raw, named)] = [(raw, named) for h, raw, named in _npz_faults() if h == how]
+    path = tmp_path / "data.npz"
+    path.write_bytes(raw)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out, err = run_cli(["train", "--data-file", path, "-e", "1"], capsys)
+    one_line_error(code, err, "error: --data-file: data file: " + named)
+    with pytest.raises(UploadError) as refused:  # what the Playground and Explore show (st.error)
+        ingest(raw, "data.npz")
+    assert str(refused.value) == "data file: " + named
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 64 * 2**10  # KiB: nothing big allocated
+    assert not uploads_dir().exists() or list(uploads_dir().iterdir()) == []
+
+
 # ---------------------------------------------------------------------- row 7: a Ray address where nothing listens
 def test_a_ray_address_where_nothing_listens_is_one_line_within_the_bound(cache, capsys):
     import socket

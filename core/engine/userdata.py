@@ -31,6 +31,7 @@ import numpy as np
 
 from ..config import public_demo
 from ..datasets import UPLOAD_PREFIX, DatasetInfo, is_upload, upload_meta, uploads_dir
+from .npzheaders import NpzRefused, npz_headers
 
 MAX_BYTES = 5 * 2**20  # the file as uploaded
 MAX_UNPACKED = 64 * 2**20  # an .npz's arrays once unzipped (a zip bomb stops here)
@@ -169,11 +170,17 @@ def read_npz(raw: bytes) -> tuple[np.ndarray, np.ndarray, dict]:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             unpacked = sum(i.file_size for i in zf.infolist())
+            if unpacked > MAX_UNPACKED:
+                raise UploadError(f"data file: unpacks to {unpacked / 2**20:.0f} MiB; at most "
+                                  f"{MAX_UNPACKED // 2**20} MiB allowed")
+            # Each member's header, before np.load allocates the shape it declares.
+            npz_headers(zf, max_bytes=MAX_UNPACKED)
+    except UploadError:
+        raise
+    except NpzRefused as exc:
+        raise UploadError(f"data file: {exc}") from None
     except (zipfile.BadZipFile, OSError, ValueError):
         raise UploadError("data file: not an .npz archive (a zip of .npy arrays)") from None
-    if unpacked > MAX_UNPACKED:
-        raise UploadError(f"data file: unpacks to {unpacked / 2**20:.0f} MiB; at most "
-                          f"{MAX_UNPACKED // 2**20} MiB allowed")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             missing = [k for k in ("x", "y") if k not in npz.files]
