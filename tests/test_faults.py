@@ -310,6 +310,82 @@ def test_a_header_pandas_would_take_quadratic_time_over_is_refused_at_once(cache
     assert took < 5
 
 
+# ---------------------------------------------------------------------- row 1: tables and arrays larger than the run
+def _histograms_with(members: dict, name: str, data: bytes) -> bytes:
+    """histograms.npz of the bundle with member `name` replaced by `data`."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(members["histograms.npz"])) as src, \
+            zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for n in src.namelist():
+            out.writestr(n, data if n == name else src.read(n))
+    return buf.getvalue()
+
+
+def _steps_table(rows: int) -> bytes:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    chunk = pa.table({"step": np.zeros(rows // 10, np.int64), "epoch": np.ones(rows // 10, np.int64),
+                      "loss": np.ones(rows // 10)})
+    buf = io.BytesIO()
+    with pq.ParquetWriter(buf, chunk.schema, compression="zstd") as w:
+        for _ in range(10):
+            w.write_table(chunk)
+    return buf.getvalue()
+
+
+def _row1_faults(members):
+    grad_rows = 100_000  # x 3 layers x 60 bins of int32: 72 MB unpacked, 70 KB deflated
+    return {
+        "histograms of 72 MB": (
+            forged(members, histograms__npz=_histograms_with(
+                members, "grad.npy", _npy_header((grad_rows, 3, 60), "<i4") + bytes(grad_rows * 3 * 60 * 4))),
+            "histograms.npz: 'grad.npy' declares shape (100000, 3, 60) of int32 (72,000,000 bytes); at most 4,320 bytes"),
+        "histograms declaring 10^12 steps": (
+            forged(members, histograms__npz=_histograms_with(members, "steps.npy", _npy_header((10**12,), "<i8"))),
+            "histograms.npz: 'steps.npy' declares shape (1000000000000,) of int64"),
+        "a table of 5 M rows": (forged(members, steps__parquet=_steps_table(5_000_000)),
+                                "steps.parquet: rows: 5,000,000; at most 21 (one per step the run took)"),
+        "a run of 10^12 steps": (with_meta(members, total_steps=10**12),
+                                 "meta.json: total_steps: 1,000,000,000,000; at most 21 (1 epochs of 21 steps)"),
+        "epochs of a billion examples": (with_meta(members, train_samples=10**9),
+                                         "meta.json: train_samples: 1,000,000,000; at most 54,000"),
+    }
+
+
+ROW1 = ["histograms of 72 MB", "histograms declaring 10^12 steps", "a table of 5 M rows", "a run of 10^12 steps",
+        "epochs of a billion examples"]
+
+
+@pytest.mark.parametrize("how", ROW1)
+def test_a_bundle_whose_tables_or_arrays_are_larger_than_its_run_is_refused_before_they_are_read(
+        members, cache, tmp_path, capsys, how):
+    import resource
+
+    bundle, named = _row1_faults(members)[how]
+    bad = tmp_path / "bad.zip"
+    write_zip(bundle, bad)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out, err = run_cli(["import", bad], capsys)
+    one_line_error(code, err, "FILE.zip:", named)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 48 * 2**10  # KiB: nothing unpacked
+    nothing_left(cache)
+
+
+def test_a_stored_run_whose_table_is_larger_than_the_run_is_a_damaged_run(members, cache, capsys):
+    bundle, named = _row1_faults(members)["a table of 5 M rows"]
+    run_id = json.loads(members["manifest.json"])["run_id"]
+    folder = cache / "runs" / run_id
+    folder.mkdir(parents=True)
+    for name, data in bundle.items():
+        (folder / name).write_bytes(data)
+    with pytest.raises(CorruptRun, match="steps.parquet: rows: 5,000,000; at most 21"):
+        RunStore(cache).load(run_id)
+    code, out, err = run_cli(["show", run_id], capsys)
+    one_line_error(code, err, named)
+
+
 # ---------------------------------------------------------------------- row 5: an .npz of pickles or of 10^12 rows
 def _npy_header(shape, descr="<f8") -> bytes:
     import numpy as np

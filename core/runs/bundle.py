@@ -9,7 +9,8 @@ flat, nothing else. Import trusts nothing in it: the zip's size, its number of m
 names (no folders, no paths, no duplicates) and their sizes, declared and actually read, are
 bounded before anything is unpacked (a zip bomb stops at its declared size or at the limit);
 then the unpacked run is opened exactly as the store opens its own runs (manifest, checksums,
-a config that hashes to the run id, metadata, tables, histograms without pickles, weights with
+a config that hashes to the run id, metadata, tables and histograms bounded by the metadata from
+their Parquet footers and .npy headers before they are read, no pickles, weights with
 torch's weights_only loader) and saved through the store's own save. A damaged member (bad
 CRC-32, corrupt deflate, inflating past its declared size) is one BundleError naming it, and
 nothing is left in the store's tmp folder.

@@ -13,6 +13,10 @@ import re
 from pathlib import Path
 
 from ..config import FORMAT_VERSION
+from ..cost import ACT_HIST_COLUMNS, GRAD_HIST_COLUMNS
+from ..datasets import DATASET_INFO
+from ..engine.userdata import MAX_ROWS as MAX_UPLOAD_ROWS
+from ..instruments import INSTRUMENTS
 
 RUN_ID = re.compile(r"[0-9a-f]{16}")  # always fullmatch: `$` would accept a trailing newline
 TABLES = ("epochs", "steps", "layer_stats", "layers")
@@ -179,34 +183,114 @@ def check_tables(tables: dict, run_id: str) -> dict:
     return tables
 
 
+# How large a run's tables and arrays may be, from what its metadata says it ran; checked from
+# the Parquet footers and the .npy headers before a row or a value is read (a 16 KB steps.parquet
+# of 50 M rows was read in full; a 39.6 KB histograms.npz unpacking to 2 GiB was allocated).
+MAX_TRAIN_SAMPLES = max(max(i.n_train for i in DATASET_INFO.values()), MAX_UPLOAD_ROWS)
+MAX_LAYERS = 1024  # weight layers (the largest networks the limits allow have a few hundred)
+MAX_STATS = 2 * len(INSTRUMENTS)  # statistics per layer and logged step, noisy_ ones included
+
+
+def logged_steps(meta: dict) -> int:
+    """At most this many steps of the run were logged (steps 0, log_every, 2 log_every, ...)."""
+    return -(-meta["total_steps"] // meta["log_every"]) + 1
+
+
+def check_table_rows(rows: dict, meta: dict, epochs: int, batch_size: int, run_id: str) -> None:
+    """CorruptRun, naming the table and its limit, unless each table (`rows`: name -> row count,
+    read from the Parquet metadata) has at most the rows the run's metadata allows; the step
+    counts in the metadata must agree with the config (`epochs`, `batch_size`) first."""
+    def bad(what: str, got: int, limit: int, why: str):
+        return CorruptRun(f"run {run_id}: {what}: {got:,}; at most {limit:,} ({why})")
+
+    if meta["train_samples"] > MAX_TRAIN_SAMPLES:
+        raise bad("meta.json: train_samples", meta["train_samples"], MAX_TRAIN_SAMPLES, "the largest data set")
+    per_epoch = -(-max(meta["train_samples"], 1) // batch_size)
+    if meta["steps_per_epoch"] > per_epoch:
+        raise bad("meta.json: steps_per_epoch", meta["steps_per_epoch"], per_epoch,
+                  f"{meta['train_samples']:,} examples in batches of {batch_size}")
+    if meta["total_steps"] > epochs * meta["steps_per_epoch"]:
+        raise bad("meta.json: total_steps", meta["total_steps"], epochs * meta["steps_per_epoch"],
+                  f"{epochs} epochs of {meta['steps_per_epoch']:,} steps")
+    limits = {"layers": (MAX_LAYERS, "weight layers of a network"),
+              "epochs": (epochs, "one per epoch"),
+              "steps": (meta["total_steps"], "one per step the run took"),
+              "layer_stats": (logged_steps(meta) * min(rows["layers"], MAX_LAYERS) * MAX_STATS,
+                              f"{logged_steps(meta):,} logged steps x {rows['layers']:,} layers x {MAX_STATS} statistics")}
+    for table, (limit, why) in limits.items():
+        if rows[table] > limit:
+            raise bad(f"{table}.parquet: rows", rows[table], limit, why)
+
+
+def histogram_bytes(meta: dict, n_layers: int) -> int:
+    """The most bytes one array of histograms.npz may declare: logged steps x layers x bins of
+    8-byte counts (the edges are smaller)."""
+    return logged_steps(meta) * max(n_layers, 1) * max(GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS) * 8
+
+
+def read_tables(d: Path, meta: dict, epochs: int, batch_size: int, run_id: str) -> dict:
+    """The run's tables from folder `d`, each one's row count read from its Parquet footer and
+    checked (check_table_rows) before the table is read, then its columns (check_tables)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    rows = {}
+    for t in TABLES:
+        with pq.ParquetFile(d / f"{t}.parquet") as pf:
+            rows[t] = pf.metadata.num_rows
+    check_table_rows(rows, meta, epochs, batch_size, run_id)
+    return check_tables({t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}, run_id)
+
+
+def read_histograms(path: Path, meta: dict, n_layers: int, run_id: str) -> dict:
+    """The run's histogram arrays, each one's shape and type read from its .npy header and
+    checked (check_histograms, histogram_bytes) before it is unpacked; no pickles."""
+    import zipfile
+
+    import numpy as np
+
+    from ..engine.npzheaders import NpzRefused, npz_headers
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            headers = npz_headers(z, max_bytes=histogram_bytes(meta, n_layers))
+    except NpzRefused as exc:
+        raise CorruptRun(f"run {run_id}: histograms.npz: {exc}") from None
+    check_histograms(headers, n_layers, run_id)
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
 # The histogram arrays a stored run may hold: name -> (bins per layer allowed, layers: "all" the
 # weight layers or "hidden" at most). Activation histograms had 42 columns before NaN was counted.
 HISTOGRAM_ARRAYS = {"grad": ((60,), "all"), "noisy_grad": ((60,), "all"), "weight": ((60,), "all"),
                     "act": ((42, 43), "hidden")}
 
 
-def check_histograms(hist: dict, n_layers: int, run_id: str) -> dict:
-    """The run's histograms if their arrays have the shapes the views read (logged steps x
-    layers x bins, integer counts; 1-D steps and edges), else CorruptRun naming the array."""
+def check_histograms(arrays: dict, n_layers: int, run_id: str) -> dict:
+    """`arrays` (name -> (shape, dtype), as core.engine.npzheaders reads them before anything is
+    unpacked) if they have the shapes the views read (logged steps x layers x bins, integer
+    counts; 1-D steps and edges), else CorruptRun naming the array."""
     def bad(name: str, why: str):
         return CorruptRun(f"run {run_id}: histograms.npz: {name} {why}")
 
-    steps = hist.get("steps")
-    if steps is None or steps.ndim != 1 or steps.dtype.kind not in "iu":
+    steps = arrays.get("steps")
+    if steps is None or len(steps[0]) != 1 or steps[1].kind not in "iu":
         raise bad("steps", "is not a list of step numbers")
+    n_steps = steps[0][0]
     for name, length in (("grad_edges", 57), ("act_edges", 41)):
-        if name not in hist or hist[name].shape != (length,) or hist[name].dtype.kind != "f":
+        if name not in arrays or arrays[name][0] != (length,) or arrays[name][1].kind != "f":
             raise bad(name, f"is not {length} bin edges")
     for name, (widths, layers) in HISTOGRAM_ARRAYS.items():
-        a = hist.get(name)
-        if a is None:
+        if name not in arrays:
             if name == "grad":
                 raise bad(name, "is missing")
             continue
-        if a.ndim != 3 or a.dtype.kind not in "iu" or a.shape[2] not in widths:
-            raise bad(name, f"has shape {a.shape}, not (steps, layers, {' or '.join(map(str, widths))})")
-        if a.shape[0] > len(steps) or (name != "act" and a.shape[0] not in (0, len(steps))):
-            raise bad(name, f"has {a.shape[0]} logged steps; the run logged {len(steps)}")
-        if (a.shape[1] != n_layers) if layers == "all" else (a.shape[1] > n_layers):
-            raise bad(name, f"has {a.shape[1]} layers; the run has {n_layers} weight layers")
-    return hist
+        shape, dtype = arrays[name]
+        if len(shape) != 3 or dtype.kind not in "iu" or shape[2] not in widths:
+            raise bad(name, f"has shape {shape}, not (steps, layers, {' or '.join(map(str, widths))})")
+        if shape[0] > n_steps or (name != "act" and shape[0] not in (0, n_steps)):
+            raise bad(name, f"has {shape[0]} logged steps; the run logged {n_steps}")
+        if (shape[1] != n_layers) if layers == "all" else (shape[1] > n_layers):
+            raise bad(name, f"has {shape[1]} layers; the run has {n_layers} weight layers")
+    return arrays

@@ -17,7 +17,7 @@ weights.pt, and last a manifest.json with the size and SHA-256 of every file. Gu
 - bounded: a size cap ($VG_CACHE_MAX_BYTES, default 2 GiB) with least-recently-used eviction;
 - honest: a damaged run is detected (size or hash mismatch, unreadable file, a JSON file of
   the wrong type or shape, a metadata field of the wrong type or range, a table without its
-  columns: core.runs.files), reported, removed, and trained again on the next request; listing
+  columns, a table or an array larger than the run its metadata describes: core.runs.files), reported, removed, and trained again on the next request; listing
   skips it (reported once per process) and never raises;
 - plain errors: a store that cannot be used (VG_CACHE_DIR a file or unwritable, a bad
   VG_CACHE_MAX_BYTES, no space for a lock file) raises StoreError with one line naming it.
@@ -42,7 +42,7 @@ from filelock import FileLock
 from ..config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 from ..engine.result import RunResult, finite_or_none
 from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_histograms, check_manifest, check_meta,  # noqa: F401
-                    check_run_id, check_tables, read_json_object, sha256_of)
+                    check_run_id, check_tables, read_histograms, read_json_object, read_tables, sha256_of)
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,8 @@ class RunStore:
                     raise CorruptRun(f"run {run_id}: {name} does not match its checksum")
             cfg = self._config(d, run_id)
             meta = check_meta(read_json_object(d / "meta.json", f"run {run_id}: metadata"), run_id)
-            tables = check_tables({t: pd.read_parquet(d / f"{t}.parquet") for t in TABLES}, run_id)
-            with np.load(d / "histograms.npz", allow_pickle=False) as npz:
-                hist = check_histograms({k: npz[k] for k in npz.files}, len(tables["layers"]), run_id)
+            tables = read_tables(d, meta, cfg.epochs, cfg.batch_size, run_id)  # rows bounded first
+            hist = read_histograms(d / "histograms.npz", meta, len(tables["layers"]), run_id)  # shapes first
             state = torch.load(d / "weights.pt", map_location="cpu", weights_only=True) if weights else None
         except FileNotFoundError:
             return None  # deleted or evicted between the check and the read
