@@ -392,7 +392,6 @@ def _print_result(result, as_json: bool) -> None:
     if result.meta.get("store_error"):
         summary["store_error"] = result.meta["store_error"]
     from .lab.diagnosis import diagnose  # the findings the app shows beside the run
-
     findings = diagnose(result)
     summary["diagnosis"] = [f.to_dict() for f in findings]
     if as_json:
@@ -403,10 +402,9 @@ def _print_result(result, as_json: bool) -> None:
     where = "from the store" if summary["cached"] else f"trained on {summary['device']}"
     print(f"status: {summary['status']}  ({where}, {summary['seconds']:.1f} s, "
           f"{summary['params']:,} parameters)")
-    if result.meta.get("diverged_reason"):
-        print(f"diverged: {result.meta['diverged_reason']}")
-    if result.meta.get("store_error"):
-        print(f"not stored: {result.meta['store_error']}")
+    for key, what in (("diverged_reason", "diverged"), ("store_error", "not stored")):
+        if result.meta.get(key):
+            print(f"{what}: {result.meta[key]}")
     if not result.epochs.empty:
         cols = ["epoch", "train_loss", "train_acc", "val_acc", "test_loss", "test_acc", "seconds"]
         print(result.epochs[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
