@@ -13,7 +13,6 @@ naming the argument, exit status 2 (core.cli.main).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .cli_common import CliError
@@ -69,8 +68,17 @@ def _bundle_file(text: str, force: bool) -> Path:
     if f.exists() and not force:
         raise CliError(f"--bundle: {text} exists; not overwritten (--force replaces it)")
     if not f.parent.is_dir():
-        raise CliError(f"--bundle: folder {str(f.parent)!r} does not exist")
+        why = "is not a folder" if f.parent.exists() else "does not exist"
+        raise CliError(f"--bundle: cannot create {text}: {str(f.parent)!r} {why}")
     return f
+
+
+def _os_error(exc: OSError) -> str:
+    """The OS's words for an error, with its name: 'No space left on device, ENOSPC'."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0)
+    return f"{exc.strerror}, {name}" if exc.strerror and name else " ".join(str(exc).split())
 
 
 def _export(args) -> int:
@@ -89,19 +97,15 @@ def _export(args) -> int:
         try:
             path = export_tensorboard(result, tb)
         except OSError as exc:
-            raise CliError(f"--tensorboard: cannot write to {args.tensorboard} ({exc.strerror or exc})") from exc
+            raise CliError(f"--tensorboard: cannot write to {args.tensorboard} ({_os_error(exc)})") from exc
         print(f"TensorBoard events: {path} (tensorboard --logdir {tb})")
     if zf is not None:
-        partial = zf.with_name(f".{zf.name}.{os.getpid()}.partial")
         try:
-            export_bundle(store, args.run_id, partial)
-            os.replace(partial, zf)  # a file named FILE.zip is always a whole bundle
+            export_bundle(store, args.run_id, zf)  # whole or not at all: FILE.zip is always a whole bundle
         except BundleError as exc:
             raise CliError(f"run_id: {exc}") from exc
         except OSError as exc:
-            raise CliError(f"--bundle: cannot write {args.bundle} ({exc.strerror or exc})") from exc
-        finally:
-            partial.unlink(missing_ok=True)
+            raise CliError(f"--bundle: cannot write {args.bundle} ({_os_error(exc)})") from exc
         print(f"bundle: {zf} ({zf.stat().st_size:,} bytes)")
     return 0
 

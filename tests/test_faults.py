@@ -466,3 +466,80 @@ def test_a_ray_address_where_nothing_listens_is_one_line_within_the_bound(cache,
     one_line_error(code, err, f"--ray: cannot connect to Ray at 127.0.0.1:{port}")
     assert took < ray_executor.CONNECT_SECONDS + 5
     assert ray_executor._connected is None and RunStore(cache).list_ids() == []
+
+
+# ---------------------------------------------------------------------- row 9: export into a full or read-only folder
+def _stored_run(members, cache, tmp_path) -> str:
+    from core.runs.bundle import import_bundle
+
+    write_zip(members, tmp_path / "source.zip")
+    return import_bundle(RunStore(cache), tmp_path / "source.zip")
+
+
+def _fail_after(monkeypatch, owner, name: str, calls: int, err: int) -> None:
+    """owner.name works `calls` times, then raises OSError(err) (a disk that fills, or turns read-only, mid-write)."""
+    import os
+
+    real, seen = getattr(owner, name), []
+
+    def failing(*args, **kwargs):
+        seen.append(1)
+        if len(seen) > calls:
+            raise OSError(err, os.strerror(err))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(owner, name, failing)
+
+
+EXPORT_FAULTS = ["bundle-ENOSPC", "bundle-EROFS", "bundle-read-only-folder", "bundle-parent-is-a-file",
+                 "tensorboard-ENOSPC", "tensorboard-EROFS", "tensorboard-parent-is-a-file"]
+
+
+@pytest.mark.parametrize("how", EXPORT_FAULTS)
+def test_an_export_that_cannot_be_written_is_one_line_and_leaves_nothing_partial(members, cache, tmp_path, capsys,
+                                                                                 monkeypatch, how):
+    import errno
+    import pathlib
+
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    run_id = _stored_run(members, cache, tmp_path)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    kind, fault = how.split("-", 1)
+    target = out_dir / ("run.zip" if kind == "bundle" else "tb")
+    if fault == "parent-is-a-file":
+        (out_dir / "file").write_text("x")
+        target = out_dir / "file" / target.name
+    with monkeypatch.context() as m:
+        code = errno.ENOSPC if fault == "ENOSPC" else errno.EROFS
+        if kind == "bundle" and fault != "parent-is-a-file":
+            _fail_after(m, zipfile.ZipFile, "write", 2, code)  # two members written, the third fails
+        if kind == "tensorboard" and fault != "parent-is-a-file":
+            _fail_after(m, RecordWriter, "write", 5, code)
+        if fault == "read-only-folder":  # the file cannot even be opened for writing
+            real_init = zipfile.ZipFile.__init__
+            m.setattr(zipfile.ZipFile, "__init__", lambda z, file, mode="r", *a, **k: (
+                (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system", str(file)))
+                if isinstance(file, pathlib.Path) and mode == "w" else real_init(z, file, mode, *a, **k)))
+        if fault in ("EROFS", "read-only-folder"):  # a read-only file system refuses even removing a file that is not there
+            real_unlink = pathlib.Path.unlink
+            m.setattr(pathlib.Path, "unlink", lambda p, missing_ok=False: (
+                (_ for _ in ()).throw(OSError(errno.EROFS, "Read-only file system", str(p)))
+                if not p.exists() else real_unlink(p, missing_ok=missing_ok)))
+        code, out, err = run_cli(["export", run_id, f"--{kind}", target], capsys)
+    with capsys.disabled():
+        print(f"\n{how}: {err.strip()}")
+    one_line_error(code, err, f"--{kind}", str(target))
+    if fault != "parent-is-a-file":
+        assert os_error_text(fault) in err
+    assert sorted(p.name for p in out_dir.iterdir()) == (["file"] if fault == "parent-is-a-file" else []), \
+        list(out_dir.rglob("*"))
+    if fault != "parent-is-a-file":  # the fault is gone: the same command now succeeds
+        code, out, err = run_cli(["export", run_id, f"--{kind}", target], capsys)
+        assert code == 0, err
+        assert target.is_file() if kind == "bundle" else any(target.glob("events.out.tfevents.*"))
+
+
+def os_error_text(fault: str) -> str:
+    return {"ENOSPC": "No space left on device", "EROFS": "Read-only file system",
+            "read-only-folder": "Read-only file system"}[fault]

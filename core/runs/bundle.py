@@ -17,7 +17,9 @@ nothing is left in the store's tmp folder.
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import shutil
 import tempfile
 import zipfile
@@ -49,13 +51,30 @@ class AlreadyStored(BundleError):
 
 def export_bundle(store: RunStore, run_id: str, path: str | Path | BinaryIO) -> None:
     """Write the stored run `run_id` (checked first, weights included) as a .zip to `path`
-    (a file name or a writable binary file)."""
+    (a file name or a writable binary file). A file name is written whole or not at all: the
+    zip goes to a hidden sibling first and is renamed into place; a write that fails (a full
+    disk, a read-only folder) raises its OSError and leaves neither file behind."""
     if store.load(check_run_id(run_id), weights=True) is None:
         raise BundleError(f"run {run_id}: not stored here")
     d = store.run_dir(run_id)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+    if not isinstance(path, (str, Path)):
+        _write_zip(d, path)
+        return
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        _write_zip(d, partial)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a read-only folder refuses even this: keep the first error
+            partial.unlink(missing_ok=True)
+        raise
+
+
+def _write_zip(run_dir: Path, target) -> None:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
         for name in MEMBERS:
-            z.write(d / name, arcname=name)
+            z.write(run_dir / name, arcname=name)
 
 
 def bundle_bytes(store: RunStore, run_id: str) -> bytes:

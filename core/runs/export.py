@@ -19,7 +19,9 @@ centres.
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +49,48 @@ def _histogram_parts(counts: np.ndarray, edges: np.ndarray, kind: str):
 
 def export_tensorboard(result: RunResult, directory: str | Path) -> Path:
     """Write the run's scalars and histograms as one TensorBoard event file in `directory`
-    (created if needed); returns the file's path."""
+    (created if needed); returns the file's path. A write that fails (a full disk, a read-only
+    folder) raises its OSError and leaves no event file behind, nor the folder if this made it,
+    so the same export succeeds once the fault is gone."""
+    directory = Path(directory)
+    made = not directory.exists()
+    before = set(directory.glob("events.out.tfevents.*"))
+    try:
+        with _writer_thread_errors_raised_here():
+            _write_events(result, directory)
+    except BaseException:
+        with contextlib.suppress(OSError):  # keep the first error, whatever the cleanup meets
+            for partial in set(directory.glob("events.out.tfevents.*")) - before:
+                partial.unlink()
+            if made:
+                directory.rmdir()
+        raise
+    written = sorted(set(directory.glob("events.out.tfevents.*")) - before)
+    return written[-1]
+
+
+@contextlib.contextmanager
+def _writer_thread_errors_raised_here():
+    """TensorBoard writes from a thread; an OSError there is raised again by the writer's next
+    call in this thread, so the thread's own report (a traceback on stderr) is left out."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    previous = threading.excepthook
+
+    def hook(args):
+        if not (isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError)):
+            previous(args)
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+def _write_events(result: RunResult, directory: Path) -> None:
     from torch.utils.tensorboard import SummaryWriter  # needs the tensorboard package
 
-    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    before = set(directory.glob("events.out.tfevents.*"))
     steps_per_epoch = int(result.meta.get("steps_per_epoch") or 1)
     writer = SummaryWriter(log_dir=str(directory))
     try:
@@ -71,11 +109,9 @@ def export_tensorboard(result: RunResult, directory: str | Path) -> Path:
             if np.isfinite(row.value):
                 writer.add_scalar(f"{row.stat}/{_tag(names[row.layer])}", float(row.value), int(row.step))
         _write_histograms(writer, result)
-        writer.flush()
+        writer.flush()  # raises the writer thread's error, if any (close does not)
     finally:
         writer.close()
-    written = sorted(set(directory.glob("events.out.tfevents.*")) - before)
-    return written[-1]
 
 
 def _write_histograms(writer, result: RunResult) -> None:
