@@ -119,8 +119,7 @@ def _spectrum_dict(spec) -> dict:
 
 def _probe(args) -> int:
     from .engine.data import prepare_data
-    from .engine.jacobian import jacobian_spectrum
-    from .engine.models import build_model
+    from .engine.jacobian import spectrum_at_init  # checks the cost before it builds the network
     from .engine.probe import probe_at_init
     from .datasets import DATASET_INFO
     from .lab.theory import details, does_not_apply, verdict
@@ -148,7 +147,7 @@ def _probe(args) -> int:
     if args.jacobian:
         x = prepare_data(cfg, "cpu", allow_download=False).x_train[:args.jacobian_batch]
         try:
-            out["jacobian"] = _spectrum_dict(jacobian_spectrum(build_model(cfg, DATASET_INFO[cfg.dataset]), x))
+            out["jacobian"] = _spectrum_dict(spectrum_at_init(cfg, DATASET_INFO[cfg.dataset], x=x))
         except ValueError as exc:  # beyond the library's cost limits: say so, as the app does
             out["jacobian"] = None
             out["jacobian_error"] = " ".join(str(exc).split())

@@ -20,7 +20,7 @@ import streamlit as st
 from core.config import RunConfig
 from core.datasets import DATASET_INFO
 from core.engine.data import DatasetUnavailable, prepare_data
-from core.engine.jacobian import jacobian_spectrum
+from core.engine.jacobian import check_at_init, jacobian_spectrum
 from core.engine.meanfield import applies, config_sigmas, critical_sigma_w2, init_sigma_b2, init_sigma_w2, phase_diagram
 from core.engine.models import build_model
 from core.engine.prediction import GROWTH_BATCH, compare
@@ -50,6 +50,10 @@ def _spectrum(config_json: str, run_id: str | None = None, stamp: float | None =
     network, or of the stored run's final weights; (None, the library's refusal) beyond its limits."""
     cfg = RunConfig.from_dict(json.loads(config_json))
     info = DATASET_INFO[cfg.dataset]
+    try:
+        check_at_init(cfg, info, JACOBIAN_BATCH)  # before the network is built: that alone can take seconds
+    except ValueError as exc:
+        return None, str(exc)
     net = build_model(cfg, info)
     if run_id is not None:
         result = get_store().load(run_id, weights=True)

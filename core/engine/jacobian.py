@@ -18,7 +18,11 @@ The input-output Jacobian is exact (torch.func.jacrev under vmap), in eval mode:
 batch norm with its running statistics. The hidden Jacobian is the exact product above, checked
 against the network's own forward pass, so it refuses a network that is not a plain MLP (batch
 norm, skip connections). Both are bounded in cost: at most MAX_BATCH examples, MAX_INPUT input
-features and MAX_WORK multiply-adds, else a ValueError names the limit.
+features and MAX_WORK multiply-adds, else a ValueError names the limit. The input-output Jacobian
+is bounded in memory too, by the preview's budget (jacobian_memory_bytes against
+core.engine.probe.PROBE_MEMORY_BYTES, never above the active limit): check_at_init(cfg, info,
+batch) says so from the config alone, before a network is built (a link to 3 x 4096 orthogonal
+spent 15-20 s building a network whose spectrum was then out of reach).
 """
 from __future__ import annotations
 
@@ -29,8 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import active_limits
+from ..cost import estimate
 from .meanfield import Propagation, activation_moments
 from .models import Net, build_model
+from .probe import PROBE_MEMORY_BYTES
 
 MAX_BATCH = 64
 MAX_INPUT = 4096
@@ -80,6 +87,56 @@ def _check_work(work: float, what: str) -> None:
                          f"{MAX_WORK:.0e} (use fewer examples, or a narrower or shallower network)")
 
 
+def jacobian_memory_bytes(params: int, activations: int, features: int, classes: int, batch: int) -> int:
+    """Rough peak bytes of the input-output Jacobian of `batch` examples, float32:
+
+        4 (5 P + B (3 A + C A) + 3 B C F)
+
+    P weights, with as much again while they are initialized or loaded and about three times
+    more while vmap runs the backward pass (measured: 127 MB more for 3 x 2048 on 784 inputs,
+    64 examples, whose weights are 40 MB and whose other terms are 26 MiB), A hidden values of one
+    example (units, or feature-map values) of which the forward pass keeps about three each, the
+    backward pass's cotangents, one per output row C and hidden value (jacrev under vmap), and
+    the (B, C, F) Jacobian with its float64 copy for the SVD (two more)."""
+    return 4 * (5 * params + batch * (3 * activations + classes * activations + 3 * classes * features))
+
+
+def _check_memory(needed: int) -> None:
+    budget = min(PROBE_MEMORY_BYTES, active_limits().max_memory_bytes)
+    if needed > budget:
+        raise ValueError(f"the input-output Jacobian would need about {needed / 2**20:,.0f} MiB; at most "
+                         f"{budget / 2**20:,.0f} MiB (the preview's budget, PROBE_MEMORY_BYTES; use fewer "
+                         "examples, or a narrower or shallower network)")
+
+
+def check_at_init(cfg, info, batch: int) -> None:
+    """ValueError, naming the limit, when the input-output Jacobian of cfg's network over `batch`
+    examples is beyond MAX_BATCH, MAX_INPUT, MAX_WORK or the memory budget: from the config
+    alone (core.cost.estimate), before anything is built."""
+    est = estimate(cfg)
+    _check_batch(torch.empty(batch, 0), info.features)
+    _check_memory(jacobian_memory_bytes(est.params, est.activations_per_sample, info.features,
+                                        info.classes, batch))
+    _check_work(float(batch) * info.classes * est.macs_per_sample, "input-output Jacobian")
+
+
+def _hidden_values(net: Net, x: torch.Tensor) -> int:
+    """Hidden values of one example (every activation module's output), by one forward pass."""
+    seen = [0]
+    hooks = [act.register_forward_hook(lambda m, args, out: seen.__setitem__(0, seen[0] + out[0].numel()))
+             for act in net.activations]
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            net(x[:1])
+    finally:
+        net.train(was_training)
+        for h in hooks:
+            h.remove()
+    return seen[0]
+
+
 def input_output_jacobian(net: Net, x: torch.Tensor) -> torch.Tensor:
     """d logits / d input of each example, shaped (batch, classes, features), in eval mode."""
     from torch.func import jacrev, vmap
@@ -90,7 +147,10 @@ def input_output_jacobian(net: Net, x: torch.Tensor) -> torch.Tensor:
     _check_batch(x, features)
     pixels = x.shape[-1] * x.shape[-2] if x.dim() == 4 else 1  # a conv weight is used at every pixel
     weights = sum(m.weight.numel() * (pixels if m.weight.dim() == 4 else 1) for m in net.layers)
-    _check_work(float(x.shape[0]) * net.layers[-1].weight.shape[0] * weights, "input-output Jacobian")
+    classes = net.layers[-1].weight.shape[0]
+    _check_work(float(x.shape[0]) * classes * weights, "input-output Jacobian")
+    params = sum(p.numel() for p in net.parameters())
+    _check_memory(jacobian_memory_bytes(params, _hidden_values(net, x), features, classes, x.shape[0]))
     was_training = net.training
     net.eval()
     try:
@@ -169,6 +229,8 @@ def spectrum_at_init(cfg, info, batch: int = 16, q0: float = 1.0, kind: str = "i
                      x: torch.Tensor | None = None) -> JacobianSpectrum:
     """The spectrum of cfg's freshly initialized network (seeded by cfg.seed) over x, or over
     Gaussian inputs of second moment q0 when x is None."""
+    if kind == "input_output":
+        check_at_init(cfg, info, batch if x is None else x.shape[0])
     if x is None:
         if batch > MAX_BATCH:
             raise ValueError(f"a Jacobian batch of {batch} examples; at most MAX_BATCH = {MAX_BATCH}")
