@@ -187,7 +187,9 @@ def configs_of(cases) -> list[RunConfig]:
 
 def score(store, cases=CASES, on_event=None) -> list[Scored]:
     """Train what is missing (stacked, stored), label every case and score the diagnosis."""
-    get_or_train(store, configs_of(cases), on_event=on_event)
+    missing = [c for c in configs_of(cases) if not store.has(c.run_id)]  # the rest are read once, below
+    if missing:
+        get_or_train(store, missing, on_event=on_event)
     out = []
     for case in cases:
         outcomes, after, evs, after_kinds = [], [], [], []
