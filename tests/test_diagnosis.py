@@ -114,6 +114,13 @@ def test_a_collapsing_signal_under_adam_is_a_warning_while_every_layer_still_mov
     assert {("problem", "signal_collapse"), ("problem", "frozen")} <= kinds
 
 
+def test_a_vanishing_gradient_on_small_weights_under_sgd_says_why_layer_1_still_moves():
+    flow = _flow([1.0] * 3, [0.005, 1, 1, 1])
+    flow.loc[0, "weight_norm"] = 0.05  # layer 1's weights 200x smaller: its steps are as large relative to them
+    found = [f for f in diagnosis._flow_findings(diagnosis.signals_at_init(CFG, flow)) if f.kind == "vanishing"]
+    assert [f.severity for f in found] == ["warning"] and "weights are as much smaller" in found[0].text
+
+
 @pytest.mark.parametrize("scale,frozen", [(0.9, True), (1.1, False)])
 def test_updates_that_cannot_move_the_weights_one_percent_are_frozen(scale, frozen):
     steps = diagnosis.signals_at_init(CFG, _flow([1.0] * 3, [1.0] * 4)).steps

@@ -197,8 +197,9 @@ def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
         text = (f"Gradients reaching layer 1 are {_decades(g)} of those at the last hidden layer "
                 f"{when} ({g:.1e}): vanishing gradients.")
         if severity == "problem" and effective[0] == "ok" and math.isfinite(u):
-            text += (f" But {OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step, so layer 1 still moves "
-                     f"{u:.2g}x as fast as the last hidden layer.")
+            why = (f"{OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step" if adaptive else
+                   "layer 1's weights are as much smaller")  # SGD: the step relative to the weights
+            text += f" But {why}, so layer 1 still moves {u:.2g}x as fast as the last hidden layer (relative to its weights)."
             severity = "warning"
         elif severity == "problem":
             text += " The first layers barely learn."
