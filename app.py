@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from core.config import parse_flag, public_demo as demo_limits_on
+from core.base.config import parse_flag, public_demo as demo_limits_on
 
 # An emoji favicon: Streamlit draws it as an inline SVG, where a :material/...: page icon would
 # be fetched from fonts.gstatic.com (the app must work offline; tests/test_browser.py checks).

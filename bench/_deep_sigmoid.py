@@ -24,8 +24,8 @@ import torch
 import torch.nn as nn
 
 from _common import OUT
-from core.config import RunConfig
-from core.datasets import DatasetInfo
+from core.base.config import RunConfig
+from core.base.datasets import DatasetInfo
 from core.engine.data import DataBundle, DatasetUnavailable, load_raw
 from core.engine.loop import PlainEngine, RunState, train
 from core.engine.models import build_model

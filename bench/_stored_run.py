@@ -12,7 +12,7 @@ STORE_DIR = OUT / "store"
 # Set before the app's modules create their RunStore (they read it at construction).
 os.environ.setdefault("VG_CACHE_DIR", str(STORE_DIR))
 
-from core.config import RunConfig  # noqa: E402
+from core.base.config import RunConfig  # noqa: E402
 from core.runs.runner import get_or_train  # noqa: E402
 from core.runs.store import RunStore  # noqa: E402
 

@@ -26,7 +26,7 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.engine import data as core_data  # noqa: E402
-from core.config import RunConfig  # noqa: E402
+from core.base.config import RunConfig  # noqa: E402
 from core.engine.probe import probe_at_init  # noqa: E402
 from core.views.links import config_to_query  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""How good the time estimate is: core.cost.training_seconds with this machine's measured rates
+"""How good the time estimate is: core.base.cost.training_seconds with this machine's measured rates
 (core.engine.speed) against the measured training time of a handful of configurations.
 
     python bench/estimates.py --reps 3
@@ -16,7 +16,7 @@ import time
 
 from _common import ROOT  # noqa: F401  (puts the project on sys.path)
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.speed import machine_rates
 from core.engine.stacked import train_many
 from core.runs.calibration import estimated_seconds

@@ -18,7 +18,7 @@ import torch
 
 import _common as C
 from _deep_sigmoid import load_workload, make_ours, one_run
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train, train_step
 
 OFF = 1_000_000  # log_every beyond the run's length: only step 0 is logged

@@ -29,7 +29,7 @@ import torch
 
 from _common import interleaved, markdown_table, median, save, start
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.playground import LiveSession, LiveTrainer, PlaygroundHub
 from core.runs.playground_worker import FRAME_SECONDS
 from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image

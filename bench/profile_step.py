@@ -44,7 +44,7 @@ def deep_sigmoid(device, steps: int) -> None:
 
 
 def stacked_sweep(device, steps: int) -> None:
-    from core.config import RunConfig
+    from core.base.config import RunConfig
     from core.engine.stacked import train_many
 
     base = RunConfig(widths=(100,) * 20, activation="selu", init="lecun_normal", standardize=True,

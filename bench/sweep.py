@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 import _common as C
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.data import DatasetUnavailable, load_raw
 from core.engine.stacked import train_many
 from core.engine.loop import train

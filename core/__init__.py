@@ -2,6 +2,6 @@
 
 This package never imports streamlit; the app's pages import it, never the reverse.
 """
-from .config import ConfigError, RunConfig
+from .base.config import ConfigError, RunConfig
 
 __all__ = ["ConfigError", "RunConfig"]

@@ -6,9 +6,9 @@ import streamlit as st
 from core.views import charts
 from core.lab.compare import METHODS, SWEEPABLE, group_by_seed, runs_table, sweep_configs
 from core.lab.presets import MAX_SEEDS, check_seeds
-from core.config import ConfigError
+from core.base.config import ConfigError
 from core.views import bands
-from core.cost import duration
+from core.base.cost import duration
 from core.views.frames import grad_flow_frame
 from core.views.labels import distinct_labels
 from core.views.markup import inert

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from core.config import (ConfigError, Limits, RunConfig, active_limits, config_fields, field_applies,
+from core.base.config import (ConfigError, Limits, RunConfig, active_limits, config_fields, field_applies,
                          field_spec)
 from core.views.links import config_from_query, config_to_query
 from core.views.markup import inert

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.cost import duration, estimate
+from core.base.cost import duration, estimate
 from core.runs.jobs import SubmitError
 from core.views.links import config_to_query
 from core.views.markup import inert

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.lab.scenarios import SCENARIOS
 from core.views.links import config_to_query
 from pages.draw import chart

@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 from core.runs.playground import check_playground
-from core.config import ConfigError
+from core.base.config import ConfigError
 from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image
 from core.views.links import config_to_query
 from core.views.markup import inert

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from core.config import ConfigError, RunConfig, active_limits, config_fields, field_applies, field_spec
-from core.datasets import TOY, dataset_label, is_tabular
+from core.base.config import ConfigError, RunConfig, active_limits, config_fields, field_applies, field_spec
+from core.base.datasets import TOY, dataset_label, is_tabular
 from core.engine.userdata import MAX_BYTES, LABEL_NAMES, UploadError, csv_columns, ingest, uploads_allowed
 from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub, check_playground
 from core.views.markup import inert

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.views import bands, charts
-from core.config import ConfigError
+from core.base.config import ConfigError
 from core.lab.findings import VERDICTS, check_all, correction_text
 from core.lab.presets import MAX_SEEDS, PRESETS, SCALES, resolve, seeds_of, substitutions
 from core.lab.reproduce import plan

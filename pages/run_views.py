@@ -2,7 +2,7 @@
 
 Pages call `show_*` functions with data from core; the charts themselves are core.views.charts.
 Which per-layer statistics a tab draws, and their titles, scales and captions, come from their
-declarations in core.instruments (the `view` of each instrument of the tab's block).
+declarations in core.base.instruments (the `view` of each instrument of the tab's block).
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.data import DatasetUnavailable
 from core.engine.probe import PROBE_BATCH
-from core.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEPS, WEIGHT, Instrument, block
+from core.base.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEPS, WEIGHT, Instrument, block
 from core.lab.diagnosis import Finding, diagnose, diagnose_init
 from core.views.links import config_to_query
 

@@ -6,7 +6,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from core.config import public_demo
+from core.base.config import public_demo
 from core.runs.bundle import AlreadyStored, BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
 from core.views.markup import inert

@@ -12,8 +12,8 @@ import uuid
 
 import streamlit as st
 
-from core.config import RunConfig
-from core.cost import Rates
+from core.base.config import RunConfig
+from core.base.cost import Rates
 from core.runs.jobs import JobQueue
 from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init

@@ -7,7 +7,7 @@ import torch
 
 from core.views import charts
 from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
-from core.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
+from core.base.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
 from core.engine.inits import INIT_TABLE
 from core.engine.probe import PROBE_BATCH
 from pages.draw import chart

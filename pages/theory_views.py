@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.config import RunConfig
-from core.datasets import DATASET_INFO
+from core.base.config import RunConfig
+from core.base.datasets import DATASET_INFO
 from core.engine.data import DatasetUnavailable, prepare_data
 from core.engine.jacobian import check_at_init, jacobian_spectrum
 from core.engine.meanfield import applies, config_sigmas, critical_sigma_w2, init_sigma_b2, init_sigma_w2, phase_diagram

@@ -22,7 +22,7 @@ def isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny():
     """A configuration that trains in well under a second on the 8x8 digits."""
-    from core.config import RunConfig
+    from core.base.config import RunConfig
 
     return RunConfig(dataset="digits", widths=(16, 16), epochs=1, batch_size=64, activation="tanh")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import RunConfig  # noqa: E402
+from core.base.config import RunConfig  # noqa: E402
 from core.runs.runner import get_or_train  # noqa: E402
 from core.runs.store import RunStore, StoreError  # noqa: E402
 from core.engine.loop import train  # noqa: E402

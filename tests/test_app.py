@@ -5,7 +5,7 @@ import pytest
 import streamlit as st
 
 from apptest_helpers import TINY, charts, fresh_app_caches, open_page, texts, wait_for_jobs  # noqa: F401 (autouse fixture)
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.store import RunStore
 from core.engine.loop import train
 from core.views.links import config_from_query, config_to_query

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.store import RunStore
 from core.engine.loop import train
 from core.views.links import config_to_query

@@ -117,7 +117,7 @@ def test_a_bad_ray_address_is_refused_naming_the_flag(isolated_cache):
 
 
 def test_sweep_trains_seeds_stacked_and_prints_intervals_against_the_baseline(isolated_cache):
-    from core.config import RunConfig
+    from core.base.config import RunConfig
     from core.lab.uncertainty import summary
     from core.runs.store import RunStore
 

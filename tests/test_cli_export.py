@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.runs.store import RunStore
 

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.lab.compare import MAX_VALUES, runs_table, sweep_configs
 from core.lab.uncertainty import paired_difference, summary, unpaired_difference
 

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from core.config import ConfigError, RunConfig, config_fields, field_spec
-from core.cost import estimate
+from core.base.config import ConfigError, RunConfig, config_fields, field_spec
+from core.base.cost import estimate
 from core.engine.data import prepare_data
 from core.engine.models import build_model
 
@@ -124,7 +124,7 @@ def test_every_field_has_help_and_a_group():
 
 
 def test_true_and_false_are_parsed_by_one_function(monkeypatch):
-    from core.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, active_limits, parse_flag
+    from core.base.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, active_limits, parse_flag
 
     for raw in ("1", "true", " Yes ", "ON", "y", "t", True, 1, 1.0):
         assert parse_flag(raw) is True, raw
@@ -140,7 +140,7 @@ def test_true_and_false_are_parsed_by_one_function(monkeypatch):
 
 
 def test_every_field_says_which_widget_draws_it():
-    from core.config import WIDGETS, DEFAULT_LIMITS
+    from core.base.config import WIDGETS, DEFAULT_LIMITS
 
     for f in config_fields():
         widget = f.metadata["widget"]
@@ -157,8 +157,8 @@ def test_every_field_says_which_widget_draws_it():
 
 
 def test_one_dataset_catalogue_describes_every_dataset():
-    from core import cost
-    from core.datasets import CATALOGUE, DATASET_INFO, OFFLINE
+    from core.base import cost
+    from core.base.datasets import CATALOGUE, DATASET_INFO, OFFLINE
 
     assert field_spec("dataset").metadata["choices"] == tuple(CATALOGUE)
     assert cost.DATASET_INFO is DATASET_INFO
@@ -166,7 +166,7 @@ def test_one_dataset_catalogue_describes_every_dataset():
         assert entry.name == name and entry.info is DATASET_INFO[name]
         assert entry.label.startswith(name) and entry.description
         assert entry.info.n_train > entry.info.n_val > 0 and entry.info.n_test > 0
-    from core.datasets import TOY
+    from core.base.datasets import TOY
 
     assert OFFLINE == ("mnist-5k", "digits", *TOY)  # the image sets shipped here and the 2-D generators
     assert all(name in field_spec("dataset").metadata["help"] for name in OFFLINE)

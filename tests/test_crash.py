@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock, Timeout
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.runner import get_or_train
 from core.runs.store import RunStore
 

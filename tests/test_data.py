@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import RunConfig
-from core.datasets import DATASET_INFO
+from core.base.config import RunConfig
+from core.base.datasets import DATASET_INFO
 from core.engine import data as data_mod
 from core.engine.data import DatasetUnavailable, load_raw, prepare_data, read_idx
 from datafiles import write_cifar_like, write_idx, write_mnist_like

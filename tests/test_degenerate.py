@@ -10,11 +10,11 @@ import streamlit as st
 
 from apptest_helpers import open_page, texts
 from core.views import bands, charts
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.lab.diagnosis import diagnose
 from core.runs.store import RunStore
 from core.engine.loop import train
-from core.instruments import BARS, INSTRUMENTS
+from core.base.instruments import BARS, INSTRUMENTS
 from core.views.links import config_to_query
 
 CASES = {
@@ -98,7 +98,7 @@ def test_degenerate_runs_render_in_the_app(name, isolated_cache):
 
 
 def test_batch_norm_with_a_single_example_is_refused_up_front():
-    from core.config import ConfigError
+    from core.base.config import ConfigError
 
     with pytest.raises(ConfigError, match="train_subset: batch norm needs at least 2"):
         RunConfig(dataset="digits", train_subset=1, bn="before")

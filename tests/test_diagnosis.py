@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from core.cli import main
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.engine.probe import probe_at_init
 from core.lab import diagnosis

@@ -1,4 +1,4 @@
-"""The one time estimator (core.cost.training_seconds, core.engine.speed, core.runs.calibration)
+"""The one time estimator (core.base.cost.training_seconds, core.engine.speed, core.runs.calibration)
 and the one 'init or final' row (core.engine.result)."""
 import dataclasses
 import math
@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from core.config import RunConfig
-from core.cost import Rates, duration, training_seconds
+from core.base.config import RunConfig
+from core.base.cost import Rates, duration, training_seconds
 from core.engine.result import RunResult, logged_row
 from core.engine.speed import machine_rates
 from core.runs import calibration
@@ -86,7 +86,7 @@ def test_init_or_final_is_one_rule_and_names_the_argument():
 def test_one_disturbed_timing_cannot_move_a_solved_rate_beyond_its_range(monkeypatch):
     """Five timings solve five rates exactly: one run slowed 1000x by other work would make a
     rate absurd; each stays within SOLVED_RANGE of the reference machine's."""
-    from core.cost import REFERENCE_RATES
+    from core.base.cost import REFERENCE_RATES
     from core.engine import speed
 
     calls = {"n": 0}

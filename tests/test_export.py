@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.runs.bundle import BundleError, export_bundle, import_bundle
 from core.runs.export import export_tensorboard

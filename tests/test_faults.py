@@ -31,7 +31,7 @@ def members(tmp_path_factory, tiny_module):
 
 @pytest.fixture(scope="module")
 def tiny_module():
-    from core.config import RunConfig
+    from core.base.config import RunConfig
 
     return RunConfig(dataset="digits", widths=(16, 16), epochs=1, batch_size=64, activation="tanh")
 
@@ -432,7 +432,7 @@ def test_an_npz_of_pickles_or_of_declared_terabytes_is_one_line_before_anything_
                                                                                               capsys, how):
     import resource
 
-    from core.datasets import uploads_dir
+    from core.base.datasets import uploads_dir
     from core.engine.userdata import UploadError, ingest
 
     [(raw, named)] = [(raw, named) for h, raw, named in _npz_faults() if h == how]
@@ -550,8 +550,8 @@ def test_a_jacobian_beyond_the_memory_budget_is_refused_before_a_network_is_buil
     import time
 
     import core.engine.jacobian as jac
-    from core.config import RunConfig
-    from core.datasets import DATASET_INFO
+    from core.base.config import RunConfig
+    from core.base.datasets import DATASET_INFO
     from pages import theory_views
 
     def no_build(*args, **kwargs):

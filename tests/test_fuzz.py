@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.config import ConfigError, RunConfig, active_limits, config_fields, display_name
-from core.cost import estimate, reference_seconds
+from core.base.config import ConfigError, RunConfig, active_limits, config_fields, display_name
+from core.base.cost import estimate, reference_seconds
 from core.views.links import config_from_query, config_to_query
 
 LONG = os.environ.get("VG_LONG_TESTS") == "1"
@@ -169,7 +169,7 @@ def _int_spellings(n: int):
 
 
 def _choice_spellings(name: str, value: str):
-    from core.config.values import _ALIASES
+    from core.base.config.values import _ALIASES
 
     out = [value, value.upper(), f" {value} ", value.title()]
     out += [value.replace("_", "-")] if name != "dataset" else [value.replace("-", "_")]

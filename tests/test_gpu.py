@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import PlainEngine, RunState, train, train_step
 from core.engine.models import build_model
 from core.engine.data import prepare_data

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from apptest_helpers import TINY, fresh_app_caches, open_page, texts  # noqa: F401 (autouse fixture)
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.runs.store import RunStore
 from core.views.links import config_from_query

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from core.config import RunConfig
-from core.datasets import DATASET_INFO
+from core.base.config import RunConfig
+from core.base.datasets import DATASET_INFO
 from core.engine.meanfield import config_sigmas, init_sigma_w2
 from core.engine.models import build_model
 

@@ -1,4 +1,4 @@
-"""The per-layer instruments, declared once in core.instruments, drive the stored columns, the
+"""The per-layer instruments, declared once in core.base.instruments, drive the stored columns, the
 run views and the diagnosis thresholds."""
 import pandas as pd
 import pyarrow as pa
@@ -6,10 +6,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_helpers import charts, fresh_app_caches, open_page, texts  # noqa: F401 (autouse fixture)
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.engine.stats import ACT_STATS, GRAD_STATS, WEIGHT_STATS
-from core.instruments import (ACTIVATION, BARS, BLOCKS, GRADIENT, INSTRUMENT_LIST, INSTRUMENTS, NOISY_GRADIENT,
+from core.base.instruments import (ACTIVATION, BARS, BLOCKS, GRADIENT, INSTRUMENT_LIST, INSTRUMENTS, NOISY_GRADIENT,
                               STEPS, WEIGHT, Healthy, block_stats, instrument)
 from core.lab import diagnosis
 from core.runs.store import RunStore
@@ -82,7 +82,7 @@ def test_the_run_view_draws_the_declared_instruments_with_their_captions(isolate
 # replaced by one that fails, so the view must take the layer names from the job.
 LIVE_JOB = """
 import pages.run_views as views
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.jobs import RUNNING, Job
 
 

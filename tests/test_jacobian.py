@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import RunConfig
-from core.datasets import DatasetInfo
+from core.base.config import RunConfig
+from core.base.datasets import DatasetInfo
 from core.engine import jacobian as jac
 from core.engine import meanfield as mf
 from core.engine.models import build_model

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.jobs import CANCELLED, DONE, FAILED, RUNNING, Job, JobQueue
 from core.runs.store import RunStore
 

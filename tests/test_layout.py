@@ -3,9 +3,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Each layer may import only the layers listed for it (and itself); the top of core/ (config,
-# datasets, cost, instruments) is the shared base every layer may use.
-BASE = {"config", "datasets", "cost", "instruments"}
+# Each layer is a folder of core/ and may import only the layers listed for it (and itself);
+# core/base/ (config, datasets, cost, instruments) is the shared base every layer may use.
+LAYERS = ("base", "engine", "runs", "views", "lab", "cli")
 MAY_IMPORT = {
     "base": {"base"},
     "engine": {"base", "engine"},
@@ -26,11 +26,9 @@ def _layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "base"  # the package itself
-    if parts[1] in ("engine", "runs", "views", "lab"):
+    if parts[1] in LAYERS:
         return parts[1]
-    if parts[1] in BASE:
-        return "base"
-    return "cli"  # cli, __main__ and their helpers sit on top
+    return "cli"  # __main__ sits on top
 
 
 def _imports(path: Path) -> set[str]:
@@ -89,6 +87,14 @@ def test_no_import_cycle_inside_core():
     for m in sorted(edges):
         if m not in state:
             visit(m, [])
+
+
+def test_core_root_holds_only_the_package_files():
+    """Every module lives in the folder of its layer; core/ itself only names the package."""
+    root = sorted(p.name for p in (ROOT / "core").glob("*.py"))
+    folders = sorted(p.name for p in (ROOT / "core").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert root == ["__init__.py", "__main__.py"]
+    assert folders == sorted(LAYERS)
 
 
 def test_no_module_of_core_or_pages_is_much_above_400_lines():

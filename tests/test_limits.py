@@ -2,9 +2,9 @@
 estimator, evaluation memory, and the preview a link computes without a click."""
 import pytest
 
-from core import cost
-from core.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, ConfigError, RunConfig
-from core.cost import estimate, reference_seconds
+from core.base import cost
+from core.base.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, ConfigError, RunConfig
+from core.base.cost import estimate, reference_seconds
 
 # The biggest VGG a public-demo link can ask for on mnist-5k (a few images, one epoch).
 DEMO_VGG = dict(arch="vgg", vgg_filters=64, vgg_blocks=8, vgg_stages=3, dataset="mnist-5k", batch_size=8,
@@ -142,7 +142,7 @@ def test_a_stored_run_is_read_without_the_bounds_on_what_its_training_cost():
     """The store checks a stored config against STORED_LIMITS: a later, stricter estimate of the
     statistics it keeps (or of its time) must not make it look damaged and be deleted; what the
     run is (its size, memory) stays bounded."""
-    from core.config import DEFAULT_LIMITS, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
+    from core.base.config import DEFAULT_LIMITS, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 
     spec = dict(dataset="digits", widths=(16,) * 64, log_every=1, epochs=150, batch_size=32)
     with limits_in_force(DEFAULT_LIMITS):

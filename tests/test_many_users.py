@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 
 from apptest_helpers import open_page, texts, wait_for_jobs
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.views.links import config_to_query
 
 # A few seconds of training: long enough for eight sessions to click while it is queued/running.

@@ -15,8 +15,8 @@ import pytest
 import torch
 from scipy import integrate, optimize
 
-from core.config import RunConfig
-from core.datasets import DatasetInfo
+from core.base.config import RunConfig
+from core.base.datasets import DatasetInfo
 from core.engine import meanfield as mf
 from core.engine.activations import ACTIVATION_SPECS
 from core.engine.jacobian import gaussian_inputs, hidden_preactivations

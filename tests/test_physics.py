@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.probe import probe_at_init
 from core.engine.result import gradient_ratio
 from core.engine.loop import train

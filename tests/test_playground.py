@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
+from core.base.config import ConfigError, RunConfig
 from core.runs import playground as pg
 from core.runs.playground import LiveSession, LiveTrainer, PlaygroundHub, check_playground
 from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image

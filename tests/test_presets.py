@@ -1,5 +1,5 @@
 """Presets of the source documents' experiments and their reproduction (core.lab.presets, core.lab.reproduce,
-core.lab.metrics, core.lab.tables, core.views.frames, core.report)."""
+core.lab.metrics, core.lab.tables, core.views.frames, core.cli.report)."""
 import dataclasses
 import json
 import os
@@ -13,7 +13,7 @@ import pytest
 from core import cli, report
 from core.lab import metrics, reproduce, tables
 from core.views import bands, charts, frames
-from core.config import ConfigError, RunConfig
+from core.base.config import ConfigError, RunConfig
 from core.lab.presets import PRESETS, SCALES, Cell, get_preset, resolve, substitutions
 from core.engine.result import RunResult
 from core.engine.loop import train

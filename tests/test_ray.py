@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 ray = pytest.importorskip("ray", reason="Ray is part of requirements-dev.txt")
 
-from core.config import RunConfig  # noqa: E402
+from core.base.config import RunConfig  # noqa: E402
 from core.engine.stacked import train_many  # noqa: E402
 from core.runs import ray_executor  # noqa: E402
 from core.runs.jobs import CANCELLED, DONE, FAILED, JobQueue  # noqa: E402

@@ -2,7 +2,7 @@
 diagnosis shows 'healthy' beside a problem about the same signal."""
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.lab.diagnosis import DIVERGES, diagnose
 from core.lab.scenarios import SCENARIOS, SCENARIOS_BY_KEY

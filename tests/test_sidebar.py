@@ -4,8 +4,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Widget
 
-from core.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, RunConfig, config_fields
-from core.datasets import DATASETS, dataset_label
+from core.base.config import DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, RunConfig, config_fields
+from core.base.datasets import DATASETS, dataset_label
 from core.views.links import config_to_query
 from pages.config_ui import widget_key
 

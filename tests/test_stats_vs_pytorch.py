@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.data import prepare_data
 from core.engine.inits import expected_variance, fans, init_weight_, receptive_field_of
 from core.engine.models import build_model

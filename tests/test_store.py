@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.config import ConfigError, RunConfig
+from core.base.config import ConfigError, RunConfig
 from core.runs.runner import get_or_train
 from core.runs.store import CorruptRun, RunStore, StoreError, check_run_id
 from core.engine.loop import train

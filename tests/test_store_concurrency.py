@@ -3,7 +3,7 @@ import dataclasses
 import random
 import threading
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.store import RunStore
 from core.engine.loop import train
 

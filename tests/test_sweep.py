@@ -6,7 +6,7 @@ import torch
 
 import core.engine.exact as exact
 import core.engine.stacked as sweep
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.runs.store import RunStore
 from core.engine.stacked import plan_stacks, stack_key, train_many
 from core.runs.runner import get_or_train

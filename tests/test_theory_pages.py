@@ -43,7 +43,7 @@ def test_theory_page_phase_map_sliders_and_isometry():
 def test_explore_shows_the_jacobian_spectrum_of_a_stored_run_from_its_final_weights(isolated_cache):
     """After training, the spectrum comes from the stored weights: the caption's mean squared
     singular value is the one core.engine.jacobian computes from them, not the fresh network's."""
-    from core.datasets import DATASET_INFO
+    from core.base.datasets import DATASET_INFO
     from core.engine.data import prepare_data
     from core.engine.jacobian import jacobian_spectrum
     from core.engine.loop import train

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
-from core.datasets import DATASET_INFO, TOY
+from core.base.config import ConfigError, RunConfig
+from core.base.datasets import DATASET_INFO, TOY
 from core.engine.data import prepare_data
 from core.engine.toydata import GENERATORS, N_POINTS, generate
 

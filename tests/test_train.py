@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.data import augment_batch
 from core.engine.loop import batch_bounds, train
 
@@ -82,7 +82,7 @@ def test_architectures_and_options_train(kw):
 
 def test_vgg_works_on_three_channel_32x32_images():
     from core.engine.models import build_model
-    from core.datasets import DATASET_INFO
+    from core.base.datasets import DATASET_INFO
 
     cfg = RunConfig(arch="vgg", dataset="cifar100", vgg_blocks=1, vgg_filters=8, epochs=1)
     net = build_model(cfg, DATASET_INFO["cifar100"])

@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.config import ConfigError, RunConfig
-from core.datasets import DATASET_INFO, dataset_label, is_upload, uploads_dir
+from core.base.config import ConfigError, RunConfig
+from core.base.datasets import DATASET_INFO, dataset_label, is_upload, uploads_dir
 from core.engine import userdata
 from core.engine.data import prepare_data
 from core.engine.userdata import UploadError, csv_columns, ingest, load_upload

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import RunConfig
+from core.base.config import RunConfig
 from core.engine.loop import train
 from core.views import charts, curves, histograms as hv
 from core.views.progress import RateTracker, batch_note, progress_text, runs_trained_text

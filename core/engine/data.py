@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..datasets import DATASET_INFO, DatasetInfo, is_tabular
+from ..base.datasets import DATASET_INFO, DatasetInfo, is_tabular
 from .splits import DataBundle, split_indices  # noqa: F401  (imported from here by callers)
 from .tabular import prepare_tabular
 

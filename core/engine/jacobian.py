@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import active_limits
-from ..cost import estimate
+from ..base.config import active_limits
+from ..base.cost import estimate
 from .meanfield import Propagation, activation_moments
 from .models import Net, build_model
 from .probe import PROBE_MEMORY_BYTES
@@ -112,7 +112,7 @@ def _check_memory(needed: int) -> None:
 def check_at_init(cfg, info, batch: int) -> None:
     """ValueError, naming the limit, when the input-output Jacobian of cfg's network over `batch`
     examples is beyond MAX_BATCH, MAX_INPUT, MAX_WORK or the memory budget: from the config
-    alone (core.cost.estimate), before anything is built."""
+    alone (core.base.cost.estimate), before anything is built."""
     est = estimate(cfg)
     _check_batch(torch.empty(batch, 0), info.features)
     _check_memory(jacobian_memory_bytes(est.params, est.activations_per_sample, info.features,

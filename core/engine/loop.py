@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 from .data import DataBundle, augment_batch, prepare_data
 from .models import build_model
 from .noise import GradientNoise

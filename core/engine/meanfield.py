@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from numpy.polynomial.legendre import leggauss
 
-from ..datasets import DATASET_INFO
+from ..base.datasets import DATASET_INFO
 from .activations import ACTIVATION_SPECS
 from .inits import expected_variance
 

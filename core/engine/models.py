@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .activations import build_activation
-from ..datasets import DatasetInfo
+from ..base.datasets import DatasetInfo
 from .inits import init_bias_, init_weight_
 
 

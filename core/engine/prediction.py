@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..datasets import DATASET_INFO
+from ..base.datasets import DATASET_INFO
 from .data import prepare_data
 from .jacobian import JacobianSpectrum, gaussian_inputs, jacobian_spectrum
 from .meanfield import Propagation, activation_moments, applies, config_sigmas, theory_for_config

@@ -14,8 +14,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig, active_limits
-from ..cost import batch_that_fits, estimate
+from ..base.config import RunConfig, active_limits
+from ..base.cost import batch_that_fits, estimate
 from .data import DatasetUnavailable, prepare_data
 from .models import build_model
 from .stats import ACT_STATS, GRAD_STATS, LayerStatsRecorder

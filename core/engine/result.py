@@ -6,7 +6,7 @@ returns, what the store saves and loads, and what the CLI and the app render.
 Tables:
 - epochs: epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc, lr, noise_std, seconds
 - steps: step, epoch, loss (the training loss of every mini-batch)
-- layer_stats: step, epoch, layer, stat, value (long format; see core.stats for the stat names)
+- layer_stats: step, epoch, layer, stat, value (long format; see core.base.instruments for the stat names)
 - layers: layer, name, kind, fan_in, fan_out, params
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 
 
 

@@ -1,7 +1,7 @@
-"""How fast this machine trains: the rates of core.cost.training_seconds, measured once per
+"""How fast this machine trains: the rates of core.base.cost.training_seconds, measured once per
 process and device.
 
-    rates = machine_rates("cpu")     # core.cost.Rates; about 0.4 s the first time (idle 2-core CPU), then cached
+    rates = machine_rates("cpu")     # core.base.cost.Rates; about 0.4 s the first time (idle 2-core CPU), then cached
 
 Two products are timed (20 ms each): a matrix product and a 3x3 convolution's forward and
 backward, for seconds per multiply-accumulate. The other rates (per activation value, weight
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
-from ..cost import REFERENCE_RATES, Rates, training_seconds
-from ..datasets import DATASET_INFO, DatasetInfo
+from ..base.config import RunConfig
+from ..base.cost import REFERENCE_RATES, Rates, training_seconds
+from ..base.datasets import DATASET_INFO, DatasetInfo
 from .data import DataBundle
 from .loop import train
 
@@ -32,7 +32,7 @@ REPEATS = 5
 FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
 # Five timings solve five rates exactly, so one timing disturbed by other work can move a rate by
 # orders of magnitude (a 17-hour estimate for a 15-minute preset was seen): each solved rate
-# stays within this factor of core.cost.REFERENCE_RATES, and the stored runs rescale the rest.
+# stays within this factor of core.base.cost.REFERENCE_RATES, and the stored runs rescale the rest.
 SOLVED_RANGE = 30.0
 SOLVED = ("element", "layer_step", "step", "logged_layer", "run")
 # (hidden widths, batch, steps, statistics at every step): one step; 16 steps; deeper; logging

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..datasets import DatasetInfo
+from ..base.datasets import DatasetInfo
 
 
 @dataclass

@@ -29,8 +29,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig, active_limits
-from ..cost import estimate
+from ..base.config import RunConfig, active_limits
+from ..base.cost import estimate
 from .activations import build_activation
 from .data import DataBundle, prepare_data
 from .exact import Stack, StackedLinear, Unstack, activation_stacks, realign, stacked_empty

@@ -10,7 +10,7 @@ every `log_every` steps it records, per weight layer (input to output):
   maximum), dead fraction (ReLU units that output 0 for every example of the batch);
 - histograms: weight gradients on fixed log10|g| bins, activations on fixed linear bins.
 
-Names, blocks and order of the statistics are declared once in core.instruments; the
+Names, blocks and order of the statistics are declared once in core.base.instruments; the
 summarizers here compute each block's columns in that order.
 
 Everything is computed with tensor ops on the training device; only the finished numbers of
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block, block_stats
+from ..base.instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block, block_stats
 from .activations import ACTIVATION_SPECS
 
 # log10|g| bin edges: 0.25 decades from 1e-12 to 1e2.
@@ -41,7 +41,7 @@ GRAD_EDGES = np.linspace(-12.0, 2.0, 57)
 # Histogram columns: exact zeros, below 1e-12, the 56 bins, above 1e2, NaN/inf.
 GRAD_COLUMNS = ["zero", "below"] + [f"{lo:.2f}" for lo in GRAD_EDGES[:-1]] + ["above", "nonfinite"]
 ACT_BINS = 40
-# The stored stat names of each block, in column order: declared once in core.instruments.
+# The stored stat names of each block, in column order: declared once in core.base.instruments.
 BLOCK_STATS = {name: block_stats(name) for name in BLOCKS}
 GRAD_STATS = BLOCK_STATS[GRADIENT]  # grad_norm, grad_mean_abs, grad_max_abs, grad_std
 ACT_STATS = BLOCK_STATS[ACTIVATION]  # act_mean, act_std, act_saturation, act_dead
@@ -368,7 +368,7 @@ class LayerStatsRecorder:
         self._logged = [entry for entry in self._logged if entry[0] <= step]
 
     def table(self) -> pd.DataFrame:
-        """The long table: per logged step, the blocks in core.instruments' order (gradient
+        """The long table: per logged step, the blocks in core.base.instruments' order (gradient
         stats, true then noisy, weight stats, activation stats); layer-major within each block."""
         # Empty first entries: with nothing logged the table is empty, with the same dtypes.
         steps, epochs, layers, values = ([np.zeros(0, dt)] for dt in (np.int64,) * 3 + (np.float64,))

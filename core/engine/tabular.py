@@ -15,7 +15,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..datasets import DATASET_INFO, TOY, DatasetInfo
+from ..base.datasets import DATASET_INFO, TOY, DatasetInfo
 from .splits import DataBundle, split_indices
 
 _cache: "OrderedDict[tuple, object]" = OrderedDict()

@@ -11,7 +11,7 @@ without pickles. Labels may be numbers or words: their distinct values, sorted, 
 of classes, examples per class) and a bad file raises UploadError naming what is wrong.
 
 The validated arrays are kept as uploads_dir()/<hash>.npz (plain arrays) next to <hash>.json
-(core.datasets reads its DatasetInfo), so the dataset value "upload:<hash>" -- and with it the
+(core.base.datasets reads its DatasetInfo), so the dataset value "upload:<hash>" -- and with it the
 run id -- names exactly these numbers, whatever file they came from. At most MAX_UPLOADS are
 kept; the least recently used go first.
 """
@@ -29,8 +29,8 @@ import zipfile
 
 import numpy as np
 
-from ..config import public_demo
-from ..datasets import UPLOAD_PREFIX, DatasetInfo, is_upload, upload_meta, uploads_dir
+from ..base.config import public_demo
+from ..base.datasets import UPLOAD_PREFIX, DatasetInfo, is_upload, upload_meta, uploads_dir
 from .npzheaders import NpzRefused, npz_headers
 
 MAX_BYTES = 5 * 2**20  # the file as uploaded
@@ -50,7 +50,7 @@ class UploadError(ValueError):
 
 
 def uploads_allowed() -> bool:
-    """Uploads are off in a public demo (core.config.public_demo())."""
+    """Uploads are off in a public demo (core.base.config.public_demo())."""
     return not public_demo()
 
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import RunConfig
-from ..datasets import DATASET_INFO
+from ..base.config import RunConfig
+from ..base.datasets import DATASET_INFO
 from ..engine.models import build_model
 from ..engine.probe import probe_at_init
 from ..runs.runner import get_or_train

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..config import STORED_LIMITS, ConfigError, RunConfig, config_fields, limits_in_force
+from ..base.config import STORED_LIMITS, ConfigError, RunConfig, config_fields, limits_in_force
 from .presets import check_seeds
 from .uncertainty import DIFF_METHOD, MEAN_METHOD, UNPAIRED_METHOD, paired_difference, summary, unpaired_difference
 

@@ -23,7 +23,7 @@ Every finding reads named, scale-aware quantities (core.lab.signals) and carries
 - healthy: none of the above about the gradient flow.
 
 A claim of vanishing or exploding needs two hidden layers. Thresholds are rules of thumb:
-the gradient ratio's is declared with its instrument in core.instruments, the others below.
+the gradient ratio's is declared with its instrument in core.base.instruments, the others below.
 docs/DIAGNOSIS.md scores the findings against what training actually did on a labelled battery
 of networks (core.lab.battery). A remedy is only offered when it changes the configuration,
 the changed configuration is valid, and it addresses the cause.
@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..config import RunConfig
-from ..datasets import DATASET_INFO
-from ..instruments import INSTRUMENTS, Healthy
+from ..base.config import RunConfig
+from ..base.datasets import DATASET_INFO
+from ..base.instruments import INSTRUMENTS, Healthy
 from .remedies import (BATCH_NORM, RELU_HE, Remedy, _exploding_fixes, _lower_lr, _remedies, _scale_fixes,
                        _use_init, _vanishing_fixes)
 from .signals import ADAPTIVE_EPS, OPTIMIZER_NAMES, Signals, signals_at_init, signals_of_run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import ConfigError, RunConfig
+from ..base.config import ConfigError, RunConfig
 from ..engine.activations import ACTIVATION_SPECS
 
 _FAMILY_INIT = {"glorot": "glorot_uniform", "he": "he_normal", "lecun": "lecun_normal"}

@@ -10,7 +10,7 @@
 
 Every run goes through the run store, so nothing is trained twice and an interrupted
 reproduction resumes where it stopped. The metrics are core.lab.metrics, the tables
-core.lab.tables, the report of `python -m core reproduce` core.report.
+core.lab.tables, the report of `python -m core reproduce` core.cli.report.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from ..cost import Rates
+from ..base.cost import Rates
 from ..engine.result import RunResult
 from ..runs.calibration import calibrated_rates, device_of, estimated_seconds
 from ..engine.stacked import train_many

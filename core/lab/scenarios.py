@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import RunConfig
-from ..cost import estimate
+from ..base.config import RunConfig
+from ..base.cost import estimate
 from ..engine.result import finite_or_none
 
 # eps of the adaptive optimizers, as core.engine.loop.make_optimizer builds them

@@ -1,4 +1,4 @@
-"""How long runs will take here: core.cost's time model, with this machine's measured rates
+"""How long runs will take here: core.base.cost's time model, with this machine's measured rates
 rescaled by the runs already stored.
 
     rates = calibrated_rates(store)              # machine_rates(device) x median(measured / predicted)
@@ -14,8 +14,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from ..config import ConfigError, RunConfig
-from ..cost import Rates, estimate, training_seconds
+from ..base.config import ConfigError, RunConfig
+from ..base.cost import Rates, estimate, training_seconds
 from ..engine.loop import auto_log_every, resolve_device
 from ..engine.speed import machine_rates
 from ..engine.stacked import plan_stacks

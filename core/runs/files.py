@@ -12,11 +12,11 @@ import json
 import re
 from pathlib import Path
 
-from ..config import FORMAT_VERSION
-from ..cost import ACT_HIST_COLUMNS, GRAD_HIST_COLUMNS
-from ..datasets import DATASET_INFO
+from ..base.config import FORMAT_VERSION
+from ..base.cost import ACT_HIST_COLUMNS, GRAD_HIST_COLUMNS
+from ..base.datasets import DATASET_INFO
 from ..engine.userdata import MAX_ROWS as MAX_UPLOAD_ROWS
-from ..instruments import INSTRUMENTS
+from ..base.instruments import INSTRUMENTS
 
 RUN_ID = re.compile(r"[0-9a-f]{16}")  # always fullmatch: `$` would accept a trailing newline
 TABLES = ("epochs", "steps", "layer_stats", "layers")

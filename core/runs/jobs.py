@@ -27,8 +27,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..config import RunConfig, active_limits
-from ..cost import estimate
+from ..base.config import RunConfig, active_limits
+from ..base.cost import estimate
 from ..engine.loop import resolve_device
 from .workers import LocalWorker, RayWorker
 from .store import RunStore

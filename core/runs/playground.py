@@ -29,7 +29,7 @@ import os
 import threading
 import time
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 from .playground_worker import (GRID, MAX_BATCH, MAX_DEPTH, MAX_RUN_SECONDS, MAX_STEPS, MAX_WIDTH,  # noqa: F401
                                 NEURONS, Frame, LiveTrainer, check_playground, worker_main)
 

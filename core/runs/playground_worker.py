@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..config import ConfigError, RunConfig
-from ..datasets import is_tabular
+from ..base.config import ConfigError, RunConfig
+from ..base.datasets import is_tabular
 from ..engine.data import prepare_data
 from ..engine.loop import PlainEngine, RunState, batch_bounds, evaluate, train_step
 from ..engine.models import build_model

@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 from ..engine.result import RunResult
 from ..engine.stacked import plan_stacks
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Callable
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 from ..engine.result import RunResult
 from ..engine.stacked import train_many
 from .store import RunStore

@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from filelock import FileLock
 
-from ..config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
+from ..base.config import FORMAT_VERSION, STORED_LIMITS, ConfigError, RunConfig, limits_in_force
 from ..engine.result import RunResult, finite_or_none
 from .files import (RUN_ID, TABLES, CorruptRun, StoreError, check_histograms, check_manifest, check_meta,  # noqa: F401
                     check_run_id, check_tables, read_histograms, read_json_object, read_tables, sha256_of)

@@ -7,7 +7,7 @@ worker) died, which fails the jobs but not the queue.
 from __future__ import annotations
 
 import multiprocessing as mp
-from ..config import RunConfig
+from ..base.config import RunConfig
 from .runner import get_or_train
 from .store import RunStore
 

@@ -4,7 +4,7 @@ Every chart drops non-finite values before plotting (a diverged run still render
 scales where magnitudes span orders, and colours layers and runs consistently: layers on the
 viridis scale from input (dark) to output (light), runs on tableau10 in the order given. A
 per-layer statistic is drawn with the title, scale and format of its declaration in
-core.instruments.
+core.base.instruments.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.stats import GRAD_COLUMNS
-from ..instruments import Instrument, instrument
+from ..base.instruments import Instrument, instrument
 from .histograms import histogram_heatmap
 from .style import (HEIGHT, LAYER_SCHEME, LOG_LABELS, RUN_SCHEME, finite as _finite, log_axis,
                     series_height as _series_height, series_legend as _series_legend)
@@ -100,7 +100,7 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_
 
 
 def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) -> alt.Chart:
-    """One statistic over training steps, one line per layer (title and scale: core.instruments)."""
+    """One statistic over training steps, one line per layer (title and scale: core.base.instruments)."""
     ins = instrument(stat)
     df = layer_stats[layer_stats["stat"] == stat].merge(layers[["layer", "name"]], on="layer")
     df = _finite(df, "value", positive=ins.log)
@@ -148,7 +148,7 @@ def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
 
 
 def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
-    """One bar per layer (df: layer, name, value) of `stat` (title and scale: core.instruments)."""
+    """One bar per layer (df: layer, name, value) of `stat` (title and scale: core.base.instruments)."""
     ins = instrument(stat)
     order = df.sort_values("layer")["name"].tolist()
     data = _finite(df, "value", positive=ins.log)

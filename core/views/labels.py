@@ -8,7 +8,7 @@ Runs whose configs differ in nothing shown get their run id appended, so labels 
 """
 from __future__ import annotations
 
-from ..config import RunConfig
+from ..base.config import RunConfig
 
 _SKIP = {"format_version"}
 

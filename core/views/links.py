@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from ..config import RunConfig, config_fields
+from ..base.config import RunConfig, config_fields
 
 MAX_VALUE_LENGTH = 2000
 

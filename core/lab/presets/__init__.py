@@ -12,7 +12,7 @@ core.lab.tables; this package is data only.
 """
 from __future__ import annotations
 
-from ...config import ConfigError
+from ...base.config import ConfigError
 from .base import (MAX_SEEDS, SCALES, Cell, Preset, check_scale, check_seeds,  # noqa: F401
                    dataset_available, fit_config, make_cell, resolve, seeds_of, substitutions)
 from .gna import GNA_BN

@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ...config import ConfigError, RunConfig, active_limits
+from ...base.config import ConfigError, RunConfig, active_limits
 
 SCALES = ("quick", "standard", "full")
 

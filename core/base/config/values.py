@@ -1,11 +1,11 @@
-"""Values of the configuration: parsing, limits and checks, for core.config's fields.
+"""Values of the configuration: parsing, limits and checks, for core.base.config's fields.
 
     coerce(field, "0.1")          # a URL's or the CLI's text as the field's type, or ConfigError
     parse_flag("yes")             # True: the one reading of true/false text (fields, env, secrets)
     active_limits()               # DEFAULT_LIMITS, or PUBLIC_DEMO_LIMITS when VG_PUBLIC_DEMO is true
 
 Everything here reads a field's metadata (choices, lo, hi, limit, applies) and knows nothing
-of RunConfig itself, so core.config can build the dataclass on top of it.
+of RunConfig itself, so core.base.config can build the dataclass on top of it.
 """
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ class Limits:
     # the network's size (batch_size 1 on 3,600 images for 50 epochs is 180,000 steps).
     max_steps: int = 1_000_000
     # Numbers the statistics keep: logged steps x weight layers x (stat columns + histogram
-    # bins), each about core.cost.LOG_BYTES_PER_VALUE bytes in memory while training.
+    # bins), each about core.base.cost.LOG_BYTES_PER_VALUE bytes in memory while training.
     max_logged_values: int = 50_000_000
-    # Wall time of the run by core.cost.training_seconds at core.cost.REFERENCE_RATES (a
+    # Wall time of the run by core.base.cost.training_seconds at core.base.cost.REFERENCE_RATES (a
     # 2-core CPU): products, activation values, per-step and per-logged-step overhead and
     # the evaluations of every epoch.
     max_seconds: float = 86_400.0
@@ -311,7 +311,7 @@ def check_limits(cfg, limits: Limits) -> None:
          f"{limits.max_logged_values:,} allowed (raise log_every, or 0 = automatic)"),
         (seconds, limits.max_seconds, "epochs",
          f"this run would take about {duration(seconds)} on the reference 2-core CPU (the pages' "
-         f"time model, core.cost.training_seconds, at core.cost.REFERENCE_RATES); at most "
+         f"time model, core.base.cost.training_seconds, at core.base.cost.REFERENCE_RATES); at most "
          f"{duration(limits.max_seconds)} allowed (lower epochs, train_subset or the network size)"),
     ]
     for cost, bound, field, message in bounds:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cli_common import CliError
+from .common import CliError
 
 
 def add_export_parsers(sub) -> None:
@@ -36,7 +36,7 @@ def add_export_parsers(sub) -> None:
 
 
 def _checked_id(run_id: str) -> str:
-    from .runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
+    from ..runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
 
     try:
         return check_run_id(run_id)
@@ -87,9 +87,9 @@ def _export(args) -> int:
     tb = _tensorboard_dir(args.tensorboard) if args.tensorboard is not None else None
     zf = _bundle_file(args.bundle, args.force) if args.bundle is not None else None
     _checked_id(args.run_id)
-    from .runs.bundle import BundleError, export_bundle  # torch: seconds, after the flags were checked
-    from .runs.export import export_tensorboard
-    from .runs.store import RunStore
+    from ..runs.bundle import BundleError, export_bundle  # torch: seconds, after the flags were checked
+    from ..runs.export import export_tensorboard
+    from ..runs.store import RunStore
 
     store = RunStore()
     result = _stored(store, args.run_id)
@@ -111,8 +111,8 @@ def _export(args) -> int:
 
 
 def _import(args) -> int:
-    from .runs.bundle import AlreadyStored, BundleError, import_bundle
-    from .runs.store import RunStore
+    from ..runs.bundle import AlreadyStored, BundleError, import_bundle
+    from ..runs.store import RunStore
 
     f = Path(args.file)
     if not f.is_file():

@@ -1,7 +1,7 @@
 """The per-layer instruments of a run, each declared once: name, title, unit, scale, caption,
 healthy range and block.
 
-    from core.instruments import ACTIVATION, INSTRUMENTS, block_stats
+    from core.base.instruments import ACTIVATION, INSTRUMENTS, block_stats
     INSTRUMENTS["update_ratio"].title           # '||ΔW|| / ||W|| per step'
     INSTRUMENTS["act_dead"].healthy.verdict(0.5)  # ('warning', 'high')
     block_stats(ACTIVATION)                     # ('act_mean', 'act_std', 'act_saturation', 'act_dead')

@@ -14,14 +14,14 @@ import math
 
 import pandas as pd
 
-from .cost import duration
-from .lab.findings import VERDICTS, correction_text
-from .lab.metrics import column_name
-from .lab.presets import substitutions
-from .lab.reproduce import Reproduction
-from .lab.tables import display_table
-from .lab.uncertainty import DIFF_METHOD, MEAN_METHOD
-from .lab.verdicts import VERDICT_RULE
+from ..base.cost import duration
+from ..lab.findings import VERDICTS, correction_text
+from ..lab.metrics import column_name
+from ..lab.presets import substitutions
+from ..lab.reproduce import Reproduction
+from ..lab.tables import display_table
+from ..lab.uncertainty import DIFF_METHOD, MEAN_METHOD
+from ..lab.verdicts import VERDICT_RULE
 
 THREADS_NOTE = ("Runs that differ only in seed, initialization or optimizer settings train together "
                 "as one stacked model; each run's results are bit-identical to training it alone at a "

@@ -16,8 +16,8 @@ import json
 import math
 import sys
 
-from .cli_common import CliError, _Parser, _add_config_flags, config_from_args, print_findings  # noqa: F401 (shared)
-from .config import ConfigError
+from .common import CliError, _Parser, _add_config_flags, config_from_args, print_findings  # noqa: F401 (shared)
+from ..base.config import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--json", action="store_true")
     _add_reproduce_parser(sub)
     _add_sweep_parser(sub)
-    from .cli_theory import add_theory_parsers  # theory, probe: predictions before training
+    from .theory import add_theory_parsers  # theory, probe: predictions before training
 
     add_theory_parsers(sub)
-    from .cli_export import add_export_parsers  # export (TensorBoard, bundle), import
+    from .export import add_export_parsers  # export (TensorBoard, bundle), import
 
     add_export_parsers(sub)
     return parser
@@ -59,11 +59,11 @@ def _add_ray_flag(parser) -> None:
 
 def _trainer(args):
     """The trainer for --ray (connected once), or the local one."""
-    from .engine.stacked import train_many
+    from ..engine.stacked import train_many
 
     if not getattr(args, "ray", None):
         return train_many
-    from .runs.ray_executor import RayTrainer, RayUnavailable, check_address, connect
+    from ..runs.ray_executor import RayTrainer, RayUnavailable, check_address, connect
 
     try:
         address = check_address(args.ray, "--ray")
@@ -119,11 +119,11 @@ def _sweep(args) -> int:
     """`python -m core sweep`: train what the store lacks (stacked), print the comparison."""
     import json
 
-    from .lab.compare import METHODS, runs_table, store_correct, sweep_configs
+    from ..lab.compare import METHODS, runs_table, store_correct, sweep_configs
     from .report import format_table
-    from .runs.jobs import MAX_BATCH_RUNS
-    from .runs.runner import get_or_train
-    from .runs.store import RunStore
+    from ..runs.jobs import MAX_BATCH_RUNS
+    from ..runs.runner import get_or_train
+    from ..runs.store import RunStore
 
     if args.output_format not in FORMATS:
         raise CliError(f"--format: got {args.output_format[:40]!r}; expected one of {', '.join(FORMATS)}")
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # known runtime problems (dataset, device, store) are one line too
-        from .engine.data import DatasetUnavailable
-        from .runs.store import StoreError
+        from ..engine.data import DatasetUnavailable
+        from ..runs.store import StoreError
 
         if isinstance(exc, (DatasetUnavailable, StoreError, RuntimeError)):
             print(f"error: {_one_line(exc)}", file=sys.stderr)
@@ -186,13 +186,13 @@ def _one_line(exc: Exception) -> str:
 
 
 def _dispatch(args) -> int:
-    if getattr(args, "handler", None):  # subcommands that bring their own (core.cli_theory)
+    if getattr(args, "handler", None):  # subcommands that bring their own (core.cli.theory)
         return args.handler(args)
     if args.command == "train":
         return _train(args)
     if args.command in ("show", "delete"):
         _checked_id(args.run_id)
-    from .runs.store import RunStore  # torch: seconds to import, after the flags were checked
+    from ..runs.store import RunStore  # torch: seconds to import, after the flags were checked
 
     if args.command == "list":
         runs = RunStore().list_runs()
@@ -221,7 +221,7 @@ def _dispatch(args) -> int:
 
 
 def _checked_id(run_id: str) -> str:
-    from .runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
+    from ..runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
 
     try:
         return check_run_id(run_id)
@@ -233,8 +233,8 @@ def _train(args) -> int:
     if getattr(args, "data_file", None):
         args.dataset = _ingest_data_file(args.data_file, args.label_column)
     cfg = config_from_args(args)  # a bad flag is an error at once, before torch is imported
-    from .runs.runner import get_or_train
-    from .runs.store import RunStore
+    from ..runs.runner import get_or_train
+    from ..runs.store import RunStore
 
     store = RunStore()
     if args.retrain:
@@ -251,7 +251,7 @@ def _train(args) -> int:
 
 def _ingest_data_file(path: str, label_column: str | None) -> str:
     """--data-file: validate and store the file; its dataset name (bad files: one-line error)."""
-    from .engine.userdata import MAX_BYTES, UploadError, ingest
+    from ..engine.userdata import MAX_BYTES, UploadError, ingest
 
     try:
         with open(path, "rb") as fh:
@@ -266,9 +266,9 @@ def _ingest_data_file(path: str, label_column: str | None) -> str:
 
 def _reproduce(args) -> int:
     """Run `python -m core reproduce ...` (bad input raises ConfigError / CliError: exit 2)."""
-    from .lab.presets import PRESETS, check_scale, check_seeds, get_preset
+    from ..lab.presets import PRESETS, check_scale, check_seeds, get_preset
     from .report import render, render_all
-    from .runs.store import RunStore
+    from ..runs.store import RunStore
 
     if args.list:
         width = max(len(n) for n in PRESETS)
@@ -297,9 +297,9 @@ def _reproduce(args) -> int:
 
 def _reproduce_one(args, preset, scale, seeds, store):
     """Train what the store lacks of one preset (progress on stderr) and return its Reproduction."""
-    from .cost import duration
-    from .lab.presets import resolve
-    from .lab.reproduce import plan, run_preset
+    from ..base.cost import duration
+    from ..lab.presets import resolve
+    from ..lab.reproduce import plan, run_preset
 
     cells = resolve(preset, scale, allow_download=not args.stored_only, seeds=seeds)
     pl = plan(cells, store)
@@ -391,7 +391,7 @@ def _print_result(result, as_json: bool) -> None:
                                           and "store_error" not in result.meta)
     if result.meta.get("store_error"):
         summary["store_error"] = result.meta["store_error"]
-    from .lab.diagnosis import diagnose  # the findings the app shows beside the run
+    from ..lab.diagnosis import diagnose  # the findings the app shows beside the run
     findings = diagnose(result)
     summary["diagnosis"] = [f.to_dict() for f in findings]
     if as_json:

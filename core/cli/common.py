@@ -1,5 +1,5 @@
-"""What the subcommand modules of `python -m core` share (core.cli, core.cli_theory,
-core.cli_export): the one-line error, the parser that raises it, and the train flags
+"""What the subcommand modules of `python -m core` share (core.cli, core.cli.theory,
+core.cli.export): the one-line error, the parser that raises it, and the train flags
 generated from RunConfig's fields. It imports no subcommand module, so none of them import
 each other in a cycle."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .config import RunConfig, config_fields
+from ..base.config import RunConfig, config_fields
 
 
 class CliError(Exception):

@@ -13,7 +13,7 @@ Strict inside, lenient at the edges:
     cfg, warnings = RunConfig.from_lenient({"lr": "oops"})   # bad values -> defaults + warnings
 
 Parsing and checking single values (coercion, true/false flags, limits) lives in
-core.config.values; this module declares the fields and the dataclass.
+core.base.config.values; this module declares the fields and the dataclass.
 """
 from __future__ import annotations
 

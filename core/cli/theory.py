@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import math
 
-from .cli_common import CliError, _add_config_flags, config_from_args, print_findings
-from .config import ACTIVATIONS
+from .common import CliError, _add_config_flags, config_from_args, print_findings
+from ..base.config import ACTIVATIONS
 
 MAX_DEPTH = 10_000
 
@@ -49,7 +49,7 @@ def _whole(flag: str, hi: int, unit: str):
 
 
 def _jacobian_max_batch() -> int:
-    from .engine.jacobian import MAX_BATCH
+    from ..engine.jacobian import MAX_BATCH
     return MAX_BATCH
 
 
@@ -93,7 +93,7 @@ def propagation_dict(p) -> dict:
 
 
 def _theory(args) -> int:
-    from .engine.meanfield import signal_propagation
+    from ..engine.meanfield import signal_propagation
 
     try:
         p = signal_propagation(args.activation, args.sigma_w2, args.sigma_b2, args.depth, args.q0,
@@ -118,14 +118,14 @@ def _spectrum_dict(spec) -> dict:
 
 
 def _probe(args) -> int:
-    from .engine.data import prepare_data
-    from .engine.jacobian import spectrum_at_init  # checks the cost before it builds the network
-    from .engine.probe import probe_at_init
-    from .datasets import DATASET_INFO
-    from .lab.theory import details, does_not_apply, verdict
-    from .engine.prediction import compare
+    from ..engine.data import prepare_data
+    from ..engine.jacobian import spectrum_at_init  # checks the cost before it builds the network
+    from ..engine.probe import probe_at_init
+    from ..base.datasets import DATASET_INFO
+    from ..lab.theory import details, does_not_apply, verdict
+    from ..engine.prediction import compare
 
-    from .lab.diagnosis import diagnose_init
+    from ..lab.diagnosis import diagnose_init
 
     cfg = config_from_args(args)
     flow = probe_at_init(cfg)
@@ -167,8 +167,8 @@ def _probe(args) -> int:
 def _battery(args) -> int:
     import sys
 
-    from .lab.battery import CASES, configs_of, report, score, to_json
-    from .runs.store import RunStore
+    from ..lab.battery import CASES, configs_of, report, score, to_json
+    from ..runs.store import RunStore
 
     cases = [c for c in CASES if c.fast] if args.fast else list(CASES)
     store = RunStore()
