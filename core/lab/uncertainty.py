@@ -11,6 +11,8 @@ the t-interval of the seed-paired differences is combined in quadrature with the
 a paired bootstrap over the test examples (each example's correctness averaged over seeds,
 both rows resampled with the same examples) where per-example predictions exist (DIFF_METHOD).
 Rows that share no seed (Compare's stored runs) are independent samples (UNPAIRED_METHOD).
+A t-interval knows nothing of a metric's range: `clip_interval` holds it inside (accuracy
+0 to 100%, a loss from 0, a difference of accuracies -100 to 100 points; CLIP_METHOD).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ DIFF_METHOD = ("difference CI: Student t over seed-paired differences, combined 
                "paired bootstrap over test examples (2,000 resamples) where per-example predictions "
                "are available (test and validation accuracy)")
 UNPAIRED_METHOD = "Welch's t-interval of the difference of the two rows' means"
+CLIP_METHOD = "intervals clipped to the metric's range (accuracy 0 to 100%, loss from 0)"
 BOOTSTRAP_RESAMPLES = 2000
 
 
@@ -66,6 +69,17 @@ def summary(values) -> dict:
     h = t_half_width(sd, len(a))
     return {"n": int(len(a)), "mean": mean, "sd": sd, "ci95": [mean - h, mean + h],
             "values": [float(v) for v in a]}
+
+
+def clip_interval(ci, lo: float = -math.inf, hi: float = math.inf):
+    """`ci` ([lo, hi] or None) held inside [lo, hi]: the true mean lies in the metric's range,
+    so clipping never drops it, and the interval covers it at least as often as before.
+
+        clip_interval([-3.51, 72.71], 0, 100)   # [0.0, 72.71]
+    """
+    if ci is None:
+        return None
+    return [min(max(ci[0], lo), hi), max(min(ci[1], hi), lo)]
 
 
 def bootstrap_half_width(per_example: np.ndarray, rng: np.random.Generator,
