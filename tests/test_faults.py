@@ -571,3 +571,120 @@ def test_a_jacobian_beyond_the_memory_budget_is_refused_before_a_network_is_buil
     small = RunConfig(dataset="digits", widths=(16, 16), activation="tanh")
     spec = jac.spectrum_at_init(small, DATASET_INFO["digits"], batch=jac.MAX_BATCH)
     assert spec.singular_values.shape == (jac.MAX_BATCH, 10) and spec.mean_sq > 0
+
+
+# ---------------------------------------------------------------------- row 8: an upload on a full or read-only disk
+def _big_points_csv(rows: int = 20_000) -> bytes:
+    """The largest CSV an upload allows in rows (its arrays: 0.3 MiB as .npz)."""
+    body = "\n".join(f"{i % 97 * 0.25},{(i * 7) % 13 * 0.5},{i % 3}" for i in range(rows))
+    return f"f1,f2,label\n{body}\n".encode()
+
+
+@pytest.fixture
+def tiny_uploads_disk(cache):
+    """The uploads folder on its own 64 KiB tmpfs (a real full disk; remounted read-only on
+    demand): yields (folder, remount). Skipped, with the reason, where mounting is not allowed."""
+    import os
+    import subprocess
+
+    from core.base.datasets import uploads_dir
+
+    folder = uploads_dir()
+    folder.mkdir(parents=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the simulated faults below cover a full and read-only disk")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or mounted.returncode}); "
+                    "the simulated faults below cover a full and read-only disk")
+
+    def remount(options: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True)
+    try:
+        yield folder, remount
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_an_upload_on_a_full_tmpfs_or_a_read_only_one_is_one_line_and_leaves_nothing(tiny_uploads_disk, tmp_path,
+                                                                                     capsys):
+    from core.engine.userdata import ingest, load_upload
+
+    folder, remount = tiny_uploads_disk
+    path = tmp_path / "big points.csv"
+    path.write_bytes(_big_points_csv())
+    code, out, err = run_cli(["train", "--data-file", path, "-e", "1"], capsys)  # 64 KiB: full mid-write
+    with capsys.disabled():
+        print(f"\nfull tmpfs: {err.strip()}")
+    one_line_error(code, err, "--data-file: data file: cannot store big points.csv in", str(folder),
+                   "No space left on device")
+    assert list(folder.iterdir()) == []  # no tmp*.tmp, no arrays without their description
+    remount("ro")
+    code, out, err = run_cli(["train", "--data-file", path, "-e", "1"], capsys)
+    with capsys.disabled():
+        print(f"read-only tmpfs: {err.strip()}")
+    one_line_error(code, err, "cannot store big points.csv", "Read-only file system")
+    remount("rw,size=4m")  # space freed: the same file is stored, nothing blocks the retry
+    name = ingest(path.read_bytes(), path.name)
+    remount("ro")  # stored before the disk turned read-only: it is still used, and loads
+    assert ingest(path.read_bytes(), path.name) == name and load_upload(name)[0].shape == (20_000, 2)
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".npz"]
+
+
+UPLOAD_FAULTS = ["ENOSPC-mid-write", "ENOSPC-on-the-description", "EROFS", "EACCES", "read-only-folder"]
+
+
+@pytest.mark.parametrize("how", UPLOAD_FAULTS)
+def test_an_upload_that_cannot_be_stored_is_one_line_on_the_cli_and_the_page(cache, tmp_path, capsys, monkeypatch,
+                                                                              how):
+    import errno
+    import os
+    import tempfile
+
+    import numpy as np
+
+    from core.base.datasets import uploads_dir
+    from core.engine import userdata
+    from core.views.markup import inert
+
+    folder = uploads_dir()
+    folder.mkdir(parents=True)
+    path = tmp_path / "points.csv"
+    path.write_bytes(_points_csv("f1,f2,label"))
+    if how == "read-only-folder" and os.geteuid() == 0:
+        pytest.skip("root writes through a folder's mode 555; EROFS and EACCES are simulated instead")
+    with monkeypatch.context() as m:
+        if how == "read-only-folder":
+            folder.chmod(0o555)
+        elif how == "ENOSPC-mid-write":  # the arrays half written when the disk fills
+            def savez(fh, **arrays):
+                fh.write(b"PK\x03\x04 half an archive")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            m.setattr(np, "savez", savez)
+        elif how == "ENOSPC-on-the-description":  # the arrays stored, their .json not
+            _fail_after(m, os, "replace", 1, errno.ENOSPC)
+        else:  # the folder cannot take a new file
+            _fail_after(m, tempfile, "mkstemp", 0, getattr(errno, how))
+        try:
+            code, out, err = run_cli(["train", "--data-file", path, "-e", "1"], capsys)
+            with capsys.disabled():
+                print(f"\n{how}: {err.strip()}")
+            reason = {"EROFS": "Read-only file system", "EACCES": "Permission denied",
+                      "read-only-folder": "Permission denied"}.get(how, "No space left on device")
+            one_line_error(code, err, "--data-file: data file: cannot store points.csv in", str(folder), reason)
+            assert list(folder.iterdir()) == []
+            at = open_page("pages/playground.py", {"dataset": "circles"})
+            at.file_uploader(key="playground_upload").set_value(("points.csv", path.read_bytes(), "text/csv")).run()
+            at.button(key="playground_upload_use").click().run()
+            assert not at.exception
+            shown = f"data file: cannot store points.csv in {folder}: {reason}"
+            assert inert(shown) in [e.value for e in at.error], texts(at)  # as its characters, never markup
+            assert list(folder.iterdir()) == [] and at.query_params["dataset"] in ("circles", ["circles"])
+        finally:
+            folder.chmod(0o755)
+            from pages.playground_ui import get_playground
+
+            get_playground().shutdown()
+    # the fault is gone: the same file is stored
+    assert userdata.ingest(path.read_bytes(), path.name).startswith("upload:") and len(list(folder.iterdir())) == 2

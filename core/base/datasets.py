@@ -96,7 +96,7 @@ def is_tabular(name: str) -> bool:
 
 
 def uploads_dir() -> Path:
-    root = Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parents[1] / "cache"))
+    root = Path(os.environ.get("VG_CACHE_DIR", Path(__file__).resolve().parents[2] / "cache"))
     return root / "datasets" / "uploads"
 
 

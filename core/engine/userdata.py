@@ -274,31 +274,72 @@ def save(x: np.ndarray, y: np.ndarray, meta: dict) -> str:
     digest = content_hash(x, y)
     name = UPLOAD_PREFIX + digest
     folder = uploads_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     n_train, n_val, n_test = split_sizes(len(y))
     info = DatasetInfo(1, 1, x.shape[1], int(y.max()) + 1, n_train, n_val, n_test)
     record = dict(meta, info=dataclasses.asdict(info), rows=len(y), created=time.time())
     record["columns"] = [_text(c) for c in record.get("columns", [])][:MAX_FEATURES]
     if "label_column" in record:
         record["label_column"] = _text(record["label_column"])
-    for path, write in ((folder / f"{digest}.npz", lambda fh: np.savez(fh, x=x, y=y)),
-                        (folder / f"{digest}.json", lambda fh: fh.write(json.dumps(record).encode()))):
-        if path.exists():
-            os.utime(path)
-            continue
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path, write in ((folder / f"{digest}.npz", lambda fh: np.savez(fh, x=x, y=y)),
+                            (folder / f"{digest}.json", lambda fh: fh.write(json.dumps(record).encode()))):
+            if not _touch(path):
+                _write_atomic(path, write)
+                written.append(path)
+    except OSError as exc:  # a full disk, a read-only or unwritable cache: nothing half-written stays,
+        for path in written:  # nor arrays without their description
+            _remove(path)
+        what = record.get("source") or "the file"
+        raise UploadError(f"data file: cannot store {what!s} in {folder}: "
+                          f"{exc.strerror or exc.__class__.__name__}") from None
     _evict(folder)
     return name
 
 
+def _touch(path) -> bool:
+    """Mark a stored file as just used; False when it is not there. A cache that has become
+    read-only keeps the file usable: only its place in the eviction order is not updated."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def _write_atomic(path, write) -> None:
+    """`write(fh)` to a temporary file beside `path`, then rename it: `path` is whole or absent,
+    and the temporary file is removed whatever fails (ENOSPC mid-write, EROFS on the rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def _evict(folder) -> None:
-    kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in kept[MAX_UPLOADS:]:
-        for path in (old, old.with_suffix(".npz")):
-            path.unlink(missing_ok=True)
+    """Remove the least recently used uploads past MAX_UPLOADS (best effort: one that cannot be
+    removed now is removed by a later upload)."""
+    try:
+        kept = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[MAX_UPLOADS:]:
+            for path in (old, old.with_suffix(".npz")):
+                path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def load_upload(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -313,5 +354,5 @@ def load_upload(name: str) -> tuple[np.ndarray, np.ndarray]:
     if x.shape != (meta["rows"], info.features) or y.shape != (meta["rows"],) \
             or content_hash(x, y) != name[len(UPLOAD_PREFIX):]:
         raise UploadError(f"dataset: the stored file of {name} is damaged; upload the file again")
-    os.utime(path.with_suffix(".json"))
+    _touch(path.with_suffix(".json"))
     return x, y
