@@ -2,12 +2,15 @@
 
     python -m core theory -a tanh --sigma-w2 1.5 --sigma-b2 0.05 --depth 20 --json
     python -m core probe -a tanh -n 128 128 128 --init-gain 1.2 --bias-std 0.1 --jacobian --json
+    python -m core probe --arch vgg --vgg-blocks 5 --vgg-filters 16 -a leaky_relu --init torch_default --spp
 
 theory prints the mean-field facts at one point (q_star, chi1, c_star, xi_q, xi_c: null where
 infinite; phase; the predicted per-layer variance); probe builds the train flags' network, runs
 one forward and backward pass (core.engine.probe) and prints the per-layer gradient flow, the
 theory beside it where it applies, and with --jacobian the input-output Jacobian's singular
-values, and the diagnosis (core.lab.diagnosis) as `diagnosis` in its JSON. battery scores the
+values, with --spp the signal propagation of any network (core.engine.signalprop predicted beside
+measured per layer; the signal propagation plot per block, at --spp-steps), and the diagnosis
+(core.lab.diagnosis) as `diagnosis` in its JSON. battery scores the
 diagnosis on its labelled networks (core.lab.battery) and prints docs/DIAGNOSIS.md's results.
 Bad input: one line on stderr naming the flag, exit status 2 (core.cli.main).
 """
@@ -48,6 +51,17 @@ def _whole(flag: str, hi: int, unit: str):
     return parse
 
 
+def _steps(text: str) -> int:
+    from ..engine.spp import MAX_SPP_STEPS
+    try:
+        value = int(text)
+    except ValueError:
+        raise CliError(f"--spp-steps: got {text!r}; expected a whole number") from None
+    if not 0 <= value <= MAX_SPP_STEPS:
+        raise CliError(f"--spp-steps: got {value}; expected 0 to {MAX_SPP_STEPS} training steps")
+    return value
+
+
 def _jacobian_max_batch() -> int:
     from ..engine.jacobian import MAX_BATCH
     return MAX_BATCH
@@ -69,6 +83,11 @@ def add_theory_parsers(sub) -> None:
     p.add_argument("--jacobian", action="store_true", help="also the input-output Jacobian's singular values")
     p.add_argument("--jacobian-batch", type=_whole("--jacobian-batch", _jacobian_max_batch, "examples"),
                    default=16, help="examples for the Jacobian (default 16)")
+    p.add_argument("--spp", action="store_true", help="signal propagation: every layer's predicted and measured "
+                   "second moment, backward gain and weight gradient, and per block the signal propagation plot's "
+                   "squared channel mean, channel variance and residual branch variance")
+    p.add_argument("--spp-steps", nargs="+", type=_steps, default=[0], metavar="STEP",
+                   help="with --spp: training steps to measure the plot at (default 0, initialization)")
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.set_defaults(handler=_probe)
     p = sub.add_parser("battery", help="score the diagnosis against training outcomes on its labelled "
@@ -111,6 +130,12 @@ def _theory(args) -> int:
     return 0
 
 
+def _records(frame) -> list[dict]:
+    """A table's rows for JSON, numbers at full precision (to_json rounds 1e-17 to 0), null where not finite."""
+    return [{k: _num(v) if isinstance(v, float) else (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+
+
 def _spectrum_dict(spec) -> dict:
     return {"kind": spec.kind, "mean_sq": _num(spec.mean_sq), "condition": _num(spec.condition),
             "quantile_ratio": _num(spec.quantile_ratio),
@@ -131,7 +156,7 @@ def _probe(args) -> int:
     flow = probe_at_init(cfg)
     findings = diagnose_init(cfg, flow)
     out = {"run_id": cfg.run_id, "config": cfg.to_dict(),
-           "flow": json.loads(flow.to_json(orient="records")),
+           "flow": _records(flow),
            "diagnosis": [f.to_dict() for f in findings]}
     why = does_not_apply(cfg)
     if why:
@@ -151,17 +176,47 @@ def _probe(args) -> int:
         except ValueError as exc:  # beyond the library's cost limits: say so, as the app does
             out["jacobian"] = None
             out["jacobian_error"] = " ".join(str(exc).split())
+    if args.spp:
+        out["spp"] = _spp(cfg, flow, args.spp_steps)
     if args.json:
         print(json.dumps(out))
         return 0
     print(flow.to_string(index=False))
     print(out["theory_note"])
+    if args.spp:
+        print("\n".join(out["spp"]["sentences"]))
+        print(pd_text(out["spp"]))
     print_findings(findings)
     if args.jacobian:
         j = out["jacobian"]
         print(f"jacobian: {out['jacobian_error']}" if j is None else
               f"jacobian: mean_sq {j['mean_sq']:.4g}, condition {j['condition']}, quantile_ratio {j['quantile_ratio']}")
     return 0
+
+
+def _spp(cfg, flow, steps) -> dict:
+    """The --spp part of probe's output: predicted beside measured per layer, the plot per block."""
+    from ..engine.spp import spp_frame
+    from ..lab.signalprop import compare_flow, flow_sentences, gap_sentences, training_sentence
+
+    cmp = compare_flow(cfg, flow)
+    plot = spp_frame(cfg, steps)
+    later = training_sentence(plot)
+    p = cmp.prediction
+    return {"layers": _records(p.frame), "compared": _records(cmp.frame), "plot": _records(plot),
+            "predicted_log10_collapse": _num(p.log10_collapse),
+            "predicted_log10_collapse_one_network": _num(p.log10_typical_collapse),
+            "measured_log10_collapse": _num(cmp.measured_collapse),
+            "sentences": flow_sentences(cmp) + gap_sentences(cmp) + ([later] if later else [])}
+
+
+def pd_text(spp: dict) -> str:
+    """The plot's rows as an aligned table: block, step, then one column per statistic."""
+    import pandas as pd
+
+    plot = pd.DataFrame(spp["plot"])
+    wide = plot.pivot_table(index=["block", "name", "step"], columns="stat", values="value").reset_index()
+    return wide.drop(columns="block").to_string(index=False, float_format=lambda v: f"{v:.3e}")
 
 
 def _battery(args) -> int:
