@@ -10,6 +10,7 @@ from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_
 from pages.playground_ui import data_upload
 from pages.run_views import show_init_flow, show_job, show_run
 from pages.theory_views import show_prediction
+from pages.spp_views import show_spp_section
 from pages.services import estimated_seconds, get_jobs, require_app, session_id, stored_run
 
 require_app()
@@ -59,3 +60,4 @@ else:
     st.subheader("Gradient flow at initialization")
     show_init_flow(cfg)
 show_prediction(cfg, result)
+show_spp_section(cfg)

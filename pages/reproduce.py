@@ -19,6 +19,7 @@ from core.runs.jobs import SubmitError
 from pages.config_ui import share_url
 from pages.draw import live_fragment
 from pages.run_views import chart, show_histograms
+from pages.spp_views import show_vgg_explained
 from pages.services import get_jobs, get_store, require_app, session_id, stored_run, time_rates
 
 require_app()
@@ -80,6 +81,8 @@ st.markdown(preset.description)
 with st.expander("Share this reproduction"):
     st.code(share_url({"preset": name, "scale": scale}, "reproduce"), language=None)
 st.caption(f"**Scale ({scale}):** " + preset.note(scale))
+if name == "vgg-bn-rc":  # why VGG38 collapses, predicted beside measured (pages.spp_views)
+    show_vgg_explained(cells[0].config)
 if seeds < default_seeds or scale in preset.seeds_note:
     why = preset.seeds_note.get(scale, "")
     st.caption(f"**Seeds:** {seeds} per configuration" + (f" (the default here is {default_seeds})" if seeds != default_seeds else "")
