@@ -9,27 +9,23 @@ from core.base.config import ConfigError
 from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image
 from core.views.links import config_to_query
 from core.views.markup import inert
-from pages.config_ui import share_url, show_url_warnings, sync_from_url, write_url
+from pages.config_ui import share_url, show_url_warnings, write_url
 from pages.draw import live_fragment
-from pages.playground_ui import (data_upload, dataset_caption, get_playground, playground_controls,
-                                 playground_defaults)
+from pages.playground_ui import data_upload, dataset_caption, get_playground, link_config, playground_controls
 from pages.services import require_app, session_id
 
 REDRAW_SECONDS = 0.3
 INSTRUMENTS_SECONDS = 1.0  # the per-layer chart is rebuilt at most this often
 PAGE = "playground"
+REFUSED = "pg_refused"  # (cfg, why) of the last Start refused
 
 require_app()
 st.title("Playground")
 st.caption("A small network on 2-D data, trained live: the decision boundary, a few neurons' outputs "
            "over the input plane per layer, and beside them this app's instruments per layer. "
            "Try a deep sigmoid network (8 layers, logistic), then the same with batch norm, or ReLU + He.")
-cfg = sync_from_url(PAGE)
-fitted = playground_defaults(cfg, given=tuple(st.query_params))
-if fitted != cfg:  # a link without 2-D data or a small network: the Playground's own defaults
-    st.query_params.from_dict(config_to_query(fitted))
-    st.rerun()
-show_url_warnings(PAGE)
+cfg = link_config(PAGE)  # a link without 2-D data or a small network: the Playground's own defaults
+notices = st.container()  # the link's warnings, drawn once the controls have said whether they are answered
 
 left, main = st.columns([1.05, 3.45], gap="medium")
 with left:
@@ -37,6 +33,8 @@ with left:
     cfg = playground_controls(PAGE, cfg)
     if cfg is not None:
         data_upload(PAGE)
+with notices:
+    show_url_warnings(PAGE)
 if cfg is None:
     st.stop()
 try:
@@ -52,21 +50,34 @@ with left:
                    "in Explore to train it for its epochs and keep the run.")
 
 
-def _controls(hub, sid, live) -> None:
+def _controls(hub, sid, live, cfg) -> str | None:
+    """Start/Pause, Step, Reset; the refusal of a Start (the server's cap on networks training at
+    once), kept in the session and shown on every redraw until the next button or setting: the
+    view is redrawn every REDRAW_SECONDS, which would wipe a message drawn once."""
     b1, b2, b3 = st.columns(3)
-    running = live.running
-    if b1.button("Pause" if running else "Start", icon=":material/pause:" if running else ":material/play_arrow:",
-                 key="pg_run", type="secondary" if running else "primary", width="stretch"):
-        if running:
-            live.pause()
-        else:
-            refused = hub.start(sid)
-            if refused:
-                st.warning(refused)
-    if b2.button("Step", icon=":material/skip_next:", key="pg_step", disabled=live.running, width="stretch"):
+    running, refused = live.running, None
+    run = b1.button("Pause" if running else "Start", icon=":material/pause:" if running else ":material/play_arrow:",
+                    key="pg_run", type="secondary" if running else "primary", width="stretch")
+    step = b2.button("Step", icon=":material/skip_next:", key="pg_step", disabled=live.running, width="stretch")
+    reset = b3.button("Reset", icon=":material/restart_alt:", key="pg_reset", width="stretch")
+    if run or step or reset:
+        st.session_state.pop(REFUSED, None)
+    if run and running:
+        live.pause()
+    elif run:
+        refused = hub.start(sid)
+    if step:
         live.step_once()
-    if b3.button("Reset", icon=":material/restart_alt:", key="pg_reset", width="stretch"):
+    if reset:
         live.reset()
+    if refused:
+        st.session_state[REFUSED] = (cfg, refused)
+    kept = st.session_state.get(REFUSED)
+    if kept is None or kept[0] != cfg:  # a setting changed since: answered
+        st.session_state.pop(REFUSED, None)
+        return None
+    st.warning(inert(kept[1]), icon=":material/block:")
+    return kept[1]
 
 
 @live_fragment("playground", REDRAW_SECONDS)
@@ -79,11 +90,12 @@ def live_view(cfg) -> None:
     except Exception as exc:  # the data could not be loaded (e.g. an upload removed meanwhile)
         st.error(f"The Playground cannot build this network — {inert(exc)}")
         return
-    _controls(hub, sid, live)  # the full width of the page: labels stay whole at 800 px
+    refused = _controls(hub, sid, live, cfg)  # the full width of the page: labels stay whole at 800 px
     top_left, top_right = st.columns([1.5, 1.0], gap="medium")
     with top_left:
         f = live.frame
-        state = "starting the training process…" if live.starting else "training" if f.running else "paused"
+        state = ("starting the training process…" if live.starting else "training" if f.running
+                 else "not started (see above)" if refused else "paused")
         rate = f" · {f.steps_per_second:,.0f} steps/s" if f.running and f.steps_per_second else ""
         st.markdown(f"**step {f.step:,}** · epoch {f.epoch} · {state}{rate}")
         st.markdown(f"train loss **{f.train_loss:.3f}** (accuracy {f.train_acc:.0%}) · "

@@ -7,16 +7,19 @@ Explore), and the process-wide hub of live trainers.
 from __future__ import annotations
 
 import dataclasses
+import re
 from types import SimpleNamespace
 
 import streamlit as st
 
-from core.base.config import ConfigError, RunConfig, active_limits, config_fields, field_applies, field_spec
+from core.base.config import (ConfigError, RunConfig, active_limits, config_fields, display_name, field_applies,
+                              field_spec, plain_str)
 from core.base.datasets import TOY, dataset_label, is_tabular
 from core.engine.userdata import MAX_BYTES, LABEL_NAMES, UploadError, csv_columns, ingest, uploads_allowed
 from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub, check_playground
+from core.views.links import config_to_query
 from core.views.markup import inert
-from pages.config_ui import _draw, widget_spec
+from pages.config_ui import _draw, sync_from_url, widget_spec
 
 # What the Playground lets you change (the rest keeps the link's or the default values).
 CONTROLS = ("dataset", "data_noise", "widths", "activation", "init", "bn", "residual",
@@ -54,10 +57,14 @@ def playground_controls(page: str, cfg: RunConfig) -> RunConfig | None:
         setattr(view, name, values[name])
         limits = active_limits()
     try:
-        return cfg.replace(**values)
+        new = cfg.replace(**values)
     except ConfigError as exc:
         st.error(inert(exc))
         return None
+    if new != st.session_state.get(f"{page}_cfg", new):  # a setting changed: the link's warnings are answered
+        st.session_state[f"{page}_cfg"] = new
+        st.session_state[f"{page}_warnings"] = []
+    return new
 
 
 def data_upload(page: str) -> None:
@@ -94,6 +101,53 @@ def data_upload(page: str) -> None:
                 return
             st.query_params["dataset"] = name
             st.rerun()
+
+
+def link_config(page: str) -> RunConfig:
+    """The link's configuration (the one URL state of every page, sync_from_url) fitted to the
+    Playground by playground_defaults; the link is rewritten to it. Each value of the link that
+    was refused or replaced is one of the page's link warnings (show_url_warnings), naming what
+    the Playground uses instead; they stay until a setting is changed (playground_controls)."""
+    cfg = sync_from_url(page)
+    carried = st.session_state.pop(f"{page}_link_refused", None)
+    if carried is not None:  # the run after the rewrite: the rewritten link itself is valid
+        st.session_state[f"{page}_warnings"] = carried + list(st.session_state.get(f"{page}_warnings") or [])
+        return cfg
+    warnings = list(st.session_state.get(f"{page}_warnings") or [])
+    refused = {w.split(":", 1)[0] for w in warnings}
+    given = tuple(k for k in st.query_params if display_name(k) not in refused)
+    fitted = playground_defaults(cfg, given)
+    if fitted == cfg:
+        return cfg
+    try:
+        check_playground(cfg)
+        reason = None
+    except ConfigError as exc:
+        reason = exc
+    replaced = [f"{reason if reason and reason.field == name else name + ': not for the Playground'} "
+                f"(ignored, using {plain_str(getattr(fitted, name))})"
+                for name in given if name in FIELDS and getattr(fitted, name) != getattr(cfg, name)]  # data not 2-D
+    st.session_state[f"{page}_link_refused"] = [_as_used(w, cfg, fitted) for w in warnings] + replaced
+    st.query_params.from_dict(config_to_query(fitted))
+    st.rerun()
+
+
+FIELDS = tuple(f.name for f in config_fields())
+# The end of a link warning (RunConfig.from_lenient): the value used instead of the one given.
+_USING = re.compile(r" \(ignored(?: (?P<field>\w+))?, using .*\)$")
+
+
+def _as_used(warning: str, cfg: RunConfig, fitted: RunConfig) -> str:
+    """`warning` naming what the Playground uses: the link's parser names the app's default
+    (mnist-5k, batch size 64), which the Playground replaced with its own (circles, 32)."""
+    m = _USING.search(warning)
+    name = m["field"] if m and m["field"] else warning.split(":", 1)[0]
+    if name not in FIELDS or getattr(fitted, name) == getattr(cfg, name):
+        return warning
+    used = f"using {plain_str(getattr(fitted, name))}, the Playground's"
+    if m is None:
+        return f"{warning} ({used})"
+    return f"{warning[:m.start()]} (ignored{' ' + m['field'] if m['field'] else ''}, {used})"
 
 
 def playground_defaults(cfg: RunConfig, given=()) -> RunConfig:

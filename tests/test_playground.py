@@ -206,3 +206,76 @@ def test_a_link_with_2d_data_alone_gets_a_small_network_and_a_given_big_one_is_n
 
     get_playground().shutdown()
     st.cache_resource.clear()
+
+
+LINKS = [  # issue 24 row 11: each refused or replaced value named, with what the Playground uses
+    ({"dataset": "upload:0123456789abcdef"}, ["dataset: no uploaded data upload:0123456789abcdef",
+                                              "(ignored, using circles, the Playground's)"], "circles"),
+    ({"dataset": "/etc/passwd"}, ["dataset: got /etc/passwd", "(ignored, using circles, the Playground's)"],
+     "circles"),
+    ({"dataset": "spiral", "batch_size": "100000"}, ["batch_size: got 100000; at most 8192 allowed "
+                                                     "(ignored, using 32, the Playground's)"], "spiral"),
+    ({"dataset": "mnist-5k"}, ["dataset: the Playground trains the 2-D sets and uploaded tables, not mnist-5k",
+                               "(ignored, using circles)"], "circles"),
+    ({"dataset": "xor", "widths": "8-8", "batch_size": "100000"},  # no rewrite: the app's 64 stays
+     ["batch_size: got 100000; at most 8192 allowed (ignored, using 64)"], "xor"),
+]
+
+
+@pytest.mark.parametrize("params, named, dataset", LINKS, ids=[str(p) for p, _, _ in LINKS])
+def test_every_link_value_refused_or_replaced_is_a_warning_naming_it_until_a_setting_changes(params, named,
+                                                                                            dataset):
+    from tests.apptest_helpers import open_page
+
+    import streamlit as st
+    from core.views.markup import inert
+
+    st.cache_resource.clear()
+    try:
+        at = open_page("pages/playground.py", params)
+        assert not at.exception, at.exception
+        query = at.query_params["dataset"]
+        assert (query[0] if isinstance(query, list) else query) == dataset
+        for _ in range(2):  # the warning stays over the page's redraws
+            [shown] = [w.value for w in at.warning if w.value.startswith("Some link parameters were ignored")]
+            for text in named:
+                assert inert(text) in shown, (text, shown)  # escaped: the value as its characters
+            at.run()
+        at.selectbox(key="playground__activation").set_value("relu").run()  # the user acts: answered
+        assert not at.exception and not [w for w in at.warning if "link parameters" in w.value]
+    finally:
+        from pages.playground_ui import get_playground
+
+        get_playground().shutdown()
+        st.cache_resource.clear()
+
+
+def test_a_start_refused_at_the_cap_stays_until_the_user_acts():
+    """Issue 24 row 10: the view redraws every 0.3 s; the refusal is kept until a button or a
+    setting (it vanished within 2 s, leaving "paused")."""
+    from tests.apptest_helpers import open_page, texts
+
+    import streamlit as st
+    from pages.playground_ui import get_playground
+
+    st.cache_resource.clear()
+    try:
+        at = open_page("pages/playground.py", {"dataset": "xor", "widths": "8-8"})
+        hub = get_playground()
+        hub.max_running = 0  # the cap reached: every worker slot taken by other sessions
+        at.button(key="pg_run").click().run()
+        for _ in range(3):  # redraws, as the fragment's timer does
+            assert not at.exception
+            assert [w.value for w in at.warning if w.value.startswith("Not started")], texts(at)
+            assert "the most it trains at once" in texts(at) and "not started (see above)" in texts(at)
+            at.run()
+        at.button(key="pg_step").click().run()  # a button: answered
+        assert not [w for w in at.warning if "Not started" in w.value] and "step 1" in texts(at)
+        at.button(key="pg_run").click().run()
+        assert [w for w in at.warning if "Not started" in w.value]
+        at.selectbox(key="playground__activation").set_value("relu").run()  # a setting: answered
+        assert not [w for w in at.warning if "Not started" in w.value] and "paused" in texts(at)
+        assert hub.workers() == 0
+    finally:
+        get_playground().shutdown()
+        st.cache_resource.clear()

@@ -342,8 +342,8 @@ class PlaygroundHub:
         if live.worker is None and len(others) >= self.max_running:
             idle = sorted((t for t in others if not t.running), key=lambda t: t.last_seen)
             if not idle:
-                return (f"{len(others)} Playground networks are training on this server, the most "
-                        "it trains at once; try again in a moment")
+                return (f"Not started: {len(others)} Playground networks are training on this server, "
+                        "the most it trains at once; press Start again in a moment")
             idle[0].stop(wait=5)
         live.start()
         return None
