@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.lab.compare import METHODS, SWEEPABLE, group_by_seed, runs_table, sweep_configs
+from core.lab.compare import (METHODS, SWEEPABLE, comparisons, differences, group_by_seed, runs_table, sentence,
+                              shown_table, sweep_configs)
 from core.lab.presets import MAX_SEEDS, check_seeds
 from core.base.config import ConfigError
 from core.views import bands
@@ -152,14 +153,17 @@ baseline = st.selectbox("baseline row", labels, index=labels.index(params["basel
                         key="compare-baseline")
 if st.query_params.get("baseline") != baseline:  # e.g. the values changed and the old baseline is gone
     st.query_params["baseline"] = baseline
-table = runs_table(runs_of, baseline=baseline, correct_of=test_correct)
+diffs = differences(runs_of, baseline, test_correct)
+table = runs_table(runs_of, baseline=baseline, diffs=diffs)
 st.subheader("Results")
-# the run's label pinned at the left, the run ids last: the Δ columns the caption names stay in view
-order = ["run"] + [c for c in table.columns if c not in ("run", "run_id")] + ["run_id"]
-st.dataframe(table, hide_index=True, column_order=[c for c in order if c in table.columns], column_config={
+for c in comparisons(runs_of, baseline, diffs):  # the answer first, in words, from the table's numbers
+    st.markdown(f"- {inert(sentence(c))}")
+shown = shown_table(table, baseline)
+# the run's label pinned at the left, then per metric its Δ against the baseline, the run ids last
+st.dataframe(shown, hide_index=True, column_config={
     "run": st.column_config.TextColumn(pinned=True),
-    **{c: st.column_config.NumberColumn(format="%.2f" if "acc" in c else "%.4f", width="small")
-       for c in table.columns if ("loss" in c or "acc" in c) and "CI" not in c}})
+    **{c: st.column_config.NumberColumn(format="%.2f" if "acc" in c else "%.4f")
+       for c in shown.columns if ("loss" in c or "acc" in c) and "CI" not in c and not c.startswith("Δ")}})
 st.caption("Final-epoch loss and accuracy (accuracy in %); grad ratio = mean |gradient| at the first layer over the last "
            "hidden layer (1 is even, 1e-5 is vanishing), at initialization and at the last logged step; "
            "Δ columns are differences against the baseline row. "
@@ -192,5 +196,4 @@ if not frame.empty:
                   if charts.aligned_by_index(frame) else ""))
 
 st.subheader("Through training")
-show_run_explorer({(f"{label} · seed {r.config.seed}" if len(runs) > 1 else label): r
-                   for label, runs in runs_of.items() for r in runs})
+show_run_explorer(runs_of)

@@ -134,8 +134,9 @@ def test_compare_sweep_trains_missing_runs_and_shows_the_table():
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["run"]) == ["activation=tanh", "activation=relu"]
-    assert "Δ test acc %" in table.columns and pd.isna(table["Δ test acc %"].iloc[0])  # the baseline row
-    assert pd.notna(table["Δ test acc %"].iloc[1])
+    assert list(table.columns[:2]) == ["run", "Δ test acc %"]  # the answer first, not off-screen
+    assert table["Δ test acc %"].iloc[0] == "baseline" and table["Δ test acc %"].iloc[1] not in ("—", None)
+    assert "one seed does not show a difference (add seeds)" in texts(at).replace("\\", "")  # in words
     assert "test acc % 95% CI" not in table.columns and "one seed per row: no intervals" in texts(at).lower()
     assert len(charts(at)) >= 3
 
@@ -164,16 +165,18 @@ def test_compare_sweep_with_seeds_gives_seed_means_intervals_and_paired_differen
     interval, covers = table.loc["activation=relu", "Δ test acc % 95% CI"].split("] (")
     lo, hi = (float(x) for x in interval.strip("[").split(","))
     assert covers == "seeds + test examples)"  # the paired bootstrap over test examples applied
-    assert table.loc["activation=relu", "Δ test acc %"] == pytest.approx(d.mean)
+    assert float(table.loc["activation=relu", "Δ test acc %"]) == pytest.approx(d.mean, abs=0.006)
     assert lo <= d.lo + 0.01 and hi >= d.hi - 0.01
-    assert pd.isna(table.loc["activation=tanh", "Δ test acc %"])  # the baseline row: no Δ with itself
+    assert table.loc["activation=tanh", "Δ test acc %"] == "baseline"  # the baseline row: no Δ with itself
+    words = next(t for m in at.markdown if "95% interval" in (t := m.value.replace("\\", "")))  # in words
+    assert words.startswith("- activation=relu ") and "seeds agree" in words
     assert "mean over seeds" in texts(at) and "min–max over seeds" in texts(at)
     assert at.query_params["baseline"] in ("activation=tanh", ["activation=tanh"])  # in the share link
     # a link's baseline is the table's baseline, and stays in the link
     linked = open_page("pages/compare.py", {**params, "baseline": "activation=relu"})
     assert not linked.exception and linked.selectbox(key="compare-baseline").value == "activation=relu"
     assert linked.query_params["baseline"] in ("activation=relu", ["activation=relu"])
-    assert pd.isna(linked.dataframe[0].value.set_index("run").loc["activation=relu", "Δ test acc %"])
+    assert linked.dataframe[0].value.set_index("run").loc["activation=relu", "Δ test acc %"] == "baseline"
     # a bad seeds value in a link is named and replaced
     bad = open_page("pages/compare.py", {**params, "seeds": "lots"})
     assert not bad.exception and any("seeds" in w.value for w in bad.warning)

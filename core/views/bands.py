@@ -13,7 +13,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .style import RUN_SCHEME, finite, log_axis, series_height, series_legend
+from .curves import curve_chart, epoch_x
+from .style import HEIGHT, RUN_SCHEME, finite, log_axis, series_legend
 
 BAND = "min–max over seeds"  # what the band shows, for captions
 
@@ -34,26 +35,30 @@ def band_frame(df: pd.DataFrame, x: str = "layer", keys: tuple[str, ...] = ("nam
     return out[cols]
 
 
-def _color(labels: list[str]) -> alt.Color:
-    return alt.Color("series:N", title="configuration", sort=labels,
-                     scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=series_legend(labels))
+def _color(labels: list[str], legend: bool = True) -> alt.Color:
+    # the band's colour has no legend: merged with its 20% fill, the swatches were nearly invisible
+    # on the dark theme; the line's full-colour symbols stand for both
+    return alt.Color("series:N", title="configuration", sort=labels, scale=alt.Scale(scheme=RUN_SCHEME, domain=labels),
+                     legend=series_legend(labels) if legend else None)
 
 
-def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|") -> alt.Chart:
-    """Mean |gradient| per weight layer (log scale): seed mean line, min-max band."""
-    labels = list(dict.fromkeys(frame["series"]))
+def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|",
+                    domain: list[str] | None = None) -> alt.Chart:
+    """Mean |gradient| per weight layer (log scale): seed mean line, min-max band. `domain`: every
+    series' colour as in a chart of all of them (a series left out keeps the others' colours)."""
+    labels = list(domain) if domain is not None else list(dict.fromkeys(frame["series"]))
     values = pd.concat([frame["lo"], frame["hi"]]) if len(frame) else None
     x = alt.X("layer:Q", title="weight layer (input → output)", axis=alt.Axis(tickMinStep=1))
     y_scale = alt.Scale(type="log")
     base = alt.Chart(frame)
     band = base.mark_area(opacity=0.2).encode(
         x=x, y=alt.Y("lo:Q", scale=y_scale, title=value_title, axis=log_axis(values)), y2="hi:Q",
-        color=_color(labels))
+        color=_color(labels, legend=False))
     line = base.mark_line(point=True).encode(
         x=x, y=alt.Y("mean:Q", scale=y_scale), color=_color(labels),
         tooltip=["series:N", "name:N", alt.Tooltip("mean:Q", format=".2e"),
                  alt.Tooltip("lo:Q", format=".2e"), alt.Tooltip("hi:Q", format=".2e"), "n:Q"])
-    return (band + line).properties(height=series_height(labels))
+    return (band + line).properties(height=HEIGHT)
 
 
 def curve_frame(epochs_by_label: dict[str, list[pd.DataFrame]], column: str) -> pd.DataFrame:
@@ -69,14 +74,9 @@ def curve_band_chart(epochs_by_label: dict[str, list[pd.DataFrame]], column: str
     """`column` after each epoch: the seed mean as a line, the min-max band of the seeds."""
     frame = curve_frame(epochs_by_label, column)
     labels = list(epochs_by_label)
-    base = alt.Chart(frame)
-    x = alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1))
-    axis = alt.Axis(format="%") if column.endswith("_acc") else alt.Axis()
-    band = base.mark_area(opacity=0.2).encode(
-        x=x, y=alt.Y("lo:Q", title=title, scale=alt.Scale(zero=False), axis=axis), y2="hi:Q",
-        color=_color(labels))
-    line = base.mark_line(point=True).encode(
-        x=x, y="mean:Q", color=_color(labels),
-        tooltip=["series:N", "epoch:Q", alt.Tooltip("mean:Q", format=".4g"),
-                 alt.Tooltip("lo:Q", format=".4g"), alt.Tooltip("hi:Q", format=".4g"), "n:Q"])
-    return (band + line).properties(height=series_height(labels))
+    fmt = ".1%" if column.endswith("_acc") else ".4g"
+    return curve_chart(frame.assign(x=frame["epoch"], value=frame["mean"]), epoch_x(frame["epoch"]), title, labels,
+                       legend=series_legend(labels), percent=column.endswith("_acc"), points=True,
+                       tooltip=[alt.Tooltip("series:N", title="configuration"), "epoch:Q",
+                                alt.Tooltip("mean:Q", format=fmt), alt.Tooltip("lo:Q", format=fmt),
+                                alt.Tooltip("hi:Q", format=fmt), alt.Tooltip("n:Q", title="seeds")])

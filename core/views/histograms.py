@@ -12,6 +12,9 @@ stored before NaN activations were counted lack that column).
     distribution(h, steps)       # TensorBoard's Distributions: percentile bands over steps
     outside(h, steps)            # exact zeros, out-of-range and NaN/inf counts: never dropped
 
+Several layers are drawn on one value axis (`domain`, e.g. shared(value_range(h, ...) for each
+layer)), so that the shift from layer to layer, the vanishing itself, shows.
+
 Shares are of all the layer's entries at that step (zeros and NaN included), so the ridges of a
 layer whose gradients are mostly exactly 0 are low, and `outside` says why.
 """
@@ -23,7 +26,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .style import HEIGHT, LOG_LABELS, finite
+from .style import HEIGHT, LOG_LABELS, finite, step_x
 
 GRAD, ACT = "grad", "act"
 # TensorBoard's Distributions bands: percentiles 0, 6.68, 15.87, 30.85, 50, ... (normal sigmas)
@@ -100,6 +103,22 @@ def occupied(df: pd.DataFrame, h: Split) -> list[float]:
             min(float(h.edges[-1]), float(used["high"].max()) + width)]
 
 
+def value_range(h: Split, steps, chosen=None, view: str = "bins") -> list[float]:
+    """The value range a view of `h` draws: the occupied bins of the `chosen` steps (all steps
+    when None) with one bin of margin, or for view="distribution" the range of its percentiles."""
+    if view == "distribution":
+        p = percentiles(h)
+        lo, hi = np.nanmin(p[:, 0], initial=np.inf), np.nanmax(p[:, -1], initial=-np.inf)
+        return [float(lo), float(hi)] if lo <= hi else [float(h.edges[0]), float(h.edges[-1])]
+    return occupied(ridge_frame(h, steps, list(steps) if chosen is None else chosen), h)
+
+
+def shared(ranges) -> list[float]:
+    """One axis range that holds every one of `ranges` ([low, high] each)."""
+    ranges = list(ranges)
+    return [min(r[0] for r in ranges), max(r[1] for r in ranges)]
+
+
 def _step_color(chosen) -> alt.Color:
     # sequential: early steps light, late ones dark, in visible steps of the scheme
     return alt.Color("step:O", title="step", sort=list(chosen),
@@ -108,11 +127,12 @@ def _step_color(chosen) -> alt.Color:
                      legend=alt.Legend(orient="right") if len(chosen) > 1 else None)
 
 
-def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "") -> alt.Chart:
+def ridge(h: Split, steps, chosen, mode: str = "offset", title: str = "", domain=None) -> alt.Chart:
     """The chosen steps' histograms: "offset" (one ridge per step, later steps lower and in front,
-    like TensorBoard's offset view) or "overlay" (drawn over each other on one axis)."""
+    like TensorBoard's offset view) or "overlay" (drawn over each other on one axis). `domain`:
+    the value axis' range (default: the bins these steps occupy)."""
     df = ridge_frame(h, steps, chosen)
-    x = alt.X("center:Q", title=h.axis_title, scale=alt.Scale(domain=occupied(df, h), nice=False))
+    x = alt.X("center:Q", title=h.axis_title, scale=alt.Scale(domain=domain or occupied(df, h), nice=False))
     tooltip = ["step:O", alt.Tooltip("low:Q", title="from", format=".2f"),
                alt.Tooltip("high:Q", title="to", format=".2f"), alt.Tooltip("share:Q", format=".2%")]
     if mode == "overlay":
@@ -151,9 +171,9 @@ def percentiles(h: Split, qs=PERCENTILES) -> np.ndarray:
     return out
 
 
-def distribution(h: Split, steps, title: str = "") -> alt.Chart:
+def distribution(h: Split, steps, title: str = "", domain=None) -> alt.Chart:
     """TensorBoard's Distributions: bands between percentiles (min-max, ±1.5σ, ±1σ, ±0.5σ of a
-    normal) over steps, the median as a line."""
+    normal) over steps, the median as a line; `domain`: the value axis' range (default: the data's)."""
     p = percentiles(h)
     steps = np.asarray(steps, dtype=float)
     bands = []
@@ -161,9 +181,10 @@ def distribution(h: Split, steps, title: str = "") -> alt.Chart:
         bands.append(pd.DataFrame({"step": steps, "lo": p[:, k], "hi": p[:, -1 - k], "band": name, "depth": k}))
     df = finite(finite(pd.concat(bands, ignore_index=True), "lo"), "hi")
     med = finite(pd.DataFrame({"step": steps, "median": p[:, len(PERCENTILES) // 2]}), "median")
-    y = alt.Y("lo:Q", title=h.axis_title + " (percentiles)", scale=alt.Scale(zero=False))
+    y = alt.Y("lo:Q", title=h.axis_title + " (percentiles)",
+              scale=alt.Scale(domain=domain, nice=False) if domain else alt.Scale(zero=False))
     area = alt.Chart(df).mark_area(color="#e4572e").encode(
-        x=alt.X("step:Q", title="training step"), y=y, y2="hi:Q",
+        x=step_x(steps), y=y, y2="hi:Q",
         opacity=alt.Opacity("depth:O", scale=alt.Scale(range=[0.18, 0.6]), legend=None),
         tooltip=["step:Q", "band:N", alt.Tooltip("lo:Q", format=".2f"), alt.Tooltip("hi:Q", format=".2f")])
     line = alt.Chart(med).mark_line(color="#8a1c00").encode(
@@ -187,12 +208,12 @@ def outside(h: Split, steps, title: str = "") -> alt.Chart:
     kinds = [k for k, c in h.outside.items() if c.any()] or list(h.outside)
     df = df[df["what"].isin(kinds)]
     return alt.Chart(df).mark_line(point=True).encode(
-        x=alt.X("step:Q", title="training step"),
+        x=step_x(df["step"]),
         y=alt.Y("share:Q", title="share of entries", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("what:N", sort=kinds, title=None, scale=alt.Scale(scheme="dark2", domain=kinds),
                         legend=alt.Legend(orient="right")),
         tooltip=["step:Q", "what:N", alt.Tooltip("count:Q", format=","), alt.Tooltip("share:Q", format=".2%")],
-    ).properties(height=140)
+    ).properties(height=150)
 
 
 def any_outside(h: Split) -> bool:
@@ -214,9 +235,9 @@ def outside_summary(h: Split, steps) -> str:
     return "; ".join(parts)
 
 
-def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
-                      log_bins: bool = True, quantity: str = "gradient") -> alt.Chart:
-    """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale).
+def heatmap_frame(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, log_bins: bool = True) -> pd.DataFrame:
+    """The cells of histogram_heatmap: step, step_end, low, high, fraction, bin (label), one per
+    occupied bin of every logged step.
 
     counts: (n_steps, n_columns). For gradients the columns are GRAD_COLUMNS (zeros, below,
     bins, above, non-finite); zeros are drawn as a band under the smallest bin. For activations
@@ -247,32 +268,46 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
         "low": lows[col_idx], "high": lows[col_idx] + width, "fraction": frac[step_idx, col_idx],
         "bin": np.asarray(labels, dtype=object)[col_idx],
     })
-    data = finite(data, "low")
+    return finite(data, "low")
+
+
+def heatmap_range(data: pd.DataFrame) -> list[float]:
+    """The value range of a heatmap_frame's cells."""
+    return [float(data["low"].min()), float(data["high"].max())] if len(data) else [0.0, 1.0]
+
+
+def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, title: str,
+                      log_bins: bool = True, quantity: str = "gradient", domain=None) -> alt.Chart:
+    """Distribution over time: x step, y bin, colour = fraction of entries (log colour scale);
+    `domain`: the value axis' range (default: the occupied bins'). Columns: heatmap_frame."""
+    data = heatmap_frame(counts, steps, edges, log_bins)
+    width = float(edges[1] - edges[0])
     y_title = f"log10 |{quantity}|" if log_bins else "activation value"
     # Each cell reaches a tenth of a cell into its neighbours (about a pixel), drawn in step and bin order and
     # clipped at the data's edge: abutting cells leave hairline seams the dark theme shows.
     x_domain = [float(data["step"].min()), float(data["step_end"].max())] if len(data) else alt.Undefined
-    y_domain = [float(data["low"].min()), float(data["high"].max())] if len(data) else alt.Undefined
+    y_domain = list(domain) if domain else heatmap_range(data) if len(data) else alt.Undefined
     data = data.assign(step_end=data["step_end"] + (data["step_end"] - data["step"]) / 10,
                        high=data["high"] + width / 10)
     return alt.Chart(data).mark_rect(strokeWidth=0, clip=True).encode(
         # nice=False: the axis ends where the last logged interval does, not at a round number.
-        x=alt.X("step:Q", title="training step", scale=alt.Scale(nice=False, domain=x_domain)), x2="step_end:Q",
+        x=step_x(data["step"], nice=False, domain=x_domain), x2="step_end:Q",
         y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False, domain=y_domain)), y2="high:Q",
         color=alt.Color("fraction:Q", title="share of entries",
                         scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
                         legend=alt.Legend(labelExpr=LOG_LABELS, orient="bottom", direction="horizontal",
                                           gradientLength=160, titleOrient="left")),
         tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
-    ).properties(title=title, height=220)
+    ).properties(title=title, height=200)
 
 
 
 
-def across_runs(frames: dict, kind: str = GRAD, title: str = "") -> alt.Chart:
+def across_runs(frames: dict, kind: str = GRAD, title: str = "", domain: list[str] | None = None) -> alt.Chart:
     """The same layer's histogram in several runs on one axis: frames is {run label: ridge_frame
-    of one step}; one step line per run (share of that run's entries per bin)."""
-    labels = list(frames)
+    of one step}; one step line per run (share of that run's entries per bin). `domain`: the
+    colours of a chart of all the runs (a run left out keeps the others' colours)."""
+    labels = list(domain) if domain is not None else list(frames)
     df = pd.concat([f.assign(run=label) for label, f in frames.items()], ignore_index=True) if frames else \
         pd.DataFrame(columns=["center", "share", "run", "step"])
     return alt.Chart(df).mark_line(interpolate="step", strokeWidth=1.5).encode(
