@@ -155,3 +155,21 @@ def test_cli_data_file(tmp_path, capsys):
     assert main(["train", "--data-file", str(bad), "-e", "1"]) == 2
     assert "error: --data-file" in capsys.readouterr().err
     assert main(["train", "--data-file", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_an_npz_declaring_more_rows_or_features_than_allowed_is_refused_before_it_is_read():
+    """64 MiB of int8 zeros zip to 65 KB; read and widened to float64 they took 614 MB (peak
+    resident) before the rows were counted. The headers' shapes are checked first."""
+    import resource
+
+    n = (64 * 2**20) // 65 - 10  # x and y together just under the 64 MiB an .npz may unpack to
+    buf = io.BytesIO()
+    np.savez_compressed(buf, x=np.zeros((n, 64), np.int8), y=np.zeros(n, np.int8))
+    rows = buf.getvalue()
+    wide = _npz(x=np.zeros((40, 65)), y=np.arange(40) % 2)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(UploadError, match=rf"^x: declares {n:,} rows; at most 20,000 allowed$"):
+        ingest(rows, "rows.npz")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 32 * 2**10  # KiB: x was not unpacked
+    with pytest.raises(UploadError, match="^x: declares 65 features; 1 to 64 allowed$"):
+        ingest(wide, "wide.npz")

@@ -174,7 +174,7 @@ def read_npz(raw: bytes) -> tuple[np.ndarray, np.ndarray, dict]:
                 raise UploadError(f"data file: unpacks to {unpacked / 2**20:.0f} MiB; at most "
                                   f"{MAX_UNPACKED // 2**20} MiB allowed")
             # Each member's header, before np.load allocates the shape it declares.
-            npz_headers(zf, max_bytes=MAX_UNPACKED)
+            _check_shapes(npz_headers(zf, max_bytes=MAX_UNPACKED))
     except UploadError:
         raise
     except NpzRefused as exc:
@@ -202,6 +202,17 @@ def read_npz(raw: bytes) -> tuple[np.ndarray, np.ndarray, dict]:
     if len(y) != len(x):
         raise UploadError(f"y: has {len(y)} labels for {len(x)} rows of x")
     return x.astype(np.float64), y, {"columns": [f"x{i + 1}" for i in range(x.shape[1])], "label_column": "y"}
+
+
+def _check_shapes(heads: dict) -> None:
+    """x and y's rows and features from their .npy headers, before they are read: an .npz of
+    64 MiB of int8 zeros (65 KB zipped) would otherwise be unpacked and widened to float64,
+    528 MB, before validate() refused its million rows."""
+    for name, (shape, _) in heads.items():
+        if name in ("x", "y") and shape and shape[0] > MAX_ROWS:
+            raise UploadError(f"{name}: declares {shape[0]:,} rows; at most {MAX_ROWS:,} allowed")
+        if name == "x" and len(shape) == 2 and shape[1] > MAX_FEATURES:
+            raise UploadError(f"x: declares {shape[1]:,} features; 1 to {MAX_FEATURES} allowed")
 
 
 # ---------------------------------------------------------------------- checking
