@@ -140,6 +140,9 @@ def dataset_label(name: str) -> str:
     if entry is None and upload_meta(name) is not None:
         meta = upload_meta(name)
         info = meta["info"]
-        return (f"your data {name[len(UPLOAD_PREFIX):][:8]} — {meta.get('rows', 0):,} rows, "
+        source = meta.get("source")  # the uploaded file's name (escape it where markup is drawn)
+        shown = source[:60] if isinstance(source, str) and source.isprintable() and source.strip() else \
+            f"your data {name[len(UPLOAD_PREFIX):][:8]}"
+        return (f"{shown} — {meta.get('rows', 0):,} rows, "
                 f"{info.features} features, {info.classes} classes")
     return entry.label if entry else name

@@ -1,4 +1,4 @@
-"""Command line: `python -m core train|list|show|delete|reproduce`.
+"""Command line: `python -m core train|list|show|delete|reproduce` (and rename: core.cli.names).
 
     python -m core train -a logistic -n 512 512 256 256 128 --json
     python -m core train --activation relu --init he_normal --bn before -e 3
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 
 from .common import CliError, _Parser, _add_config_flags, config_from_args, print_findings  # noqa: F401 (shared)
+from .names import print_result as _print_result
 from ..base.config import ConfigError
 
 
@@ -46,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_theory_parsers(sub)
     from .export import add_export_parsers  # export (TensorBoard, bundle), import
+    from .names import add_names_parsers  # rename: a run's own name and note
 
     add_export_parsers(sub)
+    add_names_parsers(sub)
     return parser
 
 
@@ -201,7 +203,7 @@ def _dispatch(args) -> int:
         elif runs.empty:
             print("no stored runs")
         else:
-            cols = ["run_id", "status", "label", "epochs", "test_acc", "grad_ratio", "seconds"]
+            cols = ["run_id", "name", "status", "label", "epochs", "test_acc", "grad_ratio", "seconds"]
             print(runs[cols].to_string(index=False))
         return 0
     if args.command == "show":
@@ -382,38 +384,3 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _print_result(result, as_json: bool) -> None:
-    summary = result.summary()
-    # A run trained now that could not be saved says so (cancelled runs are never stored).
-    summary["stored"] = result.cached or (result.status in ("completed", "diverged")
-                                          and "store_error" not in result.meta)
-    if result.meta.get("store_error"):
-        summary["store_error"] = result.meta["store_error"]
-    from ..lab.diagnosis import diagnose  # the findings the app shows beside the run
-    findings = diagnose(result)
-    summary["diagnosis"] = [f.to_dict() for f in findings]
-    if as_json:
-        print(json.dumps(summary, allow_nan=False))
-        return
-    cfg = result.config
-    print(f"run {summary['run_id']}  {cfg.describe()}")
-    where = "from the store" if summary["cached"] else f"trained on {summary['device']}"
-    print(f"status: {summary['status']}  ({where}, {summary['seconds']:.1f} s, "
-          f"{summary['params']:,} parameters)")
-    for key, what in (("diverged_reason", "diverged"), ("store_error", "not stored")):
-        if result.meta.get(key):
-            print(f"{what}: {result.meta[key]}")
-    if not result.epochs.empty:
-        cols = ["epoch", "train_loss", "train_acc", "val_acc", "test_loss", "test_acc", "seconds"]
-        print(result.epochs[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    flow = summary["grad_flow"]
-    print("mean |gradient| per layer (input -> output):")
-    for name, a, b in zip(flow["layers"], flow["init"], flow["final"]):
-        print(f"  {name:>12}  init {_fmt(a)}   final {_fmt(b)}")
-    print_findings(findings)
-
-
-def _fmt(v) -> str:
-    return "     n/a" if v is None or not math.isfinite(v) else f"{v:.2e}"

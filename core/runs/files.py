@@ -105,6 +105,26 @@ def _or_none(check):
 
 
 MAX_META_TEXT = 2000
+MAX_NAME, MAX_NOTE = 80, 500  # a run's own name and note, given by its user
+
+
+def check_name_note(name=None, note=None) -> None:
+    """A run's name (at most MAX_NAME characters) and note (at most MAX_NOTE), each None or
+    printable text on one line; else StoreError naming the field, on one line. "" clears one."""
+    for field, value, limit in (("name", name, MAX_NAME), ("note", note, MAX_NOTE)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise StoreError(f"{field}: got {type(value).__name__}; expected text")
+        if len(value) > limit:
+            raise StoreError(f"{field}: {len(value):,} characters; at most {limit}")
+        if not value.isprintable():
+            raise StoreError(f"{field}: holds a line break or a control character; expected one line of text")
+
+
+def _user_text(limit: int):
+    return lambda v: isinstance(v, str) and 0 < len(v) <= limit and v.isprintable()
+
 _MAX_FLOAT = 1.7976931348623157e308  # finite: JSON's Infinity is refused
 _FINAL = {"train_loss": _number(0, _MAX_FLOAT), "test_loss": _number(0, _MAX_FLOAT),
           "train_acc": _number(0, 1), "test_acc": _number(0, 1)}
@@ -134,6 +154,9 @@ META_FIELDS = {
               and all(_or_none(_FINAL[k])(x) for k, x in v.items()),
               "train_loss, train_acc, test_loss, test_acc: each null or a number (accuracies 0 to 1)"),
     "grad_ratio": (True, _or_none(_number(0, _MAX_FLOAT)), "null or a ratio from 0"),
+    # given by the run's user (RunStore.set_name); a run stored before names existed has neither
+    "name": (False, _user_text(MAX_NAME), f"one line of 1 to {MAX_NAME} printable characters"),
+    "note": (False, _user_text(MAX_NOTE), f"one line of 1 to {MAX_NOTE} printable characters"),
     "format_version": (True, lambda v: v == FORMAT_VERSION, f"{FORMAT_VERSION}"),
 }
 

@@ -2,6 +2,7 @@
 
     store = RunStore()                       # cache/ beside the code, or $VG_CACHE_DIR
     store.save(result); store.load(run_id); store.list_runs(); store.delete(run_id)
+    set_name(store, run_id, name="he vs glorot", note="for Monday's class")   # core.runs.names
 
 Runs are obtained through core.runs.runner.get_or_train, which loads what is stored and trains
 what is missing under the store's locks; the store itself knows nothing of training.
@@ -144,7 +145,8 @@ class RunStore:
                 continue
             final = meta.get("final") if isinstance(meta.get("final"), dict) else {}
             rows.append({
-                "run_id": run_id, "label": meta.get("label", ""), "status": meta.get("status"),
+                "run_id": run_id, "name": meta.get("name", ""), "note": meta.get("note", ""),
+                "label": meta.get("label", ""), "status": meta.get("status"),
                 **{k: cfg.get(k) for k in ("dataset", "arch", "activation", "init", "bn",
                                            "residual", "grad_noise", "optimizer", "lr", "epochs",
                                            "batch_size", "seed")},

@@ -4,11 +4,14 @@
 
 As a sweep labels its runs by the one setting it varies, arbitrary runs are labelled by the
 settings whose values are not the same for all of them (widths written as depth x width).
-Runs whose configs differ in nothing shown get their run id appended, so labels stay unique.
+Runs whose configs differ in nothing shown get their run id appended, so labels stay unique; a
+run alone (or runs that all share one config) is named by its config ('mlp 8x128 logistic
+glorot_uniform sgd lr 0.01'), never by its hash. Uploaded data is named by its file's name.
 """
 from __future__ import annotations
 
 from ..base.config import RunConfig
+from ..base.datasets import UPLOAD_PREFIX, is_upload, upload_meta
 
 _SKIP = {"format_version"}
 
@@ -24,6 +27,10 @@ def _settings(cfg: RunConfig) -> dict:
 
 
 def _value(v) -> str:
+    if is_upload(v):  # its file's name (bounded: core.engine.userdata), else its short hash
+        source = (upload_meta(v) or {}).get("source")
+        return source[:60] if isinstance(source, str) and source.isprintable() and source else \
+            f"upload {v[len(UPLOAD_PREFIX):][:8]}"
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (list, tuple)):
@@ -36,9 +43,10 @@ def distinct_labels(configs: dict[str, RunConfig]) -> dict[str, str]:
     settings = {rid: _settings(cfg) for rid, cfg in configs.items()}
     keys = list(dict.fromkeys(k for s in settings.values() for k in s))
     differ = [k for k in keys if len({_value(s.get(k)) for s in settings.values()}) > 1]
-    labels = {rid: " · ".join(f"{k} {_value(s.get(k))}" for k in differ) or rid for rid, s in settings.items()}
+    labels = {rid: " · ".join(f"{k} {_value(s.get(k))}" for k in differ) or configs[rid].describe()
+              for rid, s in settings.items()}
     counts: dict[str, int] = {}
     for label in labels.values():
         counts[label] = counts.get(label, 0) + 1
-    return {rid: (f"{label} · {rid}" if counts[label] > 1 and label != rid else label)
+    return {rid: (f"{label} · {rid}" if counts[label] > 1 else label)
             for rid, label in labels.items()}
