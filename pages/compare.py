@@ -44,7 +44,8 @@ if mode == "stored runs":
     if stored.empty:
         st.info("No stored runs yet. Train one in Explore, or build a sweep here.")
         st.stop()
-    labels = {r.run_id: f"{r.label} · seed {r.seed} · {r.run_id}" for r in stored.itertuples()}
+    labels = {r.run_id: (f"{r.name} · " if r.name else "") + f"{r.label} · seed {r.seed} · {r.run_id}"
+              for r in stored.itertuples()}
     wanted = [r for r in runs_param.split(",") if r]
     unknown = [r for r in wanted if r not in labels]
     if unknown:
@@ -54,8 +55,12 @@ if mode == "stored runs":
     # runs that differ only in seed form one row, labelled by what differs between the rows
     grouped = group_by_seed({r: run for r in chosen if (run := stored_run(r)) is not None})
     short = distinct_labels({rid: runs[0].config.replace(seed=0) for rid, runs in grouped.items()})
-    entries = [(short.get(rid, rid) + (f" · {len(runs)} seeds" if len(runs) > 1 else ""),
-                [(run.run_id, None) for run in runs]) for rid, runs in grouped.items()]
+    named = {rid: names.pop() for rid, runs in grouped.items()  # the user's own name, when its seeds share one
+             if len(names := {r.meta.get("name", "") for r in runs}) == 1 and "" not in names}
+    shown_as = {rid: short.get(rid, rid) + (f" · {len(runs)} seeds" if len(runs) > 1 else "") for rid, runs in grouped.items()}
+    shown_as |= {rid: name if list(named.values()).count(name) == 1 else f"{name} · {shown_as[rid]}"
+                 for rid, name in named.items()}
+    entries = [(shown_as[rid], [(run.run_id, None) for run in runs]) for rid, runs in grouped.items()]
     extra = {"runs": ",".join(chosen), **_baseline_param()} if chosen else {}
     if st.query_params.to_dict() != extra and extra:
         st.query_params.from_dict(extra)

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from core.base.config import public_demo
+from core.runs.files import MAX_NAME, MAX_NOTE, StoreError
+from core.runs.names import set_name
 from core.runs.bundle import AlreadyStored, BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
 from core.views.markup import inert
@@ -61,7 +63,7 @@ if runs.empty:
     st.stop()
 
 runs = runs.sort_values("created", ascending=False)
-shown = runs[["created", "label", "test_acc", "grad_ratio", "status", "dataset", "epochs", "seed", "seconds",
+shown = runs[["created", "name", "label", "test_acc", "grad_ratio", "status", "dataset", "epochs", "seed", "seconds",
               "device", "run_id"]].copy()
 shown["created"] = pd.to_datetime(shown["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
 # A ratio that is not defined is a dash (the caption says when), not "None".
@@ -115,7 +117,24 @@ for run_id in selected:
     if result is None:
         continue
     with st.container(border=True):
-        st.markdown(f"**{result.config.describe()}** · `{run_id}` · {result.status}")
+        name, note = result.meta.get("name", ""), result.meta.get("note", "")
+        st.markdown((f"**{inert(name)}** · " if name else "") + f"{result.config.describe()} · `{run_id}` · {result.status}"
+                    + (f"  \n{inert(note)}" if note else ""))
+        if not public_demo():  # a shared demo: one visitor must not rename everyone's runs
+            with st.form(f"runs-name-{run_id}", border=False):
+                e = st.columns([2, 4, 1], vertical_alignment="bottom")
+                new_name = e[0].text_input("name", name, max_chars=MAX_NAME, key=f"runs-name-{run_id}-name",
+                                           help="Your own name for the run, shown in lists and in Compare.")
+                new_note = e[1].text_input("note", note, max_chars=MAX_NOTE, key=f"runs-name-{run_id}-note",
+                                           help="A line of your own about the run; kept in its bundle.")
+                if e[2].form_submit_button("Save"):
+                    try:
+                        set_name(store, run_id, new_name, new_note)
+                    except StoreError as exc:
+                        st.error(f"Not saved: {inert(exc)}")
+                    else:
+                        list_runs.clear()
+                        st.rerun()
         d = st.columns(4)
         d[0].download_button("Summary (JSON)", json.dumps(result.summary(), indent=1, allow_nan=False),
                              f"{run_id}.json", "application/json", key=f"dl-json-{run_id}")

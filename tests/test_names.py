@@ -115,3 +115,19 @@ def test_compare_labels_name_a_lone_configuration_and_uploads_by_their_file_name
     up = RunConfig(dataset=name, widths=(8,), epochs=1)
     labels = distinct_labels({up.run_id: up, one.run_id: one})
     assert "my <points>.csv" in labels[up.run_id] and "upload:" not in labels[up.run_id]
+
+
+def test_the_runs_page_edits_a_name_and_compare_shows_it(isolated_cache):
+    from apptest_helpers import fresh_app_caches, open_page  # noqa: F401 (its fixture empties the app's caches)
+
+    store = RunStore(isolated_cache)
+    cfgs = [RunConfig(dataset="digits", widths=(16, 16), epochs=1, activation="tanh", seed=s) for s in (0, 1)]
+    for cfg in cfgs:
+        store.save(train(cfg))
+    at = open_page("pages/runs.py")
+    assert "name" in list(at.dataframe[0].value.columns)
+    for cfg in cfgs:  # what the page's form does, then what Compare makes of it
+        set_name(store, cfg.run_id, name="my <b>tanh</b>")
+    at = open_page("pages/compare.py", {"runs": ",".join(c.run_id for c in cfgs)})
+    assert not at.exception, [e.value for e in at.exception]
+    assert list(at.dataframe[0].value["run"]) == ["my <b>tanh</b>"]  # one row: the two seeds, by its name
