@@ -1,4 +1,5 @@
-"""Every chart of the app is drawn through `chart`: Streamlit's theme, the container's width, and
+"""Every chart of the app is drawn through `chart`: Streamlit's theme, the container's width (its
+plot as tall as the chart's height, legends and axes around it: core.views.style.fit_width), and
 with the sidebar's switch on (app.py), a button under the chart that saves it as an SVG file
 (core.views.svg; PNG is in the chart's own menu). Views redrawn in place every second or so
 (fragments with run_every) are `live_fragment`s, so they do not blink."""
@@ -11,6 +12,7 @@ import altair as alt
 import streamlit as st
 
 from core.views.markup import inert
+from core.views.style import fit_width
 from core.views.svg import to_svg
 
 SVG_TOGGLE = "svg_downloads"  # the sidebar switch (app.py) that puts an SVG button under each chart
@@ -35,10 +37,10 @@ def live_fragment(name: str, seconds: float):
 
 
 def chart(c, svg: bool = True) -> None:
-    """Every chart of the app is drawn here: in Streamlit's theme, the container's width, and
-    with the sidebar's switch on, a button under it that saves it as an SVG file (not under
-    live charts, `svg=False`: they redraw every second)."""
-    st.altair_chart(c, theme="streamlit", width="stretch")
+    """Every chart of the app is drawn here: in Streamlit's theme, the container's width with the
+    plot as tall as the chart's height, and with the sidebar's switch on, a button under it that
+    saves it as an SVG file (not under live charts, `svg=False`: they redraw every second)."""
+    st.altair_chart(fit_width(c), theme="streamlit", width="stretch")
     if svg and st.session_state.get(SVG_TOGGLE):
         _svg_button(c)
 

@@ -9,9 +9,10 @@ from core.views import curves, histograms as hv
 
 from .draw import chart
 
-VIEWS = {"heatmap": "Heatmap (step × bin)", "offset": "Offset (one ridge per step)",
-         "overlay": "Overlay (steps on one axis)", "vs0": "Step against step 0",
-         "distribution": "Distribution (percentile bands)"}
+# Short names, so that a select as narrow as a third of an 800 px page shows them whole; the
+# caption under the charts says what each view draws.
+VIEWS = {"heatmap": "Heatmap", "offset": "Offset ridges", "overlay": "Overlay", "vs0": "Against step 0",
+         "distribution": "Percentiles"}
 CAPTIONS = {
     "heatmap": "Colour is the share of the layer's entries in each bin at each logged step (log colour scale).",
     "offset": "One histogram per chosen step, later steps lower and in front (TensorBoard's offset view); "
@@ -44,13 +45,19 @@ def show_histograms(result, key: str) -> None:
         st.info("No histograms were logged.")
         return
     kinds = _kinds(hist)
-    c = st.columns([1, 1, 2])
+    c = st.columns([1, 1, 1])
     kind = c[0].selectbox("of", list(kinds), key=f"{key}-hist-kind")
-    view = c[1].selectbox("view", list(VIEWS), format_func=VIEWS.get, key=f"{key}-hist-view")
+    view = c[1].selectbox("view", list(VIEWS), format_func=VIEWS.get, key=f"{key}-hist-view",
+                          help="Heatmap: step × bin. Offset ridges: one histogram per chosen step (TensorBoard's "
+                               "offset view). Overlay: the chosen steps on one axis. Against step 0: before any "
+                               "update against one step. Percentiles: TensorBoard's Distributions.")
+    same_axis = c[2].toggle("one axis for all layers", value=True, key=f"{key}-hist-shared",
+                            help="On: every layer on the same value axis, so the shift from layer to layer shows. "
+                                 "Off: each layer on its own range (finer detail within a layer).")
     array, edges_key, bins, quantity = kinds[kind]
     layer_names = names if bins == hv.GRAD else names[:-1]  # activations: hidden layers only
     default = list(dict.fromkeys([layer_names[0], layer_names[len(layer_names) // 2], layer_names[-1]]))
-    chosen = c[2].multiselect("layers", layer_names, default=default, key=f"{key}-hist-layers")
+    chosen = st.multiselect("layers", layer_names, default=default, key=f"{key}-hist-layers")
     steps = [int(s) for s in hist["steps"]]
     picked = steps
     if view in ("offset", "overlay"):
@@ -58,17 +65,24 @@ def show_histograms(result, key: str) -> None:
     elif view == "vs0" and len(steps) > 1:
         picked = [steps[0], st.select_slider("step against step 0", steps[1:], value=steps[-1],
                                              key=f"{key}-hist-vs0")]
-    for name in chosen:
-        h = hv.split(hist[array][:, layer_names.index(name)], hist[edges_key], bins, quantity)
-        title = ""
+    counts = {name: hist[array][:, layer_names.index(name)] for name in chosen}
+    splits = {name: hv.split(n, hist[edges_key], bins, quantity) for name, n in counts.items()}
+    domain = None
+    if same_axis and len(chosen) > 1:
+        if view == "heatmap":
+            domain = hv.shared(hv.heatmap_range(hv.heatmap_frame(n, steps, hist[edges_key], bins == hv.GRAD))
+                               for n in counts.values())
+        else:
+            domain = hv.shared(hv.value_range(h, steps, sorted(set(picked)), view) for h in splits.values())
+    for name, h in splits.items():
         st.markdown(f"**{name}**: {kind}")
         if view == "heatmap":
-            chart(hv.histogram_heatmap(hist[array][:, layer_names.index(name)], hist["steps"], hist[edges_key],
-                                       "", log_bins=bins == hv.GRAD, quantity=quantity))
+            chart(hv.histogram_heatmap(counts[name], hist["steps"], hist[edges_key], "", log_bins=bins == hv.GRAD,
+                                       quantity=quantity, domain=domain))
         elif view == "distribution":
-            chart(hv.distribution(h, steps, title))
+            chart(hv.distribution(h, steps, domain=domain))
         else:
-            chart(hv.ridge(h, steps, sorted(set(picked)), "offset" if view == "offset" else "overlay", title))
+            chart(hv.ridge(h, steps, sorted(set(picked)), "offset" if view == "offset" else "overlay", domain=domain))
         if hv.any_outside(h):
             chart(hv.outside(h, steps))
         st.caption(f"{name}, entries outside the bins: {hv.outside_summary(h, steps)}.")

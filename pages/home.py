@@ -8,7 +8,10 @@ from core.base.config import RunConfig
 from core.lab.scenarios import SCENARIOS
 from core.views.links import config_to_query
 from pages.draw import chart
-from pages.services import probe, require_app
+from pages.draw import live_fragment
+from pages.services import probe, require_app, warm_status
+
+CARD_PX = 190
 
 require_app()
 
@@ -52,10 +55,22 @@ st.caption("Mean |gradient| of each layer's weights in three 10-layer networks o
 
 st.subheader("Ready-made experiments")
 st.caption("Each opens in Explore with its gradient flow at initialization; train it there with one click.")
-cols = st.columns(4)
-for i, scenario in enumerate(SCENARIOS):
-    with cols[i % 4]:
-        with st.container(border=True):
+
+
+@live_fragment("warm-status", 3.0)
+def warming():
+    """While a fresh server trains the cards in the background (core.lab.warm): how far it is."""
+    line = warm_status()
+    if line:
+        st.caption(f":material/hourglass_top: {line}")
+
+
+warming()
+# Cards of one width in a row that wraps: four across at 1280 px, two at 800 px (four columns
+# there were 100 px wide and broke words: "standardize d").
+with st.container(horizontal=True, wrap=True, gap="small"):
+    for scenario in SCENARIOS:
+        with st.container(border=True, width=CARD_PX):
             st.markdown(f"**{scenario.title}**")
             st.caption(scenario.blurb)
             st.page_link("pages/explore.py", label="Open in Explore", icon=":material/arrow_forward:",

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.views import charts
+from core.views import charts, histograms as hv
 from core.base.config import RunConfig
+from core.base.cost import duration
 from core.engine.data import DatasetUnavailable
 from core.engine.probe import PROBE_BATCH
 from core.base.instruments import ACTIVATION, BARS, FLOW, GRADIENT, INSTRUMENTS, STEPS, WEIGHT, Instrument, block
@@ -117,34 +118,29 @@ def _steps(result) -> list[int]:
     return sorted(int(s) for s in result.layer_stats["step"].unique())
 
 
-def _pick_steps(steps: list[int], n: int = 4) -> list[int]:
-    if len(steps) <= n:
-        return steps
-    idx = np.unique(np.linspace(0, len(steps) - 1, n).round().astype(int))
-    return [steps[i] for i in idx]
+def _drawable(epochs: pd.DataFrame, metric: str) -> bool:
+    """Whether any epoch has a finite `metric` (a run that diverged in its first epoch has none)."""
+    values = epochs[[c for c in epochs.columns if c.endswith(f"_{metric}")]].apply(pd.to_numeric, errors="coerce")
+    return bool(np.isfinite(values.to_numpy(dtype=float)).any())
 
 
 def show_training_curves(epochs: pd.DataFrame, key: str) -> None:
     if epochs.empty:
         st.info("No finished epoch yet.")
         return
-    left, right = st.columns(2)
-    with left:
-        chart(charts.training_curves(epochs, "loss"))
-    with right:
-        chart(charts.training_curves(epochs, "acc"))
-    st.caption("Loss and accuracy after each epoch: train (running average over the epoch), "
-               "validation and test.")
+    metrics = [m for m in ("loss", "acc") if _drawable(epochs, m)]
+    for col, metric in zip(st.columns(len(metrics)) if metrics else [], metrics):
+        with col:
+            chart(charts.training_curves(epochs, metric))
+    st.caption("Loss and accuracy after each epoch: train (running average over the epoch), validation and test"
+               + ("." if "loss" in metrics else "; no epoch ended with a finite loss, so there is no loss curve."))
 
 
 def show_run(result, key: str = "run") -> None:
     """Everything about a stored run: diagnosis, curves, gradient flow, histograms, activations."""
-    meta = result.meta
-    status = result.status
-    if status == "diverged":
-        st.error(f"Diverged: {meta.get('diverged_reason')}. The charts show the run up to that point.",
-                 icon=":material/bolt:")
-    show_findings(diagnose(result), f"{key}-dx")
+    show_findings(diagnose(result), f"{key}-dx")  # a diverged run's first finding says where and why
+    if result.status == "diverged":
+        st.caption("Training stopped there: the charts show the run up to that step.")
     show_training_curves(result.epochs, key)
     show_step_loss(result, key)
     flow, hists, acts, updates, numbers = st.tabs(
@@ -181,7 +177,7 @@ def show_over_steps(result, ins: Instrument) -> None:
 
 def show_flow(result, ins: Instrument, steps: list[int], key: str) -> None:
     """A per-layer profile at chosen steps (one line per step), then the same over all steps."""
-    chosen = st.multiselect("steps to compare", steps, default=_pick_steps(steps), key=f"{key}-{ins.stat}-steps",
+    chosen = st.multiselect("steps to compare", steps, default=hv.pick_steps(steps, 4), key=f"{key}-{ins.stat}-steps",
                             help=f"Each line is the {ins.title} of every layer at one logged training step.")
     stats = result.layer_stats
     df = stats[(stats.stat == ins.stat) & (stats.step.isin(chosen))].merge(_layer_names(result), on="layer")
@@ -219,7 +215,7 @@ def show_numbers(result) -> None:
     meta = result.meta
     cols = st.columns(4)
     cols[0].metric("parameters", f"{meta.get('params', 0):,}")
-    cols[1].metric("training time", f"{meta.get('seconds', 0):.1f} s")
+    cols[1].metric("training time", duration(meta.get("seconds") or 0))
     cols[2].metric("device", str(meta.get("device")))
     cols[3].metric("logged every", f"{meta.get('log_every')} steps")
     st.dataframe(readable(result.epochs), hide_index=True)

@@ -7,9 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from core.base.config import public_demo
+from core.base.cost import duration
 from core.runs.files import MAX_NAME, MAX_NOTE, StoreError
 from core.runs.names import set_name
-from core.runs.bundle import AlreadyStored, BundleError, bundle_bytes, import_bundle
+from core.runs.bundle import MAX_BUNDLE_BYTES, AlreadyStored, BundleError, bundle_bytes, import_bundle
 from core.views.links import config_to_query
 from core.views.markup import inert
 from pages.services import get_store, list_runs, require_app, stored_run
@@ -47,6 +48,7 @@ with st.expander("Open a run from a bundle (.zip)"):
         st.caption("Uploads are off in the public demo.")
     else:
         upload = st.file_uploader("run bundle", type=["zip"], key=f"runs-upload-{st.session_state.get('runs-uploads', 0)}",
+                                  max_upload_size=MAX_BUNDLE_BYTES // 2**20,
                                   help="A .zip written by 'Bundle (.zip)' below, on this or another installation.")
         replace = st.checkbox("replace the stored run", key="runs-upload-replace",
                               help="A bundle of a run that is stored here already is refused unless this is ticked.")
@@ -68,17 +70,20 @@ shown = runs[["created", "name", "label", "test_acc", "grad_ratio", "status", "d
 shown["created"] = pd.to_datetime(shown["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
 # A ratio that is not defined is a dash (the caption says when), not "None".
 shown["grad_ratio"] = [f"{v:.1e}" if pd.notna(v) else "—" for v in pd.to_numeric(shown["grad_ratio"], errors="coerce")]
+# Training time in the words of every other wait in the app (40 s, 12 min, 1.5 h), not 46800.0.
+shown["seconds"] = [duration(v) if pd.notna(v) else "—" for v in pd.to_numeric(shown["seconds"], errors="coerce")]
 network_width = min(420, 16 + 7 * int(shown["label"].str.len().max()))  # the whole label, beside the date
 table_key = f"runs-table-{st.session_state.get('runs-deletes', 0)}"  # a new table after a delete: nothing selected
 event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key=table_key,
                      column_config={"created": st.column_config.TextColumn("date", width="small"),
                                     "status": st.column_config.TextColumn(width="small"),
-                                    "test_acc": st.column_config.NumberColumn("test acc", format="%.3f", width="small"),
+                                    "test_acc": st.column_config.NumberColumn("test acc", format="percent", width="small"),
                                     "grad_ratio": st.column_config.TextColumn("grad ratio", width="small",
                                                                               alignment="right"),
                                     "label": st.column_config.TextColumn("network", width=network_width),
                                     "run_id": st.column_config.TextColumn("run id"),
-                                    "seconds": st.column_config.NumberColumn(format="%.1f")})
+                                    "seconds": st.column_config.TextColumn("training", width="small",
+                                                                           alignment="right")})
 st.caption("Select rows to open, compare, download or delete. grad ratio = mean |gradient| of the first "
            "layer over the last hidden layer at the end of training (1 is even, 1e-5 vanishing); a dash where "
            "it is not defined: the last hidden layer's mean |gradient| is exactly 0 (as after an all-zero "

@@ -312,3 +312,105 @@ def test_ten_sessions_each_reach_their_stored_run(server, browser):
           f"{time.time() - clicked:.1f} s after the clicks")
     for cfg in configs:
         assert server.log().count(f"training run {cfg.run_id}") == 1
+
+
+# ---------------------------------------------------------------- charts readable at any width (issue 23)
+# Per visible chart (in the main area): the plot area's height of each view (the cells of a
+# concatenation, else the root frame: Vega's `path.background` of the plotting group), and its axes'
+# ARIA descriptions (they name each scale's domain); elements reaching past the viewport's right
+# edge that no scrolling ancestor clips; the alerts' texts; the widths of the cards that hold
+# Home's "Open in Explore" links.
+CHARTS_PROBE = """() => {
+  const vw = document.documentElement.clientWidth;
+  const charts = [...document.querySelectorAll('[data-testid=stMain] .vega-embed')]
+    .filter(e => e.getBoundingClientRect().height > 0).map(e => {
+      const svg = e.querySelector('svg.marks');
+      if (!svg) return {plots: [], axes: []};
+      const cells = [...svg.querySelectorAll('g.mark-group')]
+        .filter(g => /(^|\\s)concat_\\d+_group/.test(g.getAttribute('class') || ''));
+      const groups = cells.length ? cells : [svg.querySelector('g.mark-group.role-frame.root')];
+      const plots = groups.map(g => g && g.querySelector(':scope > g > path.background'))
+        .filter(Boolean).map(p => Math.round(p.getBoundingClientRect().height));
+      const axes = [...svg.querySelectorAll('g.role-axis')].map(g => g.getAttribute('aria-label')).filter(Boolean);
+      return {plots, axes};
+    });
+  const wide = [...document.querySelectorAll('[data-testid=stMain] *')].filter(x => {
+    const r = x.getBoundingClientRect();
+    if (!(r.width > 0 && r.right > vw + 1)) return false;
+    for (let a = x.parentElement; a; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= vw + 1) return false;
+    }
+    return true;
+  }).slice(0, 5).map(x => `${x.tagName} ${(x.innerText || '').slice(0, 40)} right ${Math.round(x.getBoundingClientRect().right)}`);
+  const alerts = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stAlert]')].map(a => a.innerText);
+  const cards = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stPageLink]')]
+    .map(a => Math.round(a.closest('[data-testid=stVerticalBlock]').getBoundingClientRect().width));
+  return {charts, wide, alerts, cards, text: document.querySelector('[data-testid=stMain]').innerText};
+}"""
+MIN_PLOT_PX = 150
+
+
+def _query(cfg) -> str:
+    return "&".join(f"{k}={v}" for k, v in config_to_query(cfg).items())
+
+
+def _look(page, url: str, charts: int, tab: str | None = None) -> dict:
+    """Open `url` (or, with `tab`, click that tab of the page already open), wait for its charts, probe it."""
+    if tab is None:
+        page.goto(url)
+        page.locator("h1").first.wait_for(timeout=90_000)
+    else:
+        page.get_by_role("tab", name=tab).click()
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=stMain] .vega-embed').length >= {charts}",
+                           timeout=120_000)
+    page.wait_for_load_state("networkidle")
+    time.sleep(1.5)
+    no_exceptions(page)
+    return page.evaluate(CHARTS_PROBE)
+
+
+def _readable(seen: dict, where: str) -> None:
+    small = [(c["axes"][:2], c["plots"]) for c in seen["charts"] if any(h < MIN_PLOT_PX for h in c["plots"])]
+    assert not small, f"{where}: plot areas under {MIN_PLOT_PX} px: {small}"
+    assert not seen["wide"], f"{where}: wider than the viewport: {seen['wide']}"
+
+
+def test_charts_keep_their_plot_area_at_1280_and_800_px_light_and_dark(server, browser, isolated_cache):
+    """A 20-layer network's charts (every tab), the diverged 'ReLU with N(0,1)' card, Compare with
+    nine rows and Home, at 1280 px (light theme) and 800 px (dark): every plot area at least
+    MIN_PLOT_PX tall whatever its legend's length, nothing wider than the window, the per-layer
+    histograms on one value axis, one NaN message and no raw library error in the diverged view."""
+    from core.lab.scenarios import SCENARIOS
+
+    store = RunStore(isolated_cache)
+    deep = RunConfig(dataset="digits", widths=(16,) * 20, activation="logistic", epochs=2)
+    diverged = next(s.config for s in SCENARIOS if s.key == "relu-normal-explodes")
+    rows = [RunConfig(dataset="digits", widths=(16,) * 9, activation=a, epochs=1)
+            for a in ("logistic", "tanh", "relu", "elu", "selu", "swish", "gelu", "softplus", "leaky_relu")]
+    for cfg in (deep, diverged, *rows):
+        store.save(train(cfg))
+    compare = f"{server}/compare?runs=" + ",".join(cfg.run_id for cfg in rows)
+    for width, scheme in ((1280, "light"), (800, "dark")):
+        context = browser.new_context(viewport={"width": width, "height": 3000}, color_scheme=scheme)
+        page = context.new_page()
+        where = f"{width} px, {scheme}"
+        for tab in (None, "Activations", "Updates", "Histograms"):
+            seen = _look(page, f"{server}/explore?{_query(deep)}", 4, tab)
+            _readable(seen, f"Explore, 20 layers, {tab or 'Gradient flow'}, {where}")
+        value_axes = {a.split(" for ")[1] for c in seen["charts"] for a in c["axes"] if "'log10 |gradient|'" in a}
+        assert len(value_axes) == 1, f"per-layer histograms on different axes ({where}): {value_axes}"
+        page.screenshot(path=str(ARTIFACTS / f"charts-explore20-{width}-{scheme}.png"))
+
+        seen = _look(page, f"{server}/explore?{_query(diverged)}", 4)
+        _readable(seen, f"Explore, diverged card, {where}")
+        assert "SVD did not converge" not in seen["text"]
+        assert sum("NaN" in a for a in seen["alerts"]) == 1, seen["alerts"]
+        page.screenshot(path=str(ARTIFACTS / f"charts-diverged-{width}-{scheme}.png"))
+
+        _readable(_look(page, compare, 5), f"Compare, 9 rows, {where}")
+        page.screenshot(path=str(ARTIFACTS / f"charts-compare9-{width}-{scheme}.png"))
+
+        seen = _look(page, server, 1)
+        _readable(seen, f"Home, {where}")
+        assert seen["cards"] and min(seen["cards"]) >= 180, f"Home's cards ({where}): {seen['cards']} px wide"
+        context.close()

@@ -14,9 +14,10 @@ import pandas as pd
 
 from ..engine.stats import GRAD_COLUMNS
 from ..base.instruments import Instrument, instrument
+from .curves import epoch_curves
 from .histograms import histogram_heatmap
 from .style import (HEIGHT, LAYER_SCHEME, LOG_LABELS, RUN_SCHEME, finite as _finite, log_axis,
-                    series_height as _series_height, series_legend as _series_legend)
+                    series_legend as _series_legend, step_x)
 
 GRAD_FLOW = instrument("grad_mean_abs")
 
@@ -96,55 +97,64 @@ def grad_flow(df: pd.DataFrame, series: str = "series", value_title: str = GRAD_
     if len(zeros):
         layers.append(_zero_marks(zeros, x, color, series, value_title))
     chart = alt.layer(*layers) if len(layers) > 1 else lines
-    return chart.properties(height=_series_height(labels))
+    return chart.properties(height=HEIGHT)
+
+
+def _value_domain(ins: Instrument, values: pd.Series) -> list[float]:
+    """The y range a statistic's chart is drawn on (set, not left to Vega, so that where each
+    line ends on the plot is known here): whole decades on a log scale, 0 to 100% for a share."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if ins.percent or not len(v):
+        return [0.0, 1.0]
+    if ins.log:
+        lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
+        return [10.0 ** lo, 10.0 ** max(hi, lo + 1)]
+    lo, hi = min(0.0, float(v.min())), max(0.0, float(v.max()))
+    return [lo, hi if hi > lo else lo + 1.0]
+
+
+def spaced_labels(ends: pd.DataFrame, domain: list[float], log: bool, height: float = HEIGHT,
+                  gap: float = 12) -> pd.DataFrame:
+    """The rows of `ends` (one line end per layer, in layer order) whose labels stay `gap` px
+    apart on a plot `height` px tall over `domain`: the input and output layers first, then
+    the others from the input; a label that would overprint one already kept is left out."""
+    t = np.log10 if log else (lambda x: np.asarray(x, dtype=float))
+    lo, hi = t(domain[0]), t(domain[1])
+    px = (t(ends["value"].to_numpy(dtype=float)) - lo) / (hi - lo) * height
+    n = len(ends)
+    kept: list[int] = []
+    for i in dict.fromkeys([0, n - 1, *range(1, n - 1)]) if n else []:
+        if all(abs(px[i] - px[k]) >= gap for k in kept):
+            kept.append(i)
+    return ends.iloc[sorted(kept)]
 
 
 def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) -> alt.Chart:
-    """One statistic over training steps, one line per layer (title and scale: core.base.instruments)."""
+    """One statistic over training steps, one line per layer (title and scale: core.base.instruments),
+    each named at its right end where the names do not overprint each other."""
     ins = instrument(stat)
     df = layer_stats[layer_stats["stat"] == stat].merge(layers[["layer", "name"]], on="layer")
     df = _finite(df, "value", positive=ins.log)
     names = layers.sort_values("layer")["name"].tolist()
     names = [n for n in names if n in set(df["name"])] or names
-    scale, axis, fmt = _value_axis(ins, df["value"])
+    _, axis, fmt = _value_axis(ins, df["value"])
+    domain = _value_domain(ins, df["value"])
+    scale = alt.Scale(type="log" if ins.log else "linear", domain=domain, nice=False)
+    y = alt.Y("value:Q", title=ins.title, scale=scale, axis=axis)
     base = alt.Chart(df).encode(
-        x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=ins.title, scale=scale, axis=axis),
-        color=_layer_color(names),
+        x=step_x(df["step"]), y=y, color=_layer_color(names),
         tooltip=[alt.Tooltip("name:N", title="layer"), "step:Q",
                  alt.Tooltip("value:Q", title=ins.title, format=fmt)],
     )
-    # each line named at its right end, so neighbouring colours need not be told apart
-    ends = alt.Chart(df.sort_values("step").groupby("name", sort=False).tail(1)).mark_text(
-        align="left", dx=4, fontSize=10).encode(x="step:Q", y=alt.Y("value:Q", scale=scale),
-                                                  text="name:N", color=_layer_color(names))
-    return alt.layer(base.mark_line(), ends).properties(height=HEIGHT)
+    ends = df.sort_values("step").groupby("layer", sort=True).tail(1).sort_values("layer")
+    labels = alt.Chart(spaced_labels(ends, domain, ins.log)).mark_text(align="left", dx=4, fontSize=10).encode(
+        x="step:Q", y=y, text="name:N", color=_layer_color(names))
+    return alt.layer(base.mark_line(point=df["step"].nunique() == 1), labels).properties(height=HEIGHT)
 
 
 def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
-    """Loss or accuracy per epoch for train, validation and test."""
-    cols = {f"train_{metric}": "train", f"val_{metric}": "validation", f"test_{metric}": "test"}
-    present = [c for c in cols if c in epochs]
-    long = epochs.melt(id_vars=["epoch"], value_vars=present, var_name="split", value_name="value")
-    long["split"] = long["split"].map(cols)
-    long = _finite(long, "value")
-    title = "accuracy" if metric == "acc" else "cross-entropy loss"
-    y = alt.Y("value:Q", title=title, axis=alt.Axis(format="%") if metric == "acc" else alt.Axis(),
-              scale=alt.Scale(zero=False))
-    last = int(long["epoch"].max()) if len(long) else 1
-    # whole epochs on the axis (a single finished epoch is labelled "1", not "1.000000")
-    ticks = dict(values=list(range(1, last + 1))) if last <= 12 else dict(tickMinStep=1)
-    x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", **ticks))
-    return alt.Chart(long).mark_line(point=True).encode(
-        x=x, y=y,
-        color=alt.Color("split:N", sort=["train", "validation", "test"],
-                        scale=alt.Scale(scheme=RUN_SCHEME),
-                        # inside the corner a falling loss or a rising accuracy leaves empty: below,
-                        # three entries did not fit a half-width column at 800 px
-                        legend=alt.Legend(orient="top-right" if metric == "loss" else "bottom-right",
-                                          title=None, symbolSize=50)),
-        strokeDash=alt.StrokeDash("split:N", sort=["train", "validation", "test"], legend=None),
-        tooltip=["epoch:Q", "split:N", alt.Tooltip("value:Q", format=".4f")],
-    ).properties(height=HEIGHT)
+    """Loss ("loss") or accuracy ("acc") per epoch for train, validation and test (curves.epoch_curves)."""
+    return epoch_curves(epochs, metric)
 
 
 def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
@@ -161,9 +171,11 @@ def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
     )
     values = pd.to_numeric(data["value"], errors="coerce")
     if len(values) and (values == 0).all():
-        # bars of height 0 look like a broken chart: say what they are
-        note = alt.Chart(pd.DataFrame({"text": [f"0 in every layer: no {ins.title}"]})).mark_text(
-            fontSize=14, color="gray").encode(text="text:N", x=alt.value(160), y=alt.value(HEIGHT / 2))
+        # bars of height 0 look like a broken chart: say what they are, in the middle of the plot
+        # (on two lines, so that a narrow column's plot holds it)
+        note = alt.Chart(pd.DataFrame({"text": [f"0 in every layer:\nno {ins.title}"]})).mark_text(
+            fontSize=13, color="gray", lineBreak="\n", align="center", baseline="middle").encode(
+            text="text:N", x=alt.value({"expr": "width / 2"}), y=alt.value(HEIGHT / 2))
         return alt.layer(bars, note).properties(height=HEIGHT)
     return bars.properties(height=HEIGHT)
 
@@ -216,7 +228,7 @@ def signal_propagation(flow: pd.DataFrame) -> list[alt.Chart]:
     return panels
 
 
-__all__ = ["grad_flow", "stat_over_steps", "training_curves", "histogram_heatmap", "LOG_LABELS",
+__all__ = ["grad_flow", "stat_over_steps", "spaced_labels", "training_curves", "histogram_heatmap", "LOG_LABELS",
            "layer_bars", "activation_functions", "activation_panels", "signal_propagation", "log_axis",
            "aligned_by_index", "GRAD_COLUMNS"]
 
@@ -244,7 +256,7 @@ def layer_profile(df: pd.DataFrame, value_title: str, series: str = "series", pe
                         scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=_series_legend(labels)),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip(f"{series}:N", title="configuration"),
                  alt.Tooltip("value:Q", title=value_title, format=".1%" if percent else ".3g")],
-    ).properties(height=_series_height(labels))
+    ).properties(height=HEIGHT)
 
 
 def grad_value_histogram(df: pd.DataFrame) -> alt.Chart:

@@ -1,5 +1,10 @@
-"""What every chart of core.views shares: heights, colour schemes, log-axis labels, and dropping
-values a chart cannot draw."""
+"""What every chart of core.views shares: heights, colour schemes, log-axis labels, the
+training-step axis, and dropping values a chart cannot draw.
+
+Heights are those of the plotting area: pages draw every chart with `fit_width` (as wide as its
+column, autosize "fit-x"), so axes, titles and legends are added around the plot instead of being
+taken out of it, and a legend of twenty layers makes the chart taller, never its plot flatter.
+"""
 from __future__ import annotations
 
 import altair as alt
@@ -8,7 +13,10 @@ import pandas as pd
 
 LAYER_SCHEME = "viridis"
 RUN_SCHEME = "tableau10"
-HEIGHT = 280
+HEIGHT = 240  # the plotting area's height (see fit_width)
+# Autosize of a chart as wide as its container whose height is its plot's (Streamlit's own default,
+# "fit", takes the legend and the axes out of the given height: 20 layers' legend left 0 px to plot).
+FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
 
 # Log axes label every tick alike: 1e-6, 1e0, 1e2 (never 0.000001 beside 1e-7).
 LOG_LABELS = "replace(replace(format(datum.value, '.0e'), 'e+', 'e'), 'e-0', 'e-')"
@@ -57,11 +65,25 @@ def long_labels(labels: list[str]) -> bool:
 
 def series_legend(labels: list[str]) -> alt.Legend:
     # Short labels (steps, settings) sit at the right; long ones (run descriptions) below the
-    # plot, one per row, and the chart grows to keep its plotting area (see series_height).
+    # plot, one per row (the chart grows with them: see fit_width).
     if long_labels(labels):
         return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700)
     return alt.Legend(orient="right", labelLimit=300)
 
 
-def series_height(labels: list[str]) -> int:
-    return HEIGHT + (20 * len(labels) + 30 if long_labels(labels) else 0)
+def fit_width(chart):
+    """`chart` as wide as its container with a plot as tall as its height (a single or layered
+    view; concatenations are left to the container's own autosize)."""
+    if isinstance(chart, (alt.Chart, alt.LayerChart)):
+        return chart.properties(autosize=FIT_WIDTH)
+    return chart
+
+
+def step_x(steps, field: str = "step", title: str = "training step", **scale) -> alt.X:
+    """The x axis of training steps: whole numbers, and a unit-wide axis for a run that logged a
+    single step (Vega would label its empty range 0.000000)."""
+    v = pd.to_numeric(pd.Series(steps), errors="coerce").dropna()
+    if len(v) and v.min() == v.max():
+        scale = {**scale, "domain": [float(v.min()), float(v.min()) + 1]}
+    return alt.X(f"{field}:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1),
+                 scale=alt.Scale(**scale) if scale else alt.Undefined)
