@@ -14,10 +14,12 @@ import streamlit as st
 
 from core.base.config import RunConfig
 from core.base.cost import Rates
+from core.lab.warm import WarmUp, warm_enabled
 from core.runs.jobs import JobQueue
 from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init
 from core.runs import calibration
+from core.views.progress import TimeEstimate
 from core.runs.store import CorruptRun, RunStore, StoreError
 
 
@@ -86,8 +88,20 @@ def stop_unless_store_opens() -> None:
 @st.cache_resource
 def get_jobs() -> JobQueue:
     """The process's job queue: local worker processes, or a Ray cluster when VG_RAY_ADDRESS
-    is set (connected once per server process)."""
-    return JobQueue(get_store(), trainer=trainer_from_env())
+    is set (connected once per server process). With an empty store it starts warming it."""
+    jobs = JobQueue(get_store(), trainer=trainer_from_env())
+    if warm_enabled() and not _under_apptest() and not get_store().list_ids():
+        _WARMUP.append(WarmUp(jobs, get_store()))  # planned in its thread: resolving reads data sets
+        threading.Thread(target=_WARMUP[0].start, daemon=True, name="vg-warm").start()
+    return jobs
+
+
+_WARMUP: list[WarmUp] = []  # the process's warming of an empty store (core.lab.warm), once started
+
+
+def warm_status() -> str | None:
+    """One line while the Home cards are being trained in the background, else None."""
+    return _WARMUP[0].status() if _WARMUP else None
 
 
 def session_id() -> str:
@@ -159,15 +173,28 @@ def _time_rates(device: str) -> Rates:
 
 def time_rates(configs: list[RunConfig]) -> Rates:
     """The time model's rates for where `configs` train: this machine's, measured once per
-    process and rescaled by the stored runs (recomputed at most every 5 minutes)."""
+    machine (kept in the store) and rescaled by the stored runs (read again every 5 minutes)."""
     return _time_rates(calibration.device_of(configs[0]) if configs else "cpu")
 
 
 def estimated_seconds(configs: list[RunConfig]) -> float:
-    """How long training `configs` takes here (stacked where they allow it, as the queue does)."""
+    """How long training `configs` takes here on a quiet machine (stacked where they allow it,
+    as the queue does)."""
     configs = list(configs)
     return calibration.estimated_seconds(configs, time_rates(configs)) if configs else 0.0
 
+
+def time_estimate(configs: list[RunConfig]) -> TimeEstimate:
+    """How long until `configs` are trained if submitted now: their training, after what the
+    queue of their device trains first, both stretched by the machine's load of the moment."""
+    configs = list(configs)
+    rates = time_rates(configs)
+    device = calibration.device_of(configs[0]) if configs else "cpu"
+    ahead = [j for j in get_jobs().active() if j.device.split(":")[0] == device
+             and j.run_id not in {c.run_id for c in configs}]
+    busy = calibration.Busy.now([(j.started_at, j.finished_at) for j in get_jobs().jobs() if j.started_at])
+    return TimeEstimate(calibration.estimated_seconds(configs, rates) * busy.factor if configs else 0.0,
+                        calibration.queue_seconds(ahead, rates) * busy.factor, len(ahead), busy.note())
 
 
 def test_correct(run):

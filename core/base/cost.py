@@ -7,19 +7,21 @@ already stored (core.runs.calibration).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import astuple, dataclass
 
 from .datasets import DATASET_INFO, DatasetInfo
 from .instruments import ACTIVATION, GRADIENT, WEIGHT, block_stats
 
-# The training loop's rules, mirrored here without torch (tests/test_config.py checks that they
-# agree with core.engine.loop and core.engine.stats): automatic logging (about 100 logged steps,
-# at most one step in 16), the evaluation batch, and the histogram columns kept per logged step
-# and layer (log10|g|, and log10|w| of the weights: zero, below, 56 bins, above, non-finite;
-# activations: under, 40 bins, over, NaN).
+# Rules the training loop shares with this model, written here once (core.engine imports them:
+# the engine sits above this layer): automatic logging (about TARGET_LOG_POINTS logged steps, at
+# most one step in MIN_LOG_INTERVAL), the evaluation batch, and the histogram columns kept per
+# logged step and layer (log10|g|, and log10|w| of the weights: zero, below, 56 bins, above,
+# non-finite; activations: under, ACT_BINS bins, over, NaN).
 TARGET_LOG_POINTS, MIN_LOG_INTERVAL = 100, 16
 EVAL_BATCH = 2048
-GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = 60, 43
+GRAD_HIST_COLUMNS, ACT_BINS = 60, 40
+ACT_HIST_COLUMNS = ACT_BINS + 3
 # Bytes one logged number costs while training: float64/int64 on the host per logged step, then
 # the long stats table and the int32 histograms of the result (measured: about 16).
 LOG_BYTES_PER_VALUE = 16
@@ -69,9 +71,9 @@ def auto_log_every(total_steps: int) -> int:
 
 
 def log_interval(cfg) -> int:
-    """Every how many steps `cfg` logs its statistics."""
-    est = estimate(cfg)
-    return cfg.log_every or auto_log_every(est.steps_per_epoch * cfg.epochs)
+    """Every how many steps `cfg` logs its statistics: the one rule (the loop, the estimates and
+    the calibration read it here)."""
+    return cfg.log_every or auto_log_every(estimate(cfg).total_steps)
 
 
 def reference_seconds(cfg) -> float:
@@ -114,7 +116,7 @@ def estimate(cfg) -> Estimate:
     memory = 4 * 5 * params + batch * per_sample
     steps = -(-n_train // batch)
     total = steps * cfg.epochs
-    every = cfg.log_every or auto_log_every(total)
+    every = cfg.log_every or auto_log_every(total)  # log_interval, without estimating twice
     logged = -(-total // every)
     layers, hidden = cfg.depth + 1, cfg.depth
     gradients = (1 + (cfg.grad_noise > 0)) * (len(block_stats(GRADIENT)) + GRAD_HIST_COLUMNS)
@@ -196,9 +198,10 @@ def _vgg_size(cfg, info: DatasetInfo):
 
 
 def duration(seconds: float) -> str:
-    """An estimated wait in words: '40 s', '12 min', '1.5 h'."""
+    """A wait or an elapsed time in words, the one formatter of the app and the CLI: '40 s',
+    '12 min', '1.5 h' (never '790.0 min')."""
     if seconds < 90:
-        return f"{max(seconds, 1):.0f} s"
+        return f"{max(math.ceil(seconds - 1e-9), 1):.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"

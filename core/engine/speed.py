@@ -1,14 +1,21 @@
-"""How fast this machine trains: the rates of core.base.cost.training_seconds, measured once per
-process and device.
+"""How fast this machine trains: the rates of core.base.cost.training_seconds, measured on
+`device`.
 
-    rates = machine_rates("cpu")     # core.base.cost.Rates; about 0.4 s the first time (idle 2-core CPU), then cached
+    rates = measure_rates("cpu")     # core.base.cost.Rates; about 1 s on an idle 2-core CPU
 
-Two products are timed (20 ms each): a matrix product and a 3x3 convolution's forward and
-backward, for seconds per multiply-accumulate. The other rates (per activation value, weight
-layer, step, logged step and run) are solved from five tiny training runs through the real loop
-on random 8x8 images shaped like `digits` (each the fastest of five, interleaved), so what they
-time is what a run pays beyond its products. core.runs.calibration rescales the result by the
-runs already stored on this machine.
+Two products are timed: a matrix product and a 3x3 convolution's forward and backward, for
+seconds per multiply-accumulate. The other rates (per activation value, weight layer, step,
+logged step and run) are solved from five tiny training runs through the real loop on random
+8x8 images shaped like `digits`, so what they time is what a run pays beyond its products.
+
+On a CPU every timing is the processor time of one thread (torch held to one thread while
+measuring), which other programs on the cores do not stretch, and the best of several short ones
+(each product call on its own, each tiny run REPEATS times, interleaved). Measured three times
+under a load of 9 on 2 cores, a 120-run preset's estimate varied by 5% (223 to 234 s); timed on
+the wall clock as before, the rates varied up to 30x and the estimate from 794 to 2332 s. This
+module measures;
+core.runs.calibration keeps one measurement per machine in the run store (every server on the
+machine gives the same estimate) and rescales it by the runs already stored.
 """
 from __future__ import annotations
 
@@ -27,8 +34,8 @@ from ..base.datasets import DATASET_INFO, DatasetInfo
 from .data import DataBundle
 from .loop import train
 
-PRODUCT_SECONDS = 0.02  # time spent on each kind of product
-REPEATS = 5
+PRODUCT_SECONDS = 0.15  # time spent on each kind of product, in calls timed one by one
+REPEATS = 7  # timings of each tiny run, interleaved; the fastest counts
 FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
 # Five timings solve five rates exactly, so one timing disturbed by other work can move a rate by
 # orders of magnitude (a 17-hour estimate for a 15-minute preset was seen): each solved rate
@@ -45,19 +52,37 @@ _MEASURING = threading.Lock()  # sessions opening pages at once wait for one mea
 
 
 def machine_rates(device: str = "cpu") -> Rates:
-    """The rates of this process's machine on `device` ("cpu", "cuda", "mps"), measured once:
-    ten sessions asking at once on a fresh server measure once, not ten times side by side."""
+    """The rates of this process's machine on `device` ("cpu", "cuda", "mps"), measured once
+    per process: ten sessions asking at once on a fresh server measure once, not ten times side
+    by side. (core.runs.calibration.machine_rates keeps them for every process of the machine.)"""
     with _MEASURING:
         return _measured_rates(device)
 
 
 @functools.lru_cache(maxsize=None)
 def _measured_rates(device: str) -> Rates:
+    return measure_rates(device)
+
+
+def measure_rates(device: str = "cpu") -> Rates:
+    """A fresh measurement of the rates on `device` (about a second on an idle 2-core CPU).
+
+    On a CPU every timing is the processor time of one thread (torch held to one thread
+    meanwhile): other programs sharing the cores slow the wall clock, not that, so a busy
+    machine measures what a quiet one does. (What more threads gain on a product is left to the
+    stored runs, core.runs.calibration: timed on the wall clock it is the load's to decide; with
+    two threads on two busy cores a 64x128x128 product was seen to take 350x as long as on one.)"""
     dev = torch.device(device)
-    products = {"mac": _seconds_per_mac(dev), "conv_mac": _seconds_per_conv_mac(dev)}
-    configs = [_tiny_config(device, *spec) for spec in TINY]
-    _tiny_run(configs[0], dev)  # warm-up: first-call costs
-    times = [[_tiny_run(cfg, dev) for cfg in configs] for _ in range(REPEATS)]
+    threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        products = {"mac": _seconds_per_mac(dev), "conv_mac": _seconds_per_conv_mac(dev)}
+        configs = [_tiny_config(device, *spec) for spec in TINY]
+        _tiny_run(configs[0], dev)  # warm-up: first-call costs
+        times = [[_tiny_run(cfg, dev) for cfg in configs] for _ in range(REPEATS)]
+    finally:
+        torch.set_num_threads(threads)
     measured = np.array([min(t) for t in zip(*times)])
     # training_seconds is linear in the rates: one column per solved rate.
     zero = Rates(**products, **dict.fromkeys(SOLVED, 0.0))
@@ -69,8 +94,8 @@ def _measured_rates(device: str) -> Rates:
     return dataclasses.replace(zero, **{k: bound(k, float(v)) for k, v in zip(SOLVED, solved)})
 
 
-
 machine_rates.cache_clear = _measured_rates.cache_clear  # tests measure afresh
+
 
 def _bounded(name: str, value: float) -> float:
     """A solved rate, held within SOLVED_RANGE of the reference machine's (and above FLOOR)."""
@@ -79,17 +104,20 @@ def _bounded(name: str, value: float) -> float:
 
 
 def _timed(device: torch.device, work) -> float:
-    """Seconds per call of `work` (its first call not counted), over PRODUCT_SECONDS."""
+    """Seconds of the fastest call of `work` (its first call not counted), each call timed on
+    its own for PRODUCT_SECONDS in all: the thread's processor time on a CPU, else the wall
+    clock after a sync (a call that other work interrupted does not count)."""
+    clock = time.thread_time if device.type == "cpu" else time.perf_counter
     work()
     _sync(device)
-    calls, t0 = 0, time.perf_counter()
+    best, start = float("inf"), time.perf_counter()
     while True:
+        t0 = clock()
         work()
-        calls += 1
         _sync(device)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= PRODUCT_SECONDS:
-            return elapsed / calls
+        best = min(best, clock() - t0)
+        if time.perf_counter() - start >= PRODUCT_SECONDS:
+            return max(best, 1e-9)
 
 
 def _seconds_per_mac(device: torch.device, n: int = 256, k: int = 512) -> float:
@@ -117,8 +145,9 @@ def _tiny_config(device: str, widths: tuple, batch: int, steps: int, every_step:
 
 
 def _tiny_run(cfg: RunConfig, device: torch.device) -> float:
-    """meta["seconds"] of `cfg` on random images of digits' shape and split sizes (no dataset
-    is read, and the data cache is left alone)."""
+    """Seconds of training `cfg` on random images of digits' shape and split sizes (no dataset
+    is read, and the data cache is left alone): the thread's processor time on a CPU, else the
+    run's own clock."""
     info = DATASET_INFO[cfg.dataset]
     g = torch.Generator().manual_seed(0)
     sizes = (cfg.train_subset, info.n_val, info.n_test)
@@ -126,4 +155,6 @@ def _tiny_run(cfg: RunConfig, device: torch.device) -> float:
     y = [torch.randint(0, info.classes, (n,), generator=g).to(device) for n in sizes]
     shape = DatasetInfo(info.channels, info.height, info.width, info.classes, *sizes)
     data = DataBundle(x[0], y[0], x[1], y[1], x[2], y[2], shape, "synthetic")
-    return float(train(cfg, data=data).meta["seconds"])
+    t0 = time.thread_time()
+    seconds = float(train(cfg, data=data).meta["seconds"])
+    return time.thread_time() - t0 if device.type == "cpu" else seconds

@@ -1,34 +1,93 @@
-"""How long runs will take here: core.base.cost's time model, with this machine's measured rates
-rescaled by the runs already stored.
+"""How long runs will take here: core.base.cost's time model with this machine's rates, measured
+once per machine, rescaled by the runs already stored, stretched by the load of the moment.
 
-    rates = calibrated_rates(store)              # machine_rates(device) x median(measured / predicted)
-    seconds = estimated_seconds(configs, rates)  # the stacks get_or_train would train, summed
+    cal = calibrate(store, "cpu")                  # machine_rates(store, device) x the stored runs' factor
+    seconds = estimated_seconds(configs, cal.rates)  # the stacks get_or_train would train, summed
+    wait = queue_seconds(jobs.active(), cal.rates)   # what the queue trains before a new job
+    busy = Busy.now(our_jobs_spans)                # busy.factor: how much the others' load stretches it
 
-The measurement (core.engine.speed) sees this machine for a fraction of a second; the stored
-runs say how it really did, load and all, so their median ratio of measured `meta["seconds"]`
-to predicted rescales every rate. A run trained in a stack recorded the stack's time
-(`meta["trained_with"]` runs): it is compared with the prediction for that stack.
+Stable: the rates are measured once per machine and device (core.engine.speed, processor time
+of one thread, so a busy moment does not inflate them) and kept in the run store's
+machine-rates.json, which every server and command on the machine reads; the stored runs rescale
+them by the lower quartile of measured / predicted (the runs trained while the machine was quiet:
+the load of the moment is counted apart, by Busy). A run trained in a stack recorded the stack's
+time (`meta["trained_with"]` runs): it is compared with the prediction for that stack.
 """
 from __future__ import annotations
 
+import json
+import math
+import os
+import platform
+import time
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+
+import torch
+from filelock import FileLock
 
 from ..base.config import ConfigError, RunConfig
-from ..base.cost import Rates, estimate, training_seconds
-from ..engine.loop import auto_log_every, resolve_device
-from ..engine.speed import machine_rates
+from ..base.cost import Rates, log_interval, training_seconds
+from ..engine.loop import resolve_device
+from ..engine.speed import measure_rates
 from ..engine.stacked import plan_stacks
 from .store import CorruptRun, RunStore, read_json_object
 
 RECENT_RUNS = 100  # the stored runs a calibration reads, newest first
+QUIET_QUANTILE = 0.25  # of the stored runs' measured / predicted: the machine when quiet
+MIN_VGG_RUNS = 3  # stored VGG runs that rescale the convolutions' rate
+RATES_FILE = "machine-rates.json"
+RATES_MAX_AGE = 30 * 86400.0  # seconds before a kept measurement is taken again
+MAX_BUSY = 8.0  # the load factor is held below this (a stalled machine is not a forecast)
 
 
 @dataclass(frozen=True)
 class Calibration:
     rates: Rates  # machine rates x factor
-    factor: float  # median of measured / predicted over the stored runs (1.0 without any)
+    factor: float  # lower quartile of measured / predicted over the stored runs (1.0 without any)
     runs: int  # stored runs it is based on
+
+
+@dataclass(frozen=True)
+class Busy:
+    """How much the other work on the machine stretches a training run now."""
+
+    load: float  # the 1-minute load average, less our own training
+    cores: int
+    factor: float  # >= 1: (others + our threads) / cores, when that is above 1
+
+    @classmethod
+    def now(cls, training: list[tuple[float, float | None]] = ()) -> Busy:
+        """The machine's load now, less our own `training` ((start, end or None while it runs)
+        per job of our queue: their threads are in the load average for a minute after, and
+        the queue's wait is counted apart)."""
+        cores, threads = os.cpu_count() or 1, torch.get_num_threads()
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on this platform
+            load = 0.0
+        others = max(0.0, load - threads * own_load(training, time.time()))
+        return cls(others, cores, min(MAX_BUSY, max(1.0, (others + threads) / cores)))
+
+    def note(self) -> str:
+        """'' on a quiet machine, else what the factor counted, for the estimate's caption."""
+        if self.factor < 1.25:
+            return ""
+        return (f"the machine is busy now (load {self.load:.1f} on {self.cores} cores), which makes "
+                f"training about {self.factor:.1f}x slower; counted")
+
+
+def own_load(spans: list[tuple[float, float | None]], now: float, tau: float = 60.0) -> float:
+    """What one thread busy during `spans` ((start, end or None: still busy)) adds to the
+    1-minute load average at `now`: the kernel's average decays as exp(-age / 60 s), so a span
+    adds exp(-(now - end) / tau) - exp(-(now - start) / tau). Overlapping spans count once."""
+    merged: list[list[float]] = []
+    for start, end in sorted((s, now if e is None else min(e, now)) for s, e in spans if s is not None):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return sum(math.exp(-(now - end) / tau) - math.exp(-(now - start) / tau) for start, end in merged)
 
 
 def device_of(cfg: RunConfig) -> str:
@@ -41,9 +100,7 @@ def device_of(cfg: RunConfig) -> str:
 
 def predicted_seconds(cfg: RunConfig, rates: Rates, runs: int = 1) -> float:
     """training_seconds of `cfg` (or of a stack of `runs` like it) with the loop's logging rule."""
-    est = estimate(cfg)
-    log_every = cfg.log_every or auto_log_every(est.steps_per_epoch * cfg.epochs)
-    return training_seconds(cfg, rates, log_every, runs)
+    return training_seconds(cfg, rates, log_interval(cfg), runs)
 
 
 def estimated_seconds(configs: list[RunConfig], rates: Rates) -> float:
@@ -52,17 +109,102 @@ def estimated_seconds(configs: list[RunConfig], rates: Rates) -> float:
     return sum(predicted_seconds(group[0], rates, len(group)) for group in plan_stacks(unique))
 
 
+def queue_seconds(jobs, rates: Rates) -> float:
+    """What the queue trains before a job submitted now: the unfinished part of the running
+    jobs and every queued one (`jobs`: core.runs.jobs.Job of one device, unfinished)."""
+    running = [j for j in jobs if j.state == "running"]
+    queued = [j.config for j in jobs if j.state == "queued"]
+    left = sum(predicted_seconds(j.config, rates) * (1.0 - j.fraction_done()) for j in running)
+    return left + (estimated_seconds(queued, rates) if queued else 0.0)
+
+
 def calibrate(store: RunStore, device: str = "cpu") -> Calibration:
-    """This machine's rates on `device`, rescaled by the completed runs stored for it."""
-    base = machine_rates(device)
-    ratios = [took / predicted for cfg, took, n in stored_timings(store, device)
-              if (predicted := predicted_seconds(cfg, base, n)) > 0]
-    factor = statistics.median(ratios) if ratios else 1.0
-    return Calibration(base.scaled(factor), factor, len(ratios))
+    """This machine's rates on `device`, rescaled by the completed runs stored for it: every rate
+    by the quiet quartile of the runs' measured / predicted, then the convolutions' rate by the
+    VGG runs' own quartile (a convolution gains more from the threads than the small matrix
+    products the single-thread measurement stands for), when at least MIN_VGG_RUNS are stored."""
+    return calibrated(machine_rates(store, device), stored_timings(store, device))
+
+
+def calibrated(base: Rates, timings: list[tuple[RunConfig, float, int]]) -> Calibration:
+    """`base` rescaled by `timings` ((config, measured seconds, runs in its stack)), as calibrate."""
+    rows = [(cfg, took / predicted) for cfg, took, n in timings if (predicted := predicted_seconds(cfg, base, n)) > 0]
+    if not rows:
+        return Calibration(base, 1.0, 0)
+    factor = _quiet([r for cfg, r in rows if cfg.arch == "mlp"] or [r for _, r in rows])
+    rates = base.scaled(factor)
+    vgg = [(cfg, r) for cfg, r in rows if cfg.arch == "vgg"]
+    if len(vgg) >= MIN_VGG_RUNS:
+        without = replace(base, conv_mac=0.0)
+        share = statistics.median(1 - predicted_seconds(cfg, without) / predicted_seconds(cfg, base) for cfg, _ in vgg)
+        if share > 0.2:  # convolutions are what a VGG run spends its time on
+            scale = 1 + (_quiet([r for _, r in vgg]) / factor - 1) / share
+            rates = replace(rates, conv_mac=rates.conv_mac * min(max(scale, 0.1), 10.0))
+    return Calibration(rates, factor, len(rows))
+
+
+def _quiet(ratios: list[float]) -> float:
+    """The lower quartile: the runs trained while the machine was quiet."""
+    ratios = sorted(ratios)
+    return ratios[int(QUIET_QUANTILE * (len(ratios) - 1))]
 
 
 def calibrated_rates(store: RunStore, device: str = "cpu") -> Rates:
     return calibrate(store, device).rates
+
+
+# ---------------------------------------------------------------------- one measurement per machine
+def machine_key(device: str) -> dict:
+    """What a kept measurement is valid for: this machine, device, torch and thread count."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"device": device, "node": platform.node(), "cpu": model, "cpus": os.cpu_count(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+def machine_rates(store: RunStore, device: str = "cpu") -> Rates:
+    """This machine's rates on `device`: the store's kept measurement when it is for this
+    machine and recent, else a new one, kept for the next process (measured once: processes
+    asking at once wait for the first)."""
+    path, key = store.root / RATES_FILE, machine_key(device)
+    kept = _kept_rates(path, key)
+    if kept is not None:
+        return kept
+    with FileLock(str(store.locks_dir / "machine-rates.lock")):
+        kept = _kept_rates(path, key)
+        if kept is not None:
+            return kept
+        rates = measure_rates(device)
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        except (OSError, ValueError):
+            entries = []
+        entries = [e for e in entries if isinstance(e, dict) and e.get("key") != key][-7:]
+        entries.append({"key": key, "rates": asdict(rates), "measured_at": time.time()})
+        tmp = path.with_name(f".{RATES_FILE}.{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:  # a full or read-only store: the estimate still works, measured again
+            tmp.unlink(missing_ok=True)
+        return rates
+
+
+def _kept_rates(path, key: dict) -> Rates | None:
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        for e in entries:
+            if e.get("key") == key and time.time() - float(e["measured_at"]) < RATES_MAX_AGE:
+                rates = Rates(**{k: float(v) for k, v in e["rates"].items()})
+                if all(v > 0 for v in asdict(rates).values()):
+                    return rates
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # none kept, or damaged: measure again
+    return None
 
 
 def stored_timings(store: RunStore, device: str) -> list[tuple[RunConfig, float, int]]:

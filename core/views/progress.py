@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..base.cost import duration
+
 MIN_STEPS, MIN_SECONDS = 3, 1.0
 
 
@@ -41,13 +43,6 @@ class RateTracker:
         return max(0.0, seconds / steps * (total_steps - self.last[0]))
 
 
-def duration_text(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, math.ceil(seconds))} s"
-    minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
-
-
 def progress_text(progress: dict, device: str, seconds_left: float | None = None) -> str:
     """One line for a training job's progress bar."""
     total = progress.get("total_steps")
@@ -60,8 +55,8 @@ def progress_text(progress: dict, device: str, seconds_left: float | None = None
              f"step {step:,} of {int(total):,}"]
     elapsed = progress.get("elapsed")
     if elapsed:
-        parts.append(f"{duration_text(elapsed)} elapsed")
-    parts.append(f"about {duration_text(seconds_left)} left" if seconds_left is not None
+        parts.append(f"{duration(elapsed)} elapsed")
+    parts.append(f"about {duration(seconds_left)} left" if seconds_left is not None
                  else "estimating the time left")
     return ", ".join(parts)
 
@@ -84,3 +79,62 @@ def runs_trained_text(done: float, total: int) -> str:
     if whole < total and part > 0:
         text += f", the next at {part:.0%}"
     return text
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    """How long until runs submitted now are trained (core.runs.calibration's numbers)."""
+
+    train: float  # seconds of training them, at the machine's load of the moment
+    queue: float = 0.0  # seconds the queue trains before them
+    ahead: int = 0  # jobs queued or training before them
+    busy_note: str = ""  # what the load counted, or ''
+
+    @property
+    def total(self) -> float:
+        return self.train + self.queue
+
+    def text(self, what: str = "training them") -> str:
+        """'training them takes about 4 min here, after about 2 min for the 3 runs queued before
+        them (estimated from this machine's speed and its stored runs)'."""
+        text = f"{what} takes about {duration(self.train)} here"
+        if self.ahead:
+            text += (f", after about {duration(self.queue)} for the {self.ahead} run"
+                     f"{'s' if self.ahead != 1 else ''} queued before")
+        why = "estimated from this machine's speed and its stored runs"
+        return text + f" ({why}{'; ' + self.busy_note if self.busy_note else ''})"
+
+
+def position_text(position: int) -> str:
+    """A job's place in the queue in words: 'training', 'next', '2nd in line', or '' when it has
+    finished (core.runs.jobs.JobQueue.position: 0 running, 1 next, -1 finished)."""
+    if position < 0:
+        return ""
+    if position == 0:
+        return "training"
+    if position == 1:
+        return "next"
+    suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    return f"{position}{suffix} in line"
+
+
+def run_name(cfg) -> str:
+    """A run named by its settings and seed, never by its hash."""
+    return f"{cfg.describe()} · seed {cfg.seed}"
+
+
+def queue_summary(phases: list[str], fractions: list[float], held: int = 0) -> str:
+    """One line for a session's training jobs: '9 runs: 1 training (40%), 3 waiting in its
+    batch, 5 queued' (`phases`: each job's Job.phase; `held`: runs not queued yet, waiting for
+    room in the session's share of the queue)."""
+    total = len(phases) + held
+    if not total:
+        return ""
+    counts = [(sum(p == "training" for p in phases), "training"),
+              (sum(p == "waiting" for p in phases), "waiting in its batch"),
+              (sum(p == "queued" for p in phases), "queued"), (held, "to queue when room frees")]
+    parts = [f"{n} {word}" for n, word in counts if n]
+    done = [f for p, f in zip(phases, fractions) if p == "training"]
+    if done:
+        parts[0] += f" ({sum(done) / len(done):.0%})"
+    return f"{total} run{'s' if total != 1 else ''}: " + ", ".join(parts)
