@@ -14,6 +14,7 @@ def isolated_cache(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("VG_CACHE_DIR", str(cache))
     monkeypatch.setenv("VG_OFFLINE", "1")
+    monkeypatch.setenv("VG_WARM", "0")  # servers started by tests never warm their empty store
     monkeypatch.delenv("VG_PUBLIC_DEMO", raising=False)
     monkeypatch.delenv("VG_DATA_DIR", raising=False)
     return cache

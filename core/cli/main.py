@@ -47,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_theory_parsers(sub)
     from .export import add_export_parsers  # export (TensorBoard, bundle), import
     from .names import add_names_parsers  # rename: a run's own name and note
+    from .warm import add_warm_parser  # warm: the Home cards trained ahead
 
     add_export_parsers(sub)
     add_names_parsers(sub)
+    add_warm_parser(sub)
     return parser
 
 

@@ -14,6 +14,7 @@ secondary thread, the server stays responsive, and a crash or a kill of the work
 its job (the next job gets a new worker). The worker trains through the run store, so a run is
 trained once even across processes, and the result is read back from the store.
 
+A background job (core.lab.warm) waits in a lane served only when the queue is empty.
 A stored run never becomes a job (`submit` returns None: open it from the store). Jobs nobody
 watches any more are dropped (queued) or cancelled (running) after `abandon_after` seconds
 without a heartbeat, so a closed browser tab leaves nothing stuck.
@@ -72,6 +73,7 @@ class Job:
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
     group: int | None = None  # jobs submitted together train together (stacked where they can)
+    background: bool = False  # waits in the background lane: trained only when the queue is empty
 
     @property
     def run_id(self) -> str:
@@ -132,18 +134,21 @@ class JobQueue:
         self._groups = 0
         self._lock = threading.RLock()
         self._queues: dict[str, deque[Job]] = {}
+        self._background: dict[str, deque[Job]] = {}  # per device: jobs served when its queue is empty
         self._jobs: dict[str, Job] = {}  # run_id -> latest job
         self._wakeup: dict[str, threading.Condition] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._workers: dict = {}  # device -> LocalWorker or RayWorker
 
     # ------------------------------------------------------------------ public
-    def submit(self, cfg: RunConfig, watcher: str | None = None) -> Job | None:
-        """Queue `cfg` unless stored or already queued/running; returns the job (None if stored).
-        Raises SubmitError when the device is not here or the session has too many jobs."""
+    def submit(self, cfg: RunConfig, watcher: str | None = None, background: bool = False) -> Job | None:
+        """Queue `cfg` (`background`: in the background lane) unless stored or already queued/running;
+        returns the job (None if stored). SubmitError: the device is not here, or too many jobs."""
         with self._lock:
             job = self._jobs.get(cfg.run_id)
             if job is not None and not job.finished:
+                if not background:
+                    self._promote(job)
                 self._watch(job, watcher)
                 return job
         if self.store.has(cfg.run_id):
@@ -155,10 +160,10 @@ class JobQueue:
             if job is not None and not job.finished:  # submitted by another session meanwhile
                 self._watch(job, watcher)
                 return job
-            job = Job(config=cfg, device=device)
+            job = Job(config=cfg, device=device, background=background)
             self._watch(job, watcher)
             self._jobs[cfg.run_id] = job
-            self._queue(device).append(job)
+            self._queue(device, background).append(job)
             self._ensure_thread(device)
             self._wakeup[device].notify()
             return job
@@ -233,7 +238,7 @@ class JobQueue:
                 return 0
             if job.state != QUEUED:
                 return -1
-            ahead = list(self._queues.get(job.device, ()))
+            ahead = list(self._queues.get(job.device, ())) + list(self._background.get(job.device, ()))
             return ahead.index(job) + 1 if job in ahead else -1
 
     def cancel(self, run_id: str, watcher: str | None = None) -> str:
@@ -251,7 +256,7 @@ class JobQueue:
                     return "detached"
             job.cancel_event.set()
             if job.state == QUEUED:
-                self._queues[job.device].remove(job)
+                (self._background if job.background else self._queues)[job.device].remove(job)
                 self._finish(job, CANCELLED)
                 return "cancelled"
             if job.group is not None and any(
@@ -291,11 +296,20 @@ class JobQueue:
         if watcher is not None:
             job.watchers[watcher] = time.time()
 
-    def _queue(self, device: str) -> deque:
+    def _promote(self, job: Job) -> None:
+        """A background job a user now asks for: to the end of the queue, out of the lane."""
+        if job.background and job.state == QUEUED:
+            self._background[job.device].remove(job)
+            job.background = False
+            self._queues[job.device].append(job)
+            self._wakeup[job.device].notify()
+
+    def _queue(self, device: str, background: bool = False) -> deque:
         if device not in self._queues:
             self._queues[device] = deque()
+            self._background[device] = deque()
             self._wakeup[device] = threading.Condition(self._lock)
-        return self._queues[device]
+        return (self._background if background else self._queues)[device]
 
     def _ensure_thread(self, device: str) -> None:
         thread = self._threads.get(device)
@@ -311,11 +325,11 @@ class JobQueue:
         return time.time() - max(job.watchers.values()) > self.abandon_after
 
     def _next_jobs(self, device: str) -> list[Job]:
-        """The next job of the device's queue, with the queued jobs of its group."""
+        """The next job of the device's queue (else its background lane), with its group's."""
         with self._lock:
-            queue = self._queues[device]
             while True:
-                while queue:
+                while self._queues[device] or self._background[device]:
+                    queue = self._queues[device] or self._background[device]
                     job = queue.popleft()
                     if self._abandoned(job):
                         self._finish(job, CANCELLED, "nobody was waiting for it any more")
