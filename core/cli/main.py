@@ -123,7 +123,7 @@ def _sweep(args) -> int:
     """`python -m core sweep`: train what the store lacks (stacked), print the comparison."""
     import json
 
-    from ..lab.compare import METHODS, runs_table, store_correct, sweep_configs
+    from ..lab.compare import METHODS, comparisons, differences, runs_table, sentence, store_correct, sweep_configs
     from .report import format_table
     from ..runs.jobs import MAX_BATCH_RUNS
     from ..runs.runner import get_or_train
@@ -153,12 +153,15 @@ def _sweep(args) -> int:
     finally:
         bar.close()
     by_id = {r.run_id: r for r in results}
-    table = runs_table({label: [by_id[c.run_id] for c in group] for label, group in groups},
-                       baseline=baseline, correct_of=store_correct(store))
+    rows = {label: [by_id[c.run_id] for c in group] for label, group in groups}
+    diffs = differences(rows, baseline, store_correct(store))
+    table = runs_table(rows, baseline=baseline, diffs=diffs)
+    words = [sentence(c) for c in comparisons(rows, baseline, diffs)]  # the answer in one sentence per row
     if args.output_format == "json":
-        print(json.dumps({"vary": args.vary, "baseline": baseline, "method": METHODS,
+        print(json.dumps({"vary": args.vary, "baseline": baseline, "method": METHODS, "sentences": words,
                           "rows": json.loads(table.to_json(orient="records"))}))
     else:
+        print("\n".join(words) + "\n")
         print(format_table(table, args.output_format))
         print(f"\nΔ: against {baseline}. {METHODS}." if any(len(g) > 1 for _, g in groups)
               else f"\nΔ: against {baseline}. One seed per value: no intervals (one seed is an anecdote).")
