@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.runs.playground import check_playground
 from core.base.config import ConfigError
-from core.views.boundary import layers_chart, layers_frame, loss_chart, neurons_image, plane_image
+from core.views.boundary import layer_charts, layers_frame, loss_chart, neurons_image, plane_image
 from core.views.links import config_to_query
 from core.views.markup import inert
 from pages.config_ui import share_url, show_url_warnings, write_url
@@ -18,6 +18,22 @@ REDRAW_SECONDS = 0.3
 INSTRUMENTS_SECONDS = 1.0  # the per-layer chart is rebuilt at most this often
 PAGE = "playground"
 REFUSED = "pg_refused"  # (cfg, why) of the last Start refused
+# Blocks side by side while each has its least width, else one under the other (Streamlit's
+# columns keep side by side down to 640 px: at 800 px the controls were 93 px wide and broke
+# words, the loss chart 121 px). The controls are a grid: one column beside the charts, two or
+# three across when above them.
+LAYOUT_CSS = """<style>
+.st-key-pg-layout, .st-key-pg-top, .st-key-pg-layers { flex-wrap: wrap !important; }
+.st-key-pg-controls { display: grid !important; align-items: start; column-gap: 1.5rem;
+  grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); }
+.st-key-pg-controls > div:has(details), .st-key-pg-controls > div:has(h5) { grid-column: 1 / -1; }
+div:has(> .st-key-pg-controls) { flex: 1 1 230px !important; min-width: 230px; }
+div:has(> .st-key-pg-main) { flex: 4 1 440px !important; min-width: 0; }
+div:has(> .st-key-pg-plane) { flex: 3 1 300px !important; min-width: 0; }
+div:has(> .st-key-pg-loss) { flex: 1 1 200px !important; min-width: 0; }
+div:has(> .st-key-pg-neurons) { flex: 0 0 auto !important; }
+div:has(> .st-key-pg-stats) { flex: 1 1 420px !important; min-width: 0; }
+</style>"""
 
 require_app()
 st.title("Playground")
@@ -27,7 +43,9 @@ st.caption("A small network on 2-D data, trained live: the decision boundary, a 
 cfg = link_config(PAGE)  # a link without 2-D data or a small network: the Playground's own defaults
 notices = st.container()  # the link's warnings, drawn once the controls have said whether they are answered
 
-left, main = st.columns([1.05, 3.45], gap="medium")
+st.html(LAYOUT_CSS)
+with st.container(horizontal=True, gap="medium", key="pg-layout"):
+    left, main = st.container(key="pg-controls"), st.container(key="pg-main")
 with left:
     st.markdown("##### Network")  # a subheader breaks inside the word in a narrow column
     cfg = playground_controls(PAGE, cfg)
@@ -91,7 +109,8 @@ def live_view(cfg) -> None:
         st.error(f"The Playground cannot build this network — {inert(exc)}")
         return
     refused = _controls(hub, sid, live, cfg)  # the full width of the page: labels stay whole at 800 px
-    top_left, top_right = st.columns([1.5, 1.0], gap="medium")
+    with st.container(horizontal=True, gap="medium", key="pg-top"):
+        top_left, top_right = st.container(key="pg-plane"), st.container(key="pg-loss")
     with top_left:
         f = live.frame
         state = ("starting the training process…" if live.starting else "training" if f.running
@@ -114,17 +133,18 @@ def live_view(cfg) -> None:
     with top_right:
         st.altair_chart(loss_chart(f.history), width="stretch")
         st.caption("Loss by step: training (grey) and test (orange).")
-    with st.container():
-        pics, stats = st.columns([1, 2.6], gap="small")
-        names = [row["name"] for row in f.layers]
-        if f.neurons:
-            pics.markdown("**neurons over the plane**")
-            pics.image(neurons_image(f.neurons, names), width="content")
-        stats.altair_chart(_instruments(f.layers), width="content")
-        st.caption("Per layer, input at the top. Neurons: each picture is one unit's output over the "
-                   "plane (orange below its mean, blue above, white = flat: it computes nothing). "
-                   "Gradient flow: mean |∂loss/∂w| on a log scale; saturated (sigmoid, tanh) or dead "
-                   "(ReLU) share of the units; update ratio ||ΔW||/||W|| of the last logged step.")
+    with st.container(horizontal=True, gap="small", key="pg-layers"):
+        pics, stats = st.container(key="pg-neurons", width="content"), st.container(key="pg-stats")
+    names = [row["name"] for row in f.layers]
+    if f.neurons:
+        pics.markdown("**neurons over the plane**")
+        pics.image(neurons_image(f.neurons, names), width="content")
+    for column, chart in zip(stats.columns(3, gap="small"), _instruments(f.layers)):
+        column.altair_chart(chart, width="stretch")
+    st.caption("Per layer, input at the top. Neurons: each picture is one unit's output over the "
+               "plane (orange below its mean, blue above, white = flat: it computes nothing). "
+               "Gradient flow: mean |∂loss/∂w| on a log scale; saturated (sigmoid, tanh) or dead "
+               "(ReLU) share of the units; update ratio ||ΔW||/||W|| of the last logged step.")
 
 
 def _instruments(layers):
@@ -133,7 +153,7 @@ def _instruments(layers):
     key, now = repr(layers), time.monotonic()
     cached = st.session_state.get("pg_instruments")
     if cached is None or (cached[0] != key and now - cached[2] > INSTRUMENTS_SECONDS):
-        cached = (key, layers_chart(layers_frame(layers)), now)
+        cached = (key, layer_charts(layers_frame(layers)), now)
         st.session_state["pg_instruments"] = cached
     return cached[1]
 

@@ -414,3 +414,57 @@ def test_charts_keep_their_plot_area_at_1280_and_800_px_light_and_dark(server, b
         _readable(seen, f"Home, {where}")
         assert seen["cards"] and min(seen["cards"]) >= 180, f"Home's cards ({where}): {seen['cards']} px wide"
         context.close()
+
+
+# ---------------------------------------------------------------- the Playground at 800 px (issue 23 items 3, 10)
+# Per control of the Playground (in the main area): its label and width; per chart: its width, right
+# edge and the texts of its axes; pairs of tick labels of one axis drawn over each other.
+PLAYGROUND_PROBE = """() => {
+  const vw = document.documentElement.clientWidth, main = document.querySelector('[data-testid=stMain]');
+  const box = e => e.getBoundingClientRect();
+  const kinds = ['stSelectbox', 'stSlider', 'stNumberInput', 'stRadio', 'stCheckbox', 'stTextInput'];
+  const controls = [...main.querySelectorAll(kinds.map(k => `[data-testid=${k}]`).join(','))]
+    .filter(e => box(e).width > 0).map(e => [(e.innerText || '').split('\\n')[0].slice(0, 30), Math.round(box(e).width)]);
+  const charts = [...main.querySelectorAll('.vega-embed')].filter(e => box(e).width > 0).map(e => {
+    const labels = [...e.querySelectorAll('g.role-axis-label')].map(g => [...g.querySelectorAll('text')]
+      .filter(t => t.textContent && getComputedStyle(t).opacity !== '0').map(t => [t.textContent, box(t)]));
+    const overlaps = labels.flatMap(ls => ls.flatMap(([a, r], i) => ls.slice(i + 1)
+      .filter(([b, q]) => r.left < q.right - 1 && q.left < r.right - 1 && r.top < q.bottom - 1 && q.top < r.bottom - 1)
+      .map(([b]) => a + '|' + b)));
+    return {width: Math.round(box(e).width), right: Math.round(box(e).right),
+            ticks: labels.flat().map(([t]) => t), overlaps};
+  });
+  return {vw, controls, charts};
+}"""
+
+
+def test_the_playground_is_usable_at_800_px_and_1280_px(server, browser):
+    """At 800 px (dark) and 1280 px (light), with the sidebar open: every control at least 150 px
+    wide (at 800 px they were 93 px: "spiral –", "glorot_"), every chart at least 140 px wide and
+    inside the window (the instruments ran 184 px past it, the loss chart was 121 px wide), no
+    "NaN" tick (the loss chart at step 0) and no tick labels drawn over each other ("1e-22e-2")."""
+    url = f"{server}/playground?dataset=spiral&widths=8-8-8-8-8-8&activation=logistic"
+    for width, scheme in ((800, "dark"), (1280, "light")):
+        context = browser.new_context(viewport={"width": width, "height": 2400}, color_scheme=scheme)
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_text("train loss").first.wait_for(timeout=90_000)
+        page.wait_for_function("document.querySelectorAll('[data-testid=stMain] .vega-embed svg').length >= 2",
+                               timeout=60_000)
+        seen = page.evaluate(PLAYGROUND_PROBE)
+        assert not [c for c in seen["charts"] if "NaN" in c["ticks"]], f"step 0: a NaN tick: {seen['charts']}"
+        page.get_by_role("button", name="Step").click()  # an update ratio to draw
+        page.get_by_text("step 1 ").first.wait_for(timeout=60_000)
+        time.sleep(2.0)  # the per-layer charts are rebuilt at most once a second
+        page.screenshot(path=str(ARTIFACTS / f"playground-{width}-{scheme}.png"))
+        no_exceptions(page)
+        seen = page.evaluate(PLAYGROUND_PROBE)
+        where = f"Playground at {width} px, {scheme}"
+        assert len(seen["controls"]) >= 10, f"{where}: {seen['controls']}"
+        narrow = [c for c in seen["controls"] if c[1] < 150]
+        assert not narrow, f"{where}: controls under 150 px wide: {narrow}"
+        bad = [c for c in seen["charts"] if c["width"] < 140 or c["right"] > seen["vw"]]
+        assert not bad, f"{where}: charts under 140 px wide or past the window's {seen['vw']} px: {bad}"
+        assert not [c for c in seen["charts"] if "NaN" in c["ticks"]], f"{where}: a NaN tick: {seen['charts']}"
+        assert not [c["overlaps"] for c in seen["charts"] if c["overlaps"]], f"{where}: tick labels overprinted"
+        context.close()

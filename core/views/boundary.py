@@ -4,7 +4,8 @@ of arrays and DataFrames (no streamlit).
 
     plane_image(probs, plane, points)      # RGB array: the plane coloured by class, the data on top
     neurons_image(neurons, names)          # RGB array: a few neurons' outputs, one row per layer
-    layers_chart(layers_frame(layers))     # per layer: gradient | saturated or dead | update ratio
+    layer_charts(layers_frame(layers))     # per layer: gradient, saturated or dead, update ratio
+    layers_chart(layers_frame(layers))     # the three side by side, at a fixed width
     loss_chart(history)                    # train and test loss by step
 
 The plane pictures are raster images (a few milliseconds with numpy and PIL, like the
@@ -18,7 +19,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .style import log_axis
+from .style import LOG_LABELS
 
 # Class colours (the Playground's orange and blue first), RGB 0-255.
 CLASS_RGB = np.array([[245, 147, 34], [8, 119, 189], [76, 175, 80], [156, 39, 176], [229, 57, 53],
@@ -106,38 +107,53 @@ def layers_frame(layers: list[dict]) -> pd.DataFrame:
                         share_kind=np.where(dead.notna(), "dead", "saturated"))
 
 
-def layers_chart(frame: pd.DataFrame) -> alt.HConcatChart:
+def layer_charts(frame: pd.DataFrame) -> list[alt.Chart]:
     """Per layer (rows, input at the top, ROW_PX each): mean |gradient| (log), the share of
-    saturated (sigmoid, tanh) or dead (ReLU) units, and the update ratio ||dW|| / ||W|| (log)."""
+    saturated (sigmoid, tanh) or dead (ReLU) units, and the update ratio ||dW|| / ||W|| (log):
+    three charts as wide as their containers (the first names the layers), so that the page can
+    put them side by side at any width; layers_chart joins them at a fixed width."""
     names = list(frame["name"])
     height = ROW_PX * len(names)
 
     def bars(col, title, log, colour, axis_y):
         data = frame[frame[col].notna() & ((frame[col] > 0) if log else True)]
         scale, base = alt.Scale(domain=[0, 1]), 0.0
+        axis = alt.Axis(format=".0%", values=[0, 0.5, 1], labelFlush=True, labelOverlap="greedy")
         if log and len(data):  # a bar on a log scale needs a base above 0: the decade below the least
             values = data[col].astype(float)
-            base = 10.0 ** np.floor(np.log10(values.min()))
-            scale = alt.Scale(type="log", domain=[base, 10.0 ** np.ceil(np.log10(values.max() * 1.0001))])
-        axis = log_axis(data[col]) if log and len(data) else alt.Axis(format=".0%")
+            lo, hi = int(np.floor(np.log10(values.min()))), int(np.ceil(np.log10(values.max() * 1.0001)))
+            base = 10.0 ** lo
+            scale = alt.Scale(type="log", domain=[base, 10.0 ** hi])
+            # at most four powers of ten, none drawn over another: a chart a third of a column
+            # wide had its 1, 2, 3, 5, 7 ticks run together ("1e-22e-2")
+            axis = alt.Axis(values=[10.0 ** k for k in range(lo, hi + 1, max(1, -(-(hi - lo) // 3)))],
+                            labelExpr=LOG_LABELS, labelFlush=True, labelOverlap="greedy")
         return alt.Chart(data.assign(base=base)).mark_bar(color=colour, height=THUMB_PX * 0.5).encode(
             y=alt.Y("name:N", sort=names, title=None, scale=alt.Scale(domain=names),
                     axis=alt.Axis(labelFontSize=11) if axis_y else None),
             x=alt.X(f"{col}:Q", scale=scale, axis=axis, title=None), x2="base:Q",
             tooltip=["name:N", "share_kind:N", alt.Tooltip(f"{col}:Q", format=".3g")]).properties(
-            width=130, height=height, title=title)
+            height=height, title=alt.TitleParams(title, limit=0, fontSize=12))
 
-    return alt.hconcat(bars("grad_mean_abs", "gradient: mean |∂L/∂w|", True, "#5e3c99", True),
-                       bars("share", "saturated / dead", False, "#e66101", False),
-                       bars("update_ratio", "update ||ΔW||/||W||", True, "#1b7837", False), spacing=8)
+    return [bars("grad_mean_abs", "gradient |∂L/∂w|", True, "#5e3c99", True),
+            bars("share", "saturated / dead", False, "#e66101", False),
+            bars("update_ratio", "update ||ΔW||/||W||", True, "#1b7837", False)]
+
+
+def layers_chart(frame: pd.DataFrame) -> alt.HConcatChart:
+    """layer_charts side by side, 130 px each."""
+    return alt.hconcat(*(c.properties(width=130) for c in layer_charts(frame)), spacing=8)
 
 
 def loss_chart(history: list) -> alt.Chart:
     """Train and test loss by step (history rows: step, train_loss, test_loss)."""
     df = pd.DataFrame(history, columns=["step", "train", "test"]).melt("step", var_name="split", value_name="loss")
     df = df[np.isfinite(df["loss"])]
-    return alt.Chart(df).mark_line().encode(
-        x=alt.X("step:Q", title="step", axis=alt.Axis(format="~s", tickMinStep=1)), y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False) if len(df) else alt.Scale(domain=[0, 1])),
+    # from step 0 to at least step 1: a history of step 0 alone had a zero-width domain, ticked "NaN"
+    steps = alt.Scale(domain=[0, max(1, int(df["step"].max()) if len(df) else 1)], nice=False)
+    return alt.Chart(df).mark_line(point=len(df) <= 2).encode(
+        x=alt.X("step:Q", title="step", scale=steps, axis=alt.Axis(format="~s", tickMinStep=1, labelFlush=True)),
+        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False) if len(df) else alt.Scale(domain=[0, 1])),
         color=alt.Color("split:N", scale=alt.Scale(domain=["train", "test"], range=["#555555", "#e66101"]),
                         # no legend (the page's caption names the colours): one above or below the
                         # plot takes its height out of the plot's in Streamlit's container-width
