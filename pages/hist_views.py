@@ -51,7 +51,7 @@ def show_histograms(result, key: str) -> None:
                           help="Heatmap: step × bin. Offset ridges: one histogram per chosen step (TensorBoard's "
                                "offset view). Overlay: the chosen steps on one axis. Against step 0: before any "
                                "update against one step. Percentiles: TensorBoard's Distributions.")
-    same_axis = c[2].toggle("one axis for all layers", value=True, key=f"{key}-hist-shared",
+    same_axis = c[2].toggle("shared axis", value=True, key=f"{key}-hist-shared",
                             help="On: every layer on the same value axis, so the shift from layer to layer shows. "
                                  "Off: each layer on its own range (finer detail within a layer).")
     array, edges_key, bins, quantity = kinds[kind]

@@ -35,11 +35,9 @@ def band_frame(df: pd.DataFrame, x: str = "layer", keys: tuple[str, ...] = ("nam
     return out[cols]
 
 
-def _color(labels: list[str], legend: bool = True) -> alt.Color:
-    # the band's colour has no legend: merged with its 20% fill, the swatches were nearly invisible
-    # on the dark theme; the line's full-colour symbols stand for both
-    return alt.Color("series:N", title="configuration", sort=labels, scale=alt.Scale(scheme=RUN_SCHEME, domain=labels),
-                     legend=series_legend(labels) if legend else None)
+def _color(labels: list[str]) -> alt.Color:
+    return alt.Color("series:N", title="configuration", sort=labels,
+                     scale=alt.Scale(scheme=RUN_SCHEME, domain=labels), legend=series_legend(labels))
 
 
 def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|",
@@ -53,7 +51,7 @@ def flow_band_chart(frame: pd.DataFrame, value_title: str = "mean |gradient|",
     base = alt.Chart(frame)
     band = base.mark_area(opacity=0.2).encode(
         x=x, y=alt.Y("lo:Q", scale=y_scale, title=value_title, axis=log_axis(values)), y2="hi:Q",
-        color=_color(labels, legend=False))
+        color=_color(labels))
     line = base.mark_line(point=True).encode(
         x=x, y=alt.Y("mean:Q", scale=y_scale), color=_color(labels),
         tooltip=["series:N", "name:N", alt.Tooltip("mean:Q", format=".2e"),

@@ -23,12 +23,16 @@ GRAD_FLOW = instrument("grad_mean_abs")
 
 
 
-def _layer_color(names: list[str], title: str = "layer") -> alt.Color:
+def _layer_color(names: list[str], title: str = "layer", legend: bool = True) -> alt.Color:
+    """Layers on viridis from input (dark) to output (light). Charts whose layers are named on
+    the chart itself (an axis of layer names, labels at the lines' ends) have no legend: twenty
+    entries took a narrow column's plot, or ran past its right edge."""
     # viridis without its darkest and lightest ends, so every layer shows on dark and light themes
     scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.15, 0.92])
     return alt.Color("name:N", title=title, sort=names, scale=alt.Scale(scheme=scheme, domain=names),
                      # below the plot: beside it, the legend takes half a narrow column (800 px)
-                     legend=alt.Legend(orient="bottom", columns=min(len(names), 4), symbolLimit=60))
+                     legend=alt.Legend(orient="bottom", columns=min(len(names), 4), symbolLimit=60)
+                     if legend else None)
 
 
 def _value_axis(ins: Instrument, values=None) -> tuple[alt.Scale, alt.Axis, str]:
@@ -113,6 +117,9 @@ def _value_domain(ins: Instrument, values: pd.Series) -> list[float]:
     return [lo, hi if hi > lo else lo + 1.0]
 
 
+LABEL_PX = 36  # room for a layer's name ("fc12", "out") right of the plot
+
+
 def spaced_labels(ends: pd.DataFrame, domain: list[float], log: bool, height: float = HEIGHT,
                   gap: float = 12) -> pd.DataFrame:
     """The rows of `ends` (one line end per layer, in layer order) whose labels stay `gap` px
@@ -137,19 +144,21 @@ def stat_over_steps(layer_stats: pd.DataFrame, layers: pd.DataFrame, stat: str) 
     df = _finite(df, "value", positive=ins.log)
     names = layers.sort_values("layer")["name"].tolist()
     names = [n for n in names if n in set(df["name"])] or names
-    _, axis, fmt = _value_axis(ins, df["value"])
     domain = _value_domain(ins, df["value"])
+    _, axis, fmt = _value_axis(ins, domain if ins.log else df["value"])
     scale = alt.Scale(type="log" if ins.log else "linear", domain=domain, nice=False)
     y = alt.Y("value:Q", title=ins.title, scale=scale, axis=axis)
     base = alt.Chart(df).encode(
-        x=step_x(df["step"]), y=y, color=_layer_color(names),
+        x=step_x(df["step"]), y=y, color=_layer_color(names, legend=False),
         tooltip=[alt.Tooltip("name:N", title="layer"), "step:Q",
                  alt.Tooltip("value:Q", title=ins.title, format=fmt)],
     )
     ends = df.sort_values("step").groupby("layer", sort=True).tail(1).sort_values("layer")
     labels = alt.Chart(spaced_labels(ends, domain, ins.log)).mark_text(align="left", dx=4, fontSize=10).encode(
-        x="step:Q", y=y, text="name:N", color=_layer_color(names))
-    return alt.layer(base.mark_line(point=df["step"].nunique() == 1), labels).properties(height=HEIGHT)
+        x="step:Q", y=y, text="name:N", color=_layer_color(names, legend=False))
+    # the labels sit right of the plot: padding keeps them inside the chart's width
+    return alt.layer(base.mark_line(point=df["step"].nunique() == 1), labels).properties(
+        height=HEIGHT, padding={"left": 5, "top": 5, "bottom": 5, "right": LABEL_PX})
 
 
 def training_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
@@ -166,7 +175,7 @@ def layer_bars(df: pd.DataFrame, stat: str) -> alt.Chart:
     bars = alt.Chart(data).mark_bar().encode(
         x=alt.X("name:N", sort=order, title="layer (input → output)", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("value:Q", title=ins.title, axis=axis, scale=scale),
-        color=_layer_color(order),
+        color=_layer_color(order, legend=False),
         tooltip=[alt.Tooltip("name:N", title="layer"), alt.Tooltip("value:Q", title=ins.title, format=fmt)],
     )
     values = pd.to_numeric(data["value"], errors="coerce")

@@ -23,7 +23,7 @@ X_AXES = {"step": "training step", "epoch": "epoch", "seconds": "seconds of trai
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 # A legend of a few short entries goes above the plot: inside it, it covered the points of a
 # curve that does not fall (a diverged or a stuck run); beside it, it took a narrow column's width.
-TOP_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160)
+TOP_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1)
 
 
 def epoch_x(epochs) -> alt.X:
@@ -35,8 +35,10 @@ def epoch_x(epochs) -> alt.X:
 
 def curve_chart(frame: pd.DataFrame, x: alt.X, title: str, series: list[str], *, legend=TOP_LEGEND,
                 log: bool = False, percent: bool = False, points: bool = False, dashes: bool = False,
-                faint: tuple[str, ...] = (), scheme: str = RUN_SCHEME, tooltip=None) -> alt.Chart:
-    """A value over training, one line per series (in `series` order, coloured by `scheme`).
+                faint: tuple[str, ...] = (), scheme: str = RUN_SCHEME, colors: list[str] | None = None,
+                tooltip=None) -> alt.Chart:
+    """A value over training, one line per series (in `series` order, coloured by `scheme`, or
+    by `colors` given in that order; `legend=None` for none).
 
     frame columns: x, value, series, and lo and hi for a min-max band around each line (drawn
     when present). `faint` series are drawn light (a raw curve under its smoothed one); `dashes`
@@ -47,8 +49,8 @@ def curve_chart(frame: pd.DataFrame, x: alt.X, title: str, series: list[str], *,
     axis = log_axis(data["value"]) if log else alt.Axis(format="%") if percent else alt.Axis()
     scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
     y = alt.Y("value:Q", title=title, axis=axis, scale=scale)
-    color = alt.Color("series:N", sort=series, title=None, scale=alt.Scale(scheme=scheme, domain=series),
-                      legend=legend)
+    palette = dict(range=list(colors)) if colors else dict(scheme=scheme)
+    color = alt.Color("series:N", sort=series, title=None, scale=alt.Scale(domain=series, **palette), legend=legend)
     base = alt.Chart(data).encode(x=x)
     line = base.mark_line(point=points).encode(y=y, color=color, tooltip=tooltip or alt.Undefined)
     if dashes:
@@ -58,12 +60,7 @@ def curve_chart(frame: pd.DataFrame, x: alt.X, title: str, series: list[str], *,
                                                  alt.value(0.35), alt.value(1.0)))
     if not {"lo", "hi"} <= set(frame.columns):
         return line.properties(height=HEIGHT)
-    # the band's colour has no legend of its own: the legend shows the lines' full-colour symbols
-    # (merged with the band's 20% fill they were nearly invisible on the dark theme)
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale), y2="hi:Q",
-                                              color=alt.Color("series:N", sort=series,
-                                                              scale=alt.Scale(scheme=scheme, domain=series),
-                                                              legend=None))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("lo:Q", scale=scale), y2="hi:Q", color=color)
     return alt.layer(band, line).properties(height=HEIGHT)
 
 

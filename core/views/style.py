@@ -66,9 +66,11 @@ def long_labels(labels: list[str]) -> bool:
 def series_legend(labels: list[str]) -> alt.Legend:
     # Short labels (steps, settings) sit at the right; long ones (run descriptions) below the
     # plot, one per row (the chart grows with them: see fit_width).
+    # Symbols at full opacity: a band's 20% fill, merged into the legend, left swatches nearly
+    # invisible on the dark theme.
     if long_labels(labels):
-        return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700)
-    return alt.Legend(orient="right", labelLimit=300)
+        return alt.Legend(orient="bottom", direction="vertical", columns=1, labelLimit=700, symbolOpacity=1)
+    return alt.Legend(orient="right", labelLimit=300, symbolOpacity=1)
 
 
 def fit_width(chart):
