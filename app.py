@@ -46,38 +46,11 @@ pages = [
 ]
 page = st.navigation(pages)
 
-from core.views.progress import batch_note  # noqa: E402
-from pages.draw import NO_STALE_FADE, SVG_TOGGLE, live_fragment  # noqa: E402
-from pages.services import get_jobs, page_run_by_app, session_id, stop_unless_store_opens  # noqa: E402
+from pages.draw import NO_STALE_FADE, SVG_TOGGLE  # noqa: E402
+from pages.services import page_run_by_app, stop_unless_store_opens  # noqa: E402
+from pages.train_panel import training_status  # noqa: E402  (the session's training, one line)
 
 stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
-
-
-@live_fragment("training-status", 2.0)
-def training_status():
-    """Every page shows this session's training jobs; polling also keeps them alive. When a job
-    this session watched has ended, the whole page reruns: the run view appears even if the
-    page's own progress fragment was lost (a session must never stay on a finished job)."""
-    mine = [j for j in get_jobs().active() if session_id() in j.watchers]
-    watched = set(st.session_state.get("_vg_watched", ()))
-    st.session_state["_vg_watched"] = {j.run_id for j in mine}
-    if watched - st.session_state["_vg_watched"]:
-        st.rerun(scope="app")
-    for job in mine:
-        get_jobs().heartbeat(job.run_id, session_id())
-        p = job.progress
-        if job.phase == "training":
-            epochs = p.get("epochs")
-            where = f"epoch {min(p.get('epoch', 0) + 1, epochs)} of {epochs}" if epochs else "starting"
-            st.caption(f"Training `{job.run_id}`: {where}")
-            st.progress(job.fraction_done())
-        elif job.phase == "waiting" and job.group is None:
-            st.caption(f"Starting `{job.run_id}`")
-        elif job.phase == "queued":
-            st.caption(f"Queued `{job.run_id}` (position {get_jobs().position(job)})")
-    note = batch_note([(j.phase, j.group) for j in mine])  # waiting behind a run of its batch
-    if note:
-        st.caption(note)
 
 
 st.html(NO_STALE_FADE)  # live views redrawn every second do not blink (pages.draw.live_fragment)

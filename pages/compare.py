@@ -1,6 +1,5 @@
 """Compare: several stored runs, or a sweep over one setting; curves, gradient flows, a table."""
 
-import pandas as pd
 import streamlit as st
 
 from core.views import charts
@@ -9,17 +8,14 @@ from core.lab.compare import (METHODS, SWEEPABLE, comparisons, differences, grou
 from core.lab.presets import MAX_SEEDS, check_seeds
 from core.base.config import ConfigError
 from core.views import bands
-from core.base.cost import duration
 from core.views.frames import grad_flow_frame
 from core.views.labels import distinct_labels
 from core.views.markup import inert
 from pages.compare_views import show_run_explorer
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
-from pages.draw import live_fragment
 from pages.run_views import chart
-from core.runs.jobs import SubmitError
-from pages.services import (estimated_seconds, get_jobs, list_runs, require_app, session_id, stored_run,
-                            test_correct)
+from pages.services import list_runs, require_app, stored_run, test_correct
+from pages.train_panel import missing_runs_panel
 
 require_app()
 
@@ -101,52 +97,17 @@ if not entries:
 with st.expander("Share this comparison"):
     st.code(share_url(st.query_params.to_dict(), "compare"), language=None)
 
-groups, missing, jobs = {}, [], get_jobs()
+groups, missing = {}, []
 for label, members in entries:
     for run_id, cfg in members:
         r = stored_run(run_id)
         if r is not None:
             groups.setdefault(label, {})[run_id] = r
         elif cfg is not None:
-            missing.append((label + (f" · seed {cfg.seed}" if len(members) > 1 else ""), cfg))
+            missing.append((label, cfg))  # the panel shows each run's seed
 
 if missing:
-    active = [jobs.get(cfg.run_id) for _, cfg in missing]
-    waiting = [j for j in active if j is not None and not j.finished]
-    seconds = estimated_seconds([cfg for _, cfg in missing])
-    st.info(f"{len(missing)} of {sum(len(m) for _, m in entries)} runs are not stored yet "
-            f"({inert(', '.join(label for label, _ in missing))}); training them takes about "
-            f"{duration(seconds)} here (estimated from this machine's speed and its stored runs).")
-    if not waiting:
-        if st.button(f"Train {len(missing)} missing run{'s' if len(missing) != 1 else ''}", type="primary"):
-            # one turn of the queue: runs that differ only in seed, init, lr, optimizer or noise
-            # train together as one stacked model
-            try:
-                jobs.submit_many([cfg for _, cfg in missing], watcher=session_id())
-            except (SubmitError, RuntimeError) as exc:  # too many runs, a device not here
-                st.error(f"Not started: {inert(exc)}")
-            else:
-                st.rerun()
-    else:
-        @live_fragment("sweep-progress", 1.0)
-        def sweep_progress():
-            states = []
-            for label, cfg in missing:
-                job = jobs.get(cfg.run_id)
-                if job is not None:
-                    jobs.heartbeat(cfg.run_id, session_id())
-                state = job.phase if job else "not started"
-                done = f" ({job.fraction_done():.0%})" if job is not None and state == "training" else ""
-                states.append({"run": label, "state": state + done,
-                               "queue position": jobs.position(job) if job is not None else None})
-            st.dataframe(pd.DataFrame(states), hide_index=True)
-            if all(jobs.get(cfg.run_id) is None or jobs.get(cfg.run_id).finished for _, cfg in missing):
-                st.rerun()
-            if st.button("Cancel the remaining runs"):
-                for _, cfg in missing:
-                    jobs.cancel(cfg.run_id, watcher=session_id())
-
-        sweep_progress()
+    missing_runs_panel(missing, stored=sum(len(m) for _, m in entries) - len(missing), key="compare")
 
 if not groups:
     st.stop()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.base.cost import duration, estimate
+from core.base.cost import estimate
 from core.runs.jobs import SubmitError
 from core.views.links import config_to_query
 from core.views.markup import inert
@@ -11,7 +11,8 @@ from pages.playground_ui import data_upload
 from pages.run_views import show_init_flow, show_job, show_run
 from pages.theory_views import show_prediction
 from pages.spp_views import show_spp_section
-from pages.services import estimated_seconds, get_jobs, require_app, session_id, stored_run
+from pages.services import get_jobs, require_app, session_id, stored_run, time_estimate
+from pages.train_panel import start_button
 
 require_app()
 
@@ -43,18 +44,17 @@ elif job is not None and not job.finished:
     st.subheader("At initialization")
     show_init_flow(cfg)
 else:
-    seconds = estimated_seconds([cfg])
+    estimate = time_estimate([cfg])
     left, right = st.columns([1, 2])
-    if left.button("Train this network", type="primary", width="stretch", key="explore-train"):
+    if start_button("Train this network", "explore-train", estimate, cfg.run_id, container=left, width="stretch"):
         try:
             get_jobs().submit(cfg, watcher=session_id())
         except (SubmitError, RuntimeError) as exc:  # e.g. device=cuda on a machine without one
             st.error(f"Not started: {inert(exc)}")
         else:
             st.rerun()
-    right.caption(f"Not trained yet. It takes about {duration(seconds)} here (estimated from this "
-                  "machine's speed and its stored runs). Training runs in the background: you can "
-                  "change settings or pages meanwhile.")
+    right.caption(f"Not trained yet. {estimate.text('Training it')}. "
+                  "Training runs in the background: you can change settings or pages meanwhile.")
     if job is not None and job.state == "failed":
         st.error(f"The last attempt failed: {inert(job.error)}")
     st.subheader("Gradient flow at initialization")

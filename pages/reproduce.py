@@ -1,6 +1,5 @@
 """Reproduce: rerun an experiment of the source documents and compare with the published numbers."""
 
-import pandas as pd
 import streamlit as st
 
 from core.views import bands, charts
@@ -15,12 +14,11 @@ from core.lab.verdicts import VERDICT_RULE
 from core.views.frames import grad_flow_frame, grad_value_histogram_frame, layer_stat_frame
 from core.views.links import config_to_query
 from core.views.markup import inert
-from core.runs.jobs import SubmitError
 from pages.config_ui import share_url
-from pages.draw import live_fragment
 from pages.run_views import chart, show_histograms
 from pages.spp_views import show_vgg_explained
-from pages.services import get_jobs, get_store, require_app, session_id, stored_run, time_rates
+from pages.services import get_store, require_app, stored_run, time_rates
+from pages.train_panel import missing_runs_panel
 
 require_app()
 
@@ -96,53 +94,13 @@ for capped in dict.fromkeys(c.note for c in cells if c.note):
     st.warning(f"epochs: {capped}.", icon=":material/speed:")
 
 # ---------------------------------------------------------------- what is stored, what is left
-store, jobs = get_store(), get_jobs()
+store = get_store()
 pl = plan(cells, store, time_rates([c.config for c in cells]))
-active = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and not j.finished]
-minutes = pl.seconds_left / 60
 if not pl.missing:
     st.success(f"All {pl.total} runs are stored.", icon=":material/inventory_2:")
-elif not active:
-    st.info(f"{len(pl.stored)} of {len(pl.stored) + len(pl.missing)} runs are stored; the other "
-            f"{len(pl.missing)} take about {max(minutes, 0.1):.1f} min here (estimated from this "
-            "machine's speed and its stored runs).", icon=":material/schedule:")
-    if st.button(f"Run the {len(pl.missing)} missing runs", type="primary", key="reproduce-run"):
-        # One turn of the queue: runs that differ only in seed, init or optimizer settings
-        # train together as one stacked model (core.engine.stacked), the rest one after the other.
-        try:
-            jobs.submit_many([c.config for c in pl.missing], watcher=session_id())
-        except (SubmitError, RuntimeError) as exc:  # too many runs, a device not here
-            st.error(f"Not started: {inert(exc)}")
-        else:
-            st.rerun()
-    failed = [j for j in (jobs.get(c.config.run_id) for c in pl.missing) if j is not None and j.state == "failed"]
-    if failed:
-        st.error(f"{len(failed)} runs failed last time, e.g.: {inert(failed[0].error)}")
-else:
-    @live_fragment("reproduce-progress", 1.0)
-    def reproduction_progress():
-        rows, done = [], 0.0
-        for c in pl.missing:
-            job = jobs.get(c.config.run_id)
-            if job is not None:
-                jobs.heartbeat(c.config.run_id, session_id())
-            state = job.phase if job is not None else "not started"
-            frac = 1.0 if state == "done" else job.fraction_done() if job is not None else 0.0
-            done += frac
-            rows.append({"configuration": c.label, "state": state,
-                         "progress": f"{frac:.0%}" if state == "training" else ""})
-        from core.views.progress import runs_trained_text  # "1 of 3 runs trained, the next at 40%"
-
-        st.progress(done / len(pl.missing), text=runs_trained_text(done, len(pl.missing)))
-        st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(36 * (len(rows) + 1), 300))
-        if all(jobs.get(c.config.run_id) is None or jobs.get(c.config.run_id).finished for c in pl.missing):
-            st.rerun()
-        if st.button("Cancel the remaining runs", key="reproduce-cancel"):
-            for c in pl.missing:
-                jobs.cancel(c.config.run_id, watcher=session_id())
-            st.rerun()
-
-    reproduction_progress()
+else:  # runs that differ only in seed, init or optimizer settings train as one stacked model
+    missing_runs_panel([(c.label, c.config) for c in pl.missing], stored=len(pl.stored), key="reproduce",
+                       button="Run the {n} missing runs")
 
 # ---------------------------------------------------------------- results
 results = {}

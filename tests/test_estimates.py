@@ -208,4 +208,6 @@ def test_estimate_texts_name_the_queue_and_the_load():
                                                                     "3rd in line", "11th in line", "22nd in line"]
     assert queue_summary([], [], 0) == ""
     assert queue_summary(["training", "waiting", "queued", "queued"], [0.4, 0.0, 0.0, 0.0], held=5) == \
-        "9 runs: 1 training (40%), 1 waiting in its batch, 2 queued, 5 to queue when room frees"
+        "9 runs: 1 training (40%), 1 waiting in the worker, 2 queued, 5 to queue when room frees"
+    assert queue_summary(["training"], [0.25]) == "1 run training (25%)" and queue_summary([], [], 1) == \
+        "1 run to queue when room frees"

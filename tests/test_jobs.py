@@ -37,7 +37,7 @@ def test_a_job_trains_in_the_worker_and_lands_in_the_store(queue):
     assert job is not None
     queue.wait(TINY.run_id)
     assert job.state == DONE and queue.store.has(TINY.run_id)
-    assert job.progress["epoch"] == 1 and job.epoch_rows and job.flow_rows
+    assert job.progress["epoch"] == 1 and job.epoch_rows and job.records
     assert queue.submit(TINY, watcher="a") is None  # stored: open it, do not train
 
 
@@ -166,3 +166,37 @@ def test_one_click_and_one_session_are_bounded(queue, monkeypatch):
         queue.submit(SLOW.replace(seed=3), watcher="a")
     assert queue.submit(SLOW.replace(seed=3), watcher="b") is not None  # another session has room
     assert queue.submit(SLOW, watcher="a") is first  # joining a job it watches costs nothing
+
+
+def test_a_preset_too_big_for_one_request_is_split_into_batches_the_queue_accepts(monkeypatch):
+    """gna-bn at quick scale is 120 runs; one request takes MAX_BATCH_RUNS: its own button queues
+    it in batches, each stack whole, instead of refusing."""
+    import core.runs.jobs as jobs_mod
+    from core.base.config import active_limits
+    from core.base.cost import estimate
+    from core.engine.stacked import plan_stacks
+    from core.lab.presets import PRESETS, resolve
+
+    configs = [c.config for c in resolve(PRESETS["gna-bn"], "quick")]
+    batches = jobs_mod.split_batches(configs + configs[:3])  # a run given twice is trained once
+    assert len(configs) == 120 and len(batches) == 2
+    assert [c.run_id for b in batches for c in b] == list(dict.fromkeys(c.run_id for c in configs))
+    limit = jobs_mod.MAX_BATCH_WORK * active_limits().max_work
+    for b in batches:
+        assert len(b) <= jobs_mod.MAX_BATCH_RUNS and sum(estimate(c).work for c in b) <= limit
+    where = {c.run_id: i for i, b in enumerate(batches) for c in b}
+    assert all(len({where[c.run_id] for c in stack}) == 1 for stack in plan_stacks(configs))  # stacks whole
+    monkeypatch.setattr(jobs_mod, "MAX_BATCH_WORK", 3.5 * estimate(configs[0]).work / active_limits().max_work)
+    assert max(len(b) for b in jobs_mod.split_batches(configs[:10])) == 3  # the work limit splits too
+    assert jobs_mod.split_batches([]) == []
+
+
+def test_room_is_what_a_session_may_still_queue(queue):
+    from core.runs.jobs import MAX_JOBS_PER_WATCHER
+
+    assert queue.room("a") == MAX_JOBS_PER_WATCHER
+    queue.submit(SLOW, watcher="a")
+    queue.submit_many([SLOW.replace(seed=s) for s in (1, 2)], watcher="a")
+    assert queue.room("a") == MAX_JOBS_PER_WATCHER - 3 and queue.room("b") == MAX_JOBS_PER_WATCHER
+    queue.cancel(SLOW.replace(seed=2).run_id, watcher="a")
+    assert queue.room("a") == MAX_JOBS_PER_WATCHER - 2

@@ -114,3 +114,90 @@ def test_an_invalid_setting_is_shown_as_an_error():
     assert not at.exception
     assert any("width 0 out of range" in e.value for e in at.sidebar.error)
     assert any("cannot run" in e.value for e in at.main.error)
+
+
+# ---------------------------------------------------------------------- training in the sidebar
+def _status_script():
+    import streamlit as st
+
+    from core.base.config import RunConfig
+    from core.runs.jobs import RUNNING, Job
+    from pages.train_panel import show_summary
+
+    base = RunConfig(dataset="digits", widths=(16,), epochs=1, activation="tanh")
+    jobs = [Job(base.replace(seed=s), "cpu", state=RUNNING if s < 3 else "queued") for s in range(9)]
+    jobs[0].progress.update(step=4, total_steps=10)
+    with st.sidebar:
+        show_summary(jobs, lambda j: jobs.index(j) - 2, held=2)
+        st.text_input("a setting below it")
+
+
+def test_a_sweep_is_one_summary_line_in_the_sidebar_with_the_runs_by_name_behind_an_expander():
+    at = AppTest.from_function(_status_script, default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [c.value for c in at.sidebar.caption]
+    assert captions == [":material/model_training: 11 runs: 1 training (40%), 2 waiting in the worker, "
+                        "6 queued, 2 to queue when room frees"]  # one line, not nine bars
+    assert len(at.sidebar.get("progress")) == 1 and [e.label for e in at.sidebar.expander] == ["Details"]
+    table = at.sidebar.dataframe[0].value
+    assert list(table.columns) == ["run", "state", "progress"] and len(table) == 9
+    assert table["run"][0].endswith("· seed 0") and "tanh" in table["run"][0]  # names, not hashes
+    assert list(table["progress"][:5]) == ["40%", "", "", "next", "2nd in line"]  # never "position 0"
+
+
+def _confirm_script():
+    import streamlit as st
+
+    from core.views.progress import TimeEstimate
+    from pages.train_panel import start_button
+
+    seconds = float(st.session_state.get("seconds", 1200.0))
+    if start_button("Train", "go", TimeEstimate(seconds), ("run-a",)):
+        st.write("started")
+
+
+@pytest.mark.parametrize("seconds,asks", [(1200.0, True), (30.0, False)])
+def test_an_action_over_ten_minutes_asks_before_it_starts(seconds, asks):
+    at = AppTest.from_function(_confirm_script, default_timeout=30)
+    at.session_state["seconds"] = seconds
+    at.run()
+    at.button(key="go").click().run()
+    started = lambda: any(m.value == "started" for m in at.markdown)  # noqa: E731
+    assert not at.exception and started() is not asks
+    if asks:
+        assert "about 20 min" in at.warning[0].value and "Start it?" in at.warning[0].value
+        at.button(key="go-no").click().run()
+        assert not started() and not at.warning  # not now: back to the button
+        at.button(key="go").click().run()
+        at.button(key="go-yes").click().run()
+        assert started()
+
+
+def test_the_default_presets_own_button_starts_it_in_batches():
+    """Reproduce opens on gna-bn at quick scale: 120 runs, more than one request takes. Its
+    button queues a batch now and holds the rest for when room frees ("120 runs to train at
+    once; at most 64 per request" was the answer). (AppTest runs a page without app.py, so the
+    sidebar's line is checked above, by show_summary.)"""
+    from apptest_helpers import fresh_app_caches, open_page  # noqa: F401 (autouse: a store of its own)
+    from core.runs.jobs import MAX_BATCH_RUNS
+    from pages.services import get_jobs
+    from pages.train_panel import HELD
+
+    at = open_page("pages/reproduce.py")
+    assert not at.exception
+    at.button(key="reproduce-train").click().run()
+    if any(b.key == "reproduce-train-yes" for b in at.button):  # a busy machine: over 10 minutes, it asks
+        at.button(key="reproduce-train-yes").click().run()
+    try:
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        queued = len(get_jobs().active())
+        assert 0 < queued <= MAX_BATCH_RUNS
+        assert sum(len(batch) for batch in at.session_state[HELD]) == 120 - queued
+        table = at.dataframe[0].value
+        assert len(table) == 120 and list(table.columns) == ["run", "seed", "state", "in line"]
+        assert (table["state"] == "to queue when room frees").sum() == 120 - queued
+        assert set(table["seed"]) == {42, 43, 44} and not table["in line"].isin(["0", 0]).any()
+        assert any(b.label == "Cancel the remaining runs" for b in at.button)
+    finally:
+        for job in get_jobs().active():
+            get_jobs().cancel(job.run_id)

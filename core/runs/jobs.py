@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from ..base.config import RunConfig, active_limits
 from ..base.cost import estimate
 from ..engine.loop import resolve_device
+from ..engine.stacked import plan_stacks
 from .workers import LocalWorker, RayWorker
 from .store import RunStore
 
@@ -44,6 +45,25 @@ MAX_JOBS_PER_WATCHER = 64
 MAX_BATCH_RUNS = 64
 MAX_BATCH_WORK = 16  # x active_limits().max_work
 MAX_LIVE_POINTS = 400  # logged steps a job keeps for live views (thinned beyond)
+
+
+def split_batches(configs: list[RunConfig]) -> list[list[RunConfig]]:
+    """`configs` (each distinct run once) in batches submit_many accepts: at most MAX_BATCH_RUNS
+    runs and MAX_BATCH_WORK x the per-run work limit each, in order, the runs that train as one
+    stack kept in one batch where they fit. A preset of 120 runs is two requests, not a refusal."""
+    limit = MAX_BATCH_WORK * active_limits().max_work
+    batches, current, work = [], [], 0.0
+    unique = list({c.run_id: c for c in configs}.values())
+    for stack in plan_stacks(unique):
+        for cfg in stack:
+            cost = estimate(cfg).work
+            if current and (len(current) >= MAX_BATCH_RUNS or work + cost > limit
+                            or (cfg is stack[0] and len(current) + len(stack) > MAX_BATCH_RUNS)):
+                batches.append(current)
+                current, work = [], 0.0
+            current.append(cfg)
+            work += cost
+    return batches + ([current] if current else [])
 
 
 class SubmitError(ValueError):
@@ -215,6 +235,12 @@ class JobQueue:
             return str(resolve_device(cfg.device))
         except RuntimeError as exc:
             raise SubmitError(str(exc)) from exc
+
+    def room(self, watcher: str) -> int:
+        """How many more runs the session `watcher` may queue now (MAX_JOBS_PER_WATCHER)."""
+        with self._lock:
+            return max(0, MAX_JOBS_PER_WATCHER - sum(1 for j in self._jobs.values()
+                                                     if not j.finished and watcher in j.watchers))
 
     def _check_room(self, watcher: str | None, wanted: int) -> None:
         if watcher is None or wanted == 0:

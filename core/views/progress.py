@@ -124,17 +124,20 @@ def run_name(cfg) -> str:
 
 
 def queue_summary(phases: list[str], fractions: list[float], held: int = 0) -> str:
-    """One line for a session's training jobs: '9 runs: 1 training (40%), 3 waiting in its
-    batch, 5 queued' (`phases`: each job's Job.phase; `held`: runs not queued yet, waiting for
-    room in the session's share of the queue)."""
+    """One line for a session's training jobs: '9 runs: 1 training (40%), 3 waiting in the
+    worker, 5 queued' (`phases`: each job's Job.phase, "waiting" for a job handed to the worker
+    that has not started; `held`: runs not queued yet, waiting for room in the session's share of
+    the queue); one run: '1 run training (40%)'."""
     total = len(phases) + held
     if not total:
         return ""
     counts = [(sum(p == "training" for p in phases), "training"),
-              (sum(p == "waiting" for p in phases), "waiting in its batch"),
+              (sum(p == "waiting" for p in phases), "waiting in the worker"),
               (sum(p == "queued" for p in phases), "queued"), (held, "to queue when room frees")]
     parts = [f"{n} {word}" for n, word in counts if n]
     done = [f for p, f in zip(phases, fractions) if p == "training"]
     if done:
         parts[0] += f" ({sum(done) / len(done):.0%})"
-    return f"{total} run{'s' if total != 1 else ''}: " + ", ".join(parts)
+    if total == 1:
+        return "1 run " + parts[0].split(" ", 1)[1]
+    return f"{total} runs: " + ", ".join(parts)
