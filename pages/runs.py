@@ -36,6 +36,10 @@ def open_bundle(store, upload, replace: bool) -> tuple[str, bool] | None:
         return None
 
 
+# The bundle uploader's limit in MiB, as its "Limit ... per file" says it: whole units (Streamlit
+# rounds 512 MiB to "1GB"), within the bundle's own limit and .streamlit/config.toml's maxUploadSize.
+BUNDLE_UPLOAD_MB = min(500, MAX_BUNDLE_BYTES // 2**20)
+
 require_app()
 
 st.title("Stored runs")
@@ -48,7 +52,7 @@ with st.expander("Open a run from a bundle (.zip)"):
         st.caption("Uploads are off in the public demo.")
     else:
         upload = st.file_uploader("run bundle", type=["zip"], key=f"runs-upload-{st.session_state.get('runs-uploads', 0)}",
-                                  max_upload_size=MAX_BUNDLE_BYTES // 2**20,
+                                  max_upload_size=BUNDLE_UPLOAD_MB,
                                   help="A .zip written by 'Bundle (.zip)' below, on this or another installation.")
         replace = st.checkbox("replace the stored run", key="runs-upload-replace",
                               help="A bundle of a run that is stored here already is refused unless this is ticked.")
