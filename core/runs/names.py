@@ -16,9 +16,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from ..base.config import FORMAT_VERSION
 from .files import CorruptRun, StoreError, check_manifest, check_meta, check_name_note, read_json_object, sha256_of
-from .store import RunStore, _fsync_dir, _json_default
+from .store import RunStore, _json_default
 
 
 def set_name(store: RunStore, run_id: str, name: str | None = None, note: str | None = None) -> dict:
@@ -49,11 +48,7 @@ def set_name(store: RunStore, run_id: str, name: str | None = None, note: str | 
             data = json.dumps(meta, indent=1, default=_json_default).encode()
             store._write(staging / "meta.json", data)
             files = dict(files, **{"meta.json": {"size": len(data), "sha256": sha256_of(staging / "meta.json")}})
-            manifest = {"run_id": run_id, "format_version": FORMAT_VERSION, "files": files}
-            store._write(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
-            store._discard(d)
-            os.rename(staging, d)
-            _fsync_dir(store.runs_dir)
+            store._install(staging, run_id, files)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StoreError(f"run {run_id}: its name could not be saved ({exc.strerror or exc})") from exc

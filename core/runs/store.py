@@ -248,13 +248,7 @@ class RunStore:
             self._write(staging / "weights.pt", buf.getvalue())
             files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
                      for p in sorted(staging.iterdir())}
-            manifest = {"run_id": run_id, "format_version": FORMAT_VERSION, "files": files}
-            self._write(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
-            target = self.run_dir(run_id)
-            if target.exists():
-                self._discard(target)
-            os.rename(staging, target)
-            _fsync_dir(self.runs_dir)
+            self._install(staging, run_id, files)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise StoreError(f"run {run_id}: could not be saved ({exc.strerror or exc})") from exc
@@ -262,7 +256,18 @@ class RunStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self.evict(keep=run_id)
-        return target
+        return self.run_dir(run_id)
+
+    def _install(self, staging: Path, run_id: str, files: dict) -> None:
+        """Write the manifest of `files` into `staging`, then put `staging` in place of run_id's
+        folder (one already there is discarded first). An OSError passes up."""
+        manifest = {"run_id": run_id, "format_version": FORMAT_VERSION, "files": files}
+        self._write(staging / "manifest.json", json.dumps(manifest, indent=1).encode())
+        target = self.run_dir(run_id)
+        if target.exists():
+            self._discard(target)
+        os.rename(staging, target)
+        _fsync_dir(self.runs_dir)
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
