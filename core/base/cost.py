@@ -20,8 +20,8 @@ from .instruments import ACTIVATION, GRADIENT, WEIGHT, block_stats
 # non-finite; activations: under, ACT_BINS bins, over, NaN).
 TARGET_LOG_POINTS, MIN_LOG_INTERVAL = 100, 16
 EVAL_BATCH = 2048
-GRAD_HIST_COLUMNS, ACT_BINS = 60, 40
-ACT_HIST_COLUMNS = ACT_BINS + 3
+GRAD_BINS, ACT_BINS = 56, 40  # 0.25-decade log10|g| bins from 1e-12 to 1e2; activation bins
+GRAD_HIST_COLUMNS, ACT_HIST_COLUMNS = GRAD_BINS + 4, ACT_BINS + 3
 # Bytes one logged number costs while training: float64/int64 on the host per logged step, then
 # the long stats table and the int32 histograms of the result (measured: about 16).
 LOG_BYTES_PER_VALUE = 16

@@ -34,13 +34,13 @@ import pandas as pd
 import torch
 
 from ..base.instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block, block_stats
+from ..base.cost import ACT_BINS, GRAD_BINS  # the layout the cost model counts, written there once
 from .activations import ACTIVATION_SPECS
 
 # log10|g| bin edges: 0.25 decades from 1e-12 to 1e2.
-GRAD_EDGES = np.linspace(-12.0, 2.0, 57)
+GRAD_EDGES = np.linspace(-12.0, 2.0, GRAD_BINS + 1)
 # Histogram columns: exact zeros, below 1e-12, the 56 bins, above 1e2, NaN/inf.
 GRAD_COLUMNS = ["zero", "below"] + [f"{lo:.2f}" for lo in GRAD_EDGES[:-1]] + ["above", "nonfinite"]
-ACT_BINS = 40
 # The stored stat names of each block, in column order: declared once in core.base.instruments.
 BLOCK_STATS = {name: block_stats(name) for name in BLOCKS}
 GRAD_STATS = BLOCK_STATS[GRADIENT]  # grad_norm, grad_mean_abs, grad_max_abs, grad_std
