@@ -136,3 +136,4 @@ def test_the_shown_table_puts_the_differences_first_and_names_the_baseline_row()
     assert shown.columns[-1] == "run_id"
     assert shown.loc["g", "Δ test acc %"] == "baseline" and shown.loc["g", "Δ test loss"] == "—"
     assert shown.loc["h", "Δ test acc %"] == "+35.00" and "None" not in shown.astype(str).to_string()
+    assert shown.loc["g", "Δ test acc % 95% CI"] == "—" and shown.loc["g", "test acc % 95% CI"].startswith("[")

@@ -237,7 +237,7 @@ def shown_table(table: pd.DataFrame, baseline: str | None) -> pd.DataFrame:
                                else "—" if v is None or not math.isfinite(v) else f"{v:+.{digits}f}"
                                for run, v in zip(out["run"], out[f"Δ {col}"])]
     for c in out.columns:
-        if out[c].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[c]):  # text (object or pandas' str): a dash for None
             out[c] = ["—" if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in out[c]]
     if "Δ seed pairs" in out:
         out["Δ seed pairs"] = ["—" if run == baseline else str(int(v)) for run, v in zip(out["run"], table["Δ seed pairs"])]
