@@ -179,8 +179,8 @@ def show_summary(mine: list, position, held: int = 0) -> None:
     training = [j for j in mine if j.phase == "training"]
     st.caption(f":material/model_training: {line}")
     st.progress(sum(j.fraction_done() for j in training) / len(training) if training else 0.0)
-    with st.expander("Details"):
+    with st.expander("Details"):  # the state first: the sidebar is narrow, a run's name is long
         st.dataframe(pd.DataFrame([{
-            "run": run_name(j.config), "state": j.phase,
-            "progress": f"{j.fraction_done():.0%}" if j.phase == "training"
-            else position_text(position(j)) if j.phase == "queued" else ""} for j in mine]), hide_index=True)
+            "state": f"training {j.fraction_done():.0%}" if j.phase == "training"
+            else f"queued, {position_text(position(j))}" if j.phase == "queued" else j.phase,
+            "run": run_name(j.config)} for j in mine]), hide_index=True, height=min(36 * (len(mine) + 1), 300))

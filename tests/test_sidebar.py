@@ -140,9 +140,10 @@ def test_a_sweep_is_one_summary_line_in_the_sidebar_with_the_runs_by_name_behind
                         "6 queued, 2 to queue when room frees"]  # one line, not nine bars
     assert len(at.sidebar.get("progress")) == 1 and [e.label for e in at.sidebar.expander] == ["Details"]
     table = at.sidebar.dataframe[0].value
-    assert list(table.columns) == ["run", "state", "progress"] and len(table) == 9
+    assert list(table.columns) == ["state", "run"] and len(table) == 9
     assert table["run"][0].endswith("· seed 0") and "tanh" in table["run"][0]  # names, not hashes
-    assert list(table["progress"][:5]) == ["40%", "", "", "next", "2nd in line"]  # never "position 0"
+    assert list(table["state"][:5]) == ["training 40%", "waiting", "waiting", "queued, next",
+                                        "queued, 2nd in line"]  # never "position 0"
 
 
 def _confirm_script():
