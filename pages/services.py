@@ -194,7 +194,7 @@ def time_estimate(configs: list[RunConfig]) -> TimeEstimate:
              and j.run_id not in {c.run_id for c in configs}]
     busy = calibration.Busy.now([(j.started_at, j.finished_at) for j in get_jobs().jobs() if j.started_at])
     return TimeEstimate(calibration.estimated_seconds(configs, rates) * busy.factor if configs else 0.0,
-                        calibration.queue_seconds(ahead, rates) * busy.factor, len(ahead), busy.note())
+                        calibration.queue_seconds(ahead, rates) * busy.factor, len(ahead), busy.note(), busy.factor)
 
 
 def test_correct(run):

@@ -24,19 +24,21 @@ from core.views.progress import TimeEstimate, position_text, queue_summary, run_
 from pages.draw import live_fragment
 from pages.services import get_jobs, session_id, time_estimate
 
-CONFIRM_SECONDS = 600.0  # an action expected to train longer than this asks first
+CONFIRM_SECONDS = 600.0  # an action that trains longer than this on a quiet machine asks first
 HELD = "_vg_held_batches"  # this session's batches waiting for room in the queue
 SHOWN_LABELS = 8  # missing runs named in the panel's text
 
 
 def start_button(label: str, key: str, estimate: TimeEstimate, signature, container=None, **kwargs) -> bool:
     """A primary button; True when its action should start now. Above CONFIRM_SECONDS of
-    training the first click asks instead ("Start" / "Not now"), for the same `signature`
-    (e.g. the run ids) only: changing the settings withdraws the question."""
+    training on a quiet machine (the size of the action, not the load of the moment) the first
+    click asks instead ("Start" / "Not now"), for the same `signature` (e.g. the run ids) only:
+    changing the settings withdraws the question."""
     where = container or st
     asked = st.session_state.get(f"{key}-confirm")
     if asked is not None and asked == signature:
         where.warning(f"This trains for about {duration(estimate.train)} on this machine"
+                      + (f" as busy as it is now ({duration(estimate.quiet)} on a quiet one)" if estimate.busy > 1.25 else "")
                       + (f", after {duration(estimate.queue)} of runs queued before it" if estimate.ahead else "")
                       + ". Start it?", icon=":material/schedule:")
         yes, no = where.columns(2)
@@ -48,7 +50,7 @@ def start_button(label: str, key: str, estimate: TimeEstimate, signature, contai
             st.rerun()
         return False
     if where.button(label, type="primary", key=key, **kwargs):
-        if estimate.train > CONFIRM_SECONDS:
+        if estimate.quiet > CONFIRM_SECONDS:
             st.session_state[f"{key}-confirm"] = signature
             st.rerun()
         return True

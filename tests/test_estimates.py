@@ -204,6 +204,7 @@ def test_estimate_texts_name_the_queue_and_the_load():
     text = TimeEstimate(240.0, 130.0, 3, "the machine is busy now").text("training them")
     assert text.startswith("training them takes about 4 min here, after about 2 min for the 3 runs queued before")
     assert "busy now" in text and "queued" not in TimeEstimate(30.0).text("x")
+    assert TimeEstimate(240.0, busy=4.0).quiet == 60.0  # the action's size: what the confirmation compares
     assert [position_text(p) for p in (-1, 0, 1, 2, 3, 11, 22)] == ["", "training", "next", "2nd in line",
                                                                     "3rd in line", "11th in line", "22nd in line"]
     assert queue_summary([], [], 0) == ""

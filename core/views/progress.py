@@ -89,6 +89,13 @@ class TimeEstimate:
     queue: float = 0.0  # seconds the queue trains before them
     ahead: int = 0  # jobs queued or training before them
     busy_note: str = ""  # what the load counted, or ''
+    busy: float = 1.0  # the load factor `train` and `queue` include
+
+    @property
+    def quiet(self) -> float:
+        """Seconds of training them on this machine without other work: the size of the action
+        (what a confirmation threshold compares, the same on every server and at every load)."""
+        return self.train / self.busy
 
     @property
     def total(self) -> float:
