@@ -69,7 +69,7 @@ if runs.empty:
     st.stop()
 
 runs = runs.sort_values("created", ascending=False)
-shown = runs[["created", "name", "label", "test_acc", "grad_ratio", "status", "dataset", "epochs", "seed", "seconds",
+shown = runs[["created", "label", "name", "test_acc", "grad_ratio", "status", "dataset", "epochs", "seed", "seconds",
               "device", "run_id"]].copy()
 shown["created"] = pd.to_datetime(shown["created"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
 # A ratio that is not defined is a dash (the caption says when), not "None".
