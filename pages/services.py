@@ -191,7 +191,8 @@ def time_estimate(configs: list[RunConfig]) -> TimeEstimate:
     rates = time_rates(configs)
     device = calibration.device_of(configs[0]) if configs else "cpu"
     ahead = [j for j in get_jobs().active() if j.device.split(":")[0] == device
-             and j.run_id not in {c.run_id for c in configs}]
+             and j.run_id not in {c.run_id for c in configs}
+             and not (j.background and j.state == "queued")]  # the warm lane waits behind a user's jobs
     busy = calibration.Busy.now([(j.started_at, j.finished_at) for j in get_jobs().jobs() if j.started_at])
     return TimeEstimate(calibration.estimated_seconds(configs, rates) * busy.factor if configs else 0.0,
                         calibration.queue_seconds(ahead, rates) * busy.factor, len(ahead), busy.note(), busy.factor)
