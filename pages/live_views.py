@@ -24,15 +24,15 @@ def _tracker(job) -> RateTracker:
     return trackers.setdefault(job.run_id, RateTracker())
 
 
-def flow_frames(job) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The job's mean |g| per layer: (layer_stats-like rows of every logged step, its layers)."""
-    return live.flow_frames(job.flow_rows, job.layers)
+def flow_frames(job, stat: str = "grad_mean_abs") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The job's `stat` per layer: (layer_stats-like rows of every logged step, its layers)."""
+    return live.flow_frames(job.records, job.layers, stat)
 
 
 def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
     """The training loss and one layer's gradient histogram at every logged step so far."""
-    frame = live.loss_frame(job.loss_rows, smoothing=0.6)
-    steps, _ = live.hist_counts(job.hist_rows, 0)
+    frame = live.loss_frame(job.records, smoothing=0.6)
+    steps, _ = live.hist_counts(job.records, 0)
     if frame.empty and not len(steps):
         return
     left, right = st.columns(2)
@@ -46,7 +46,7 @@ def _show_loss_and_histogram(job, layers: pd.DataFrame, key: str) -> None:
         names = list(layers["name"])
         if len(steps) and names:
             name = st.selectbox("gradient histogram of", names, index=0, key=f"{key}-live-hist-layer")
-            steps, counts = live.hist_counts(job.hist_rows, names.index(name))
+            steps, counts = live.hist_counts(job.records, names.index(name))
             chart(hv.histogram_heatmap(counts, steps, GRAD_EDGES, ""), svg=False)
             st.caption(f"{name}: share of its weight-gradient entries per 0.25-decade bin of log10 |g| at "
                        "every logged step so far (exact zeros and values below 1e-12 in the bottom rows).")

@@ -81,8 +81,12 @@ def test_the_run_view_draws_the_declared_instruments_with_their_captions(isolate
 # A page that shows a running job's live view; the probe (a whole pass at initialization) is
 # replaced by one that fails, so the view must take the layer names from the job.
 LIVE_JOB = """
+import numpy as np
+
 import pages.run_views as views
 from core.base.config import RunConfig
+from core.engine.record import StepRecord
+from core.engine.stats import GRAD_STATS
 from core.runs.jobs import RUNNING, Job
 
 
@@ -94,7 +98,8 @@ real_probe, views.probe = views.probe, no_probe
 try:  # the module is shared by every test of this process: put the real probe back
     job = Job(RunConfig(dataset="digits", widths=(16, 16), epochs=1), "cpu", state=RUNNING)
     job.on_event({"kind": "start", "total_steps": 10, "epochs": 1, "layers": LAYERS})
-    job.on_event({"kind": "log", "step": 0, "elapsed": 0.1, "grad_flow": [1e-3, 2e-3, 3e-3]})
+    host = {"true": np.array([[v if s == "grad_mean_abs" else 1.0 for s in GRAD_STATS] for v in (1e-3, 2e-3, 3e-3)])}
+    job.on_event({"kind": "log", "step": 0, "elapsed": 0.1, "loss": 2.3, "record": StepRecord(0, 1, host, 2.3)})
     views.show_job(job, "live")
 finally:
     views.probe = real_probe

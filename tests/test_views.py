@@ -157,33 +157,43 @@ def test_live_frames_from_a_job_fed_by_the_trainers_events():
     job = Job(config=cfg, device="cpu")
     result = train(cfg, on_event=job.on_event)
     logged = [int(s) for s in result.histograms["steps"]]
-    assert [s for s, _ in job.loss_rows] == logged and len(job.hist_rows) == len(logged)
+    assert [r.step for r in job.records] == logged
 
-    frame = live.loss_frame(job.loss_rows, smoothing=0.6)
+    frame = live.loss_frame(job.records, smoothing=0.6)
     assert list(frame["step"]) == logged
     by_step = result.steps.set_index("step")["loss"]
     assert frame["loss"].tolist() == pytest.approx([by_step[s] for s in logged])
     spec = curves.step_loss(frame, "step").to_dict()
     assert spec["mark"]["type"] == "line"
 
-    steps, counts = live.hist_counts(job.hist_rows, 0)
+    steps, counts = live.hist_counts(job.records, 0)
     assert list(steps) == logged and counts.shape == (len(logged), len(GRAD_COLUMNS))
     assert np.array_equal(counts, result.histograms["grad"][:, 0])  # the stored histogram, live
     heat = hv.histogram_heatmap(counts, steps, GRAD_EDGES, "").to_dict()
     assert heat["mark"]["type"] == "rect"
 
-    stats, layers = live.flow_frames(job.flow_rows, job.layers)
+    stats, layers = live.flow_frames(job.records, job.layers)
     assert list(layers["name"]) == list(result.layers["name"]) and stats["step"].nunique() == len(logged)
+    # every declared statistic reaches the live view, equal to the stored table's
+    for stat in ("act_mean", "act_std", "update_ratio", "weight_norm"):
+        live_rows, _ = live.flow_frames(job.records, job.layers, stat)
+        stored = result.layer_stats[result.layer_stats.stat == stat].sort_values(["step", "layer"])
+        assert live_rows.sort_values(["step", "layer"])["value"].tolist() == pytest.approx(stored["value"].tolist(), nan_ok=True)
 
 
 def test_live_frames_skip_missing_and_non_finite_values():
     from core.views import live
 
-    frame = live.loss_frame([(0, 2.3), (5, None), (10, float("nan")), (15, 1.9)])
+    from core.engine.record import StepRecord
+
+    records = [StepRecord(s, 1, {}, v) for s, v in ((0, 2.3), (5, None), (10, float("nan")), (15, 1.9))]
+    frame = live.loss_frame(records)
     assert list(frame["step"]) == [0, 15] and frame["smoothed"].notna().all()
     assert live.loss_frame([]).empty
-    steps, counts = live.hist_counts([(0, None)], 0)
+    steps, counts = live.hist_counts(records[:1], 0)
     assert len(steps) == 0 and counts.shape[0] == 0
+    stats, _ = live.flow_frames(records, ["fc1"])  # no statistic logged: no rows
+    assert stats.empty
     stats, layers = live.flow_frames([], ["fc1"])
     assert stats.empty and layers.empty
 

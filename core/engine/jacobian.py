@@ -198,6 +198,9 @@ def hidden_jacobian(net: Net, x: torch.Tensor) -> torch.Tensor:
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules()):
         raise ValueError("the hidden Jacobian needs a plain MLP: not with batch norm")
     hs = hidden_preactivations(net, x)
+    if not all(bool(torch.isfinite(h).all()) for h in hs):
+        raise ValueError("the network's pre-activations overflow at initialization (inf or NaN): "
+                         "no Jacobian to measure")
     with torch.no_grad():
         for layer, act, h, h_next in zip(net.layers[1:], net.activations, hs, hs[1:]):
             if not torch.allclose(layer(act(h)), h_next, rtol=1e-4, atol=1e-5 * (1 + h_next.abs().max())):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from ..base.config import RunConfig, active_limits
 from ..base.cost import batch_that_fits, estimate
+from ..base.instruments import INSTRUMENTS
 from .data import DatasetUnavailable, prepare_data
+from .loop import PlainEngine, Trainer
 from .models import build_model
-from .stats import ACT_STATS, GRAD_STATS, LayerStatsRecorder
+from .stats import ACT_STATS, GRAD_STATS
 
 PROBE_BATCH = 256
 # The preview runs without a click (opening a link): its one step is held to a memory budget
@@ -59,26 +60,17 @@ def probe_at_init(cfg: RunConfig, batch_size: int = PROBE_BATCH, device: str = "
     a probe never downloads), ProbeRefused when the network is too big for a preview."""
     batch_size = probe_batch(cfg, batch_size)
     data = prepare_data(cfg, device, allow_download=allow_download)
-    net = build_model(cfg, data.info).to(device)
-    g = torch.Generator().manual_seed(cfg.seed)
-    idx = torch.randperm(len(data.y_train), generator=g)[:batch_size].to(device)
-    x, y = data.x_train[idx], data.y_train[idx]
-    recorder = LayerStatsRecorder(net, cfg.activation, log_every=1, noise_on=False)
-    with recorder.capture_activations(True):
-        loss = F.cross_entropy(net(x), y)
-    loss.backward()
-    recorder.record_gradients("true")
-    recorder.before_update()  # no optimizer step: the update ratio is 0 and is not reported
-    recorder.after_update(step=0, epoch=0)
-    table = recorder.table()
-    wide = table.pivot_table(index="layer", columns="stat", values="value", aggfunc="first")
-    wide = wide.reindex(columns=[c for c in (*GRAD_STATS, "weight_norm", *ACT_STATS) if c in wide.columns])
-    wide = wide.reset_index()
-    wide.insert(1, "name", [net.layer_names[i - 1] for i in wide["layer"]])
+    torch_device = torch.device(device)
+    cfg = cfg.replace(batch_size=min(batch_size, len(data.y_train)))
+    net = build_model(cfg, data.info).to(torch_device)
+    # the training loop's step 0 without its update: the first mini-batch of the first epoch
+    record = Trainer(PlainEngine(net, data, cfg, torch_device), [cfg], data, torch_device).measure()[0]
+    wide = record.wide(net.layer_names)
+    shown = [c for c in (*GRAD_STATS, "weight_norm", *ACT_STATS)  # a stat that never applies is left out
+             if c in wide.columns and not (INSTRUMENTS[c].applies and wide[c].isna().all())]
+    wide = wide[["layer", "name", *shown]].copy()
     info = net.layer_info()
     wide["params"] = [info[i - 1].params for i in wide["layer"]]  # weights of the layer
-    wide["loss"] = float(loss.detach())
-    wide.columns.name = None
-    wide.attrs["batch"] = int(len(y))  # the examples the preview used
+    wide["loss"] = record.loss
+    wide.attrs["batch"] = int(cfg.batch_size)  # the examples the preview used
     return wide
-

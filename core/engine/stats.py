@@ -11,7 +11,8 @@ every `log_every` steps it records, per weight layer (input to output):
 - histograms: weight gradients on fixed log10|g| bins, activations on fixed linear bins.
 
 Names, blocks and order of the statistics are declared once in core.base.instruments; the
-summarizers here compute each block's columns in that order.
+summarizers here compute each block's columns in that order, and each logged step becomes one
+core.engine.record.StepRecord, which every view and the stored tables read.
 
 Everything is computed with tensor ops on the training device; only the finished numbers of
 a logged step are copied to the host, in one transfer.
@@ -33,22 +34,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..base.instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEIGHT, block, block_stats
 from ..base.cost import ACT_BINS, GRAD_BINS  # the layout the cost model counts, written there once
+from ..base.instruments import ACTIVATION, GRADIENT, WEIGHT
 from .activations import ACTIVATION_SPECS
+from .record import BLOCK_STATS, StepRecord
 
 # log10|g| bin edges: 0.25 decades from 1e-12 to 1e2.
 GRAD_EDGES = np.linspace(-12.0, 2.0, GRAD_BINS + 1)
 # Histogram columns: exact zeros, below 1e-12, the 56 bins, above 1e2, NaN/inf.
 GRAD_COLUMNS = ["zero", "below"] + [f"{lo:.2f}" for lo in GRAD_EDGES[:-1]] + ["above", "nonfinite"]
-# The stored stat names of each block, in column order: declared once in core.base.instruments.
-BLOCK_STATS = {name: block_stats(name) for name in BLOCKS}
 GRAD_STATS = BLOCK_STATS[GRADIENT]  # grad_norm, grad_mean_abs, grad_max_abs, grad_std
 ACT_STATS = BLOCK_STATS[ACTIVATION]  # act_mean, act_std, act_saturation, act_dead
 WEIGHT_STATS = BLOCK_STATS[WEIGHT]  # weight_norm, update_ratio
-# Per block, the stats stored even when NaN (others only where they apply, e.g. dead: ReLU).
-_ALWAYS = {name: np.array([not ins.applies for ins in block(name)]) for name in BLOCKS}
-_HOST_KEY = {GRADIENT: "true", NOISY_GRADIENT: "noisy", WEIGHT: "w", ACTIVATION: "act"}
 
 # ---------------------------------------------------------------------- histogram keys
 KEY_SHIFT = 16  # key = (float32 bits of |g|) >> 16
@@ -276,8 +273,7 @@ class LayerStatsRecorder:
         self.spec = spec
         self.summarize_activations = ActivationSummarizer(spec)
         self.act_edges = np.linspace(spec.hist_range[0], spec.hist_range[1], ACT_BINS + 1)
-        # Host-side results, one entry per logged step: (step, epoch, {block name: array}).
-        self._logged: list[tuple[int, int, dict]] = []
+        self._logged: list[StepRecord] = []  # one per logged step, host-side
         self._pending: dict[str, torch.Tensor] = {}
         self._act_outs: list[torch.Tensor | None] = []  # this logged step's activation outputs
         self._before: list[torch.Tensor] = []  # weight snapshot buffers, reused every log
@@ -334,8 +330,8 @@ class LayerStatsRecorder:
         self._pending["w_hist"] = self.summarize(self._before)[1]
 
     @torch.no_grad()
-    def after_update(self, step: int, epoch: int) -> np.ndarray:
-        """Finish the logged step: update ratios, one transfer to the host. Returns true grad stats."""
+    def after_update(self, step: int, epoch: int) -> StepRecord:
+        """Finish the logged step: update ratios, one transfer to the host. Returns its record."""
         after = [m.weight.detach() for m in self.layers]
         torch._foreach_sub_(self._before, after)  # W_before - W_after, in the snapshot buffers
         d_norm = torch.stack(torch._foreach_norm(self._before))
@@ -350,44 +346,33 @@ class LayerStatsRecorder:
             parts["act"] = self.summarize_activations(self._act_outs)
         host = {k: v.cpu().numpy() for k, v in parts.items()}  # the one sync of this step
         self._pending, self._act_outs = {}, []
-        self._logged.append((step, epoch, host))
-        return host["true"]
+        record = StepRecord(step, epoch, host)
+        self._logged.append(record)
+        return record
 
     # ------------------------------------------------------------------ results
     @property
-    def last_logged(self) -> dict:
-        """The host-side numbers of the latest logged step ("true" grad stats, "true_hist", ...)."""
-        return self._logged[-1][2]
-
-    @property
     def hist_steps(self) -> list[int]:
-        return [step for step, _, _ in self._logged]
+        return [r.step for r in self._logged]
 
     def truncate_after(self, step: int) -> None:
         """Drop everything logged after `step` (used when training diverged there)."""
-        self._logged = [entry for entry in self._logged if entry[0] <= step]
+        self._logged = [r for r in self._logged if r.step <= step]
 
     def table(self) -> pd.DataFrame:
         """The long table: per logged step, the blocks in core.base.instruments' order (gradient
-        stats, true then noisy, weight stats, activation stats); layer-major within each block."""
+        stats, true then noisy, weight stats, activation stats); layer-major within each block
+        (StepRecord.rows)."""
         # Empty first entries: with nothing logged the table is empty, with the same dtypes.
         steps, epochs, layers, values = ([np.zeros(0, dt)] for dt in (np.int64,) * 3 + (np.float64,))
         stats: list[str] = []
-
-        def add(step, epoch, names, block_values, keep):
-            layer_idx, col_idx = np.nonzero(keep)  # row-major: layer, then stat
-            steps.append(np.full(len(layer_idx), step, np.int64))
-            epochs.append(np.full(len(layer_idx), epoch, np.int64))
-            layers.append(layer_idx.astype(np.int64) + 1)
-            stats.extend(names[j] for j in col_idx)
-            values.append(block_values[layer_idx, col_idx].astype(np.float64))
-
-        for step, epoch, host in self._logged:
-            for name in BLOCKS:
-                if _HOST_KEY[name] not in host:
-                    continue  # no noise, or no activations captured at this step
-                names, head = BLOCK_STATS[name], host[_HOST_KEY[name]][:, :len(BLOCK_STATS[name])]
-                add(step, epoch, names, head, ~np.isnan(head) | _ALWAYS[name])
+        for r in self._logged:
+            layer, names, vals = r.rows()
+            steps.append(np.full(len(layer), r.step, np.int64))
+            epochs.append(np.full(len(layer), r.epoch, np.int64))
+            layers.append(layer)
+            stats.extend(names)
+            values.append(vals)
         return pd.DataFrame({"step": np.concatenate(steps), "epoch": np.concatenate(epochs),
                              "layer": np.concatenate(layers), "stat": np.array(stats, dtype=object),
                              "value": np.concatenate(values)})
@@ -396,16 +381,16 @@ class LayerStatsRecorder:
         out = {"steps": np.asarray(self.hist_steps, dtype=np.int64),
                "grad_edges": GRAD_EDGES.astype(np.float64),
                "act_edges": self.act_edges.astype(np.float64)}
-        grad = [host["true_hist"] for _, _, host in self._logged]
+        grad = [r.host["true_hist"] for r in self._logged]
         out["grad"] = np.stack(grad).astype(np.int32) if grad else \
             np.zeros((0, self.n_layers, len(GRAD_COLUMNS)), np.int32)
-        weight = [host["w_hist"] for _, _, host in self._logged]
+        weight = [r.host["w_hist"] for r in self._logged]
         out["weight"] = np.stack(weight).astype(np.int32) if weight else \
             np.zeros((0, self.n_layers, len(GRAD_COLUMNS)), np.int32)
-        noisy = [host["noisy_hist"] for _, _, host in self._logged if "noisy_hist" in host]
+        noisy = [r.host["noisy_hist"] for r in self._logged if "noisy_hist" in r.host]
         if noisy:
             out["noisy_grad"] = np.stack(noisy).astype(np.int32)
-        act = [host["act"][:, len(ACT_STATS):].astype(np.int64) for _, _, host in self._logged if "act" in host]
+        act = [r.host["act"][:, len(ACT_STATS):].astype(np.int64) for r in self._logged if "act" in r.host]
         out["act"] = np.stack(act).astype(np.int32) if act else \
             np.zeros((0, self.n_acts, ACT_BINS + 3), np.int32)
         return out

@@ -85,10 +85,8 @@ class Job:
     finished_at: float | None = None
     progress: dict = field(default_factory=dict)  # step, total_steps, epoch, epochs, loss, elapsed, eta
     epoch_rows: list = field(default_factory=list)  # per-epoch metrics so far, for live curves
-    flow_rows: list = field(default_factory=list)  # (step, mean |g| per layer) so far
+    records: list = field(default_factory=list)  # the logged steps' StepRecords so far (live part)
     layers: list = field(default_factory=list)  # weight layers' names, input to output (from "start")
-    loss_rows: list = field(default_factory=list)  # (step, training loss) at logged steps so far
-    hist_rows: list = field(default_factory=list)  # (step, gradient histogram rows per layer) so far
     error: str | None = None
     watchers: dict = field(default_factory=dict)  # watcher id -> last heartbeat time
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -110,11 +108,9 @@ class Job:
             self.layers = list(event.get("layers", []))
         elif kind == "log":
             self.progress.update(step=event["step"] + 1, elapsed=event["elapsed"])
-            for rows, value in ((self.flow_rows, event["grad_flow"]), (self.loss_rows, event.get("loss")),
-                                (self.hist_rows, event.get("grad_hist"))):
-                rows.append((event["step"], value))
-                if len(rows) > MAX_LIVE_POINTS:  # a bounded picture of the run: every other point
-                    del rows[1:-1:2]
+            self.records.append(event["record"])
+            if len(self.records) > MAX_LIVE_POINTS:  # a bounded picture of the run: every other point
+                del self.records[1:-1:2]
         elif kind == "epoch":
             row = {k: v for k, v in event.items() if k not in ("kind", "epochs", "elapsed", "eta")}
             self.epoch_rows.append(row)
