@@ -5,11 +5,12 @@ that trains it on command and sends its frames back (core.runs.playground is the
     live.one_step(logged=True); live.snapshot() # one step; the picture of now (a Frame)
     blob = live.state(); live.load_state(blob) # the training state as bytes, to hand over
 
-It trains with the one training step of core.engine.loop (`train_step`, and the run's
-LayerStatsRecorder at logged steps), so what the Playground shows per layer is what a stored
-run records. Differences from `train`: no end (it trains until paused, for at most
-MAX_RUN_SECONDS and MAX_STEPS per start), a constant learning rate, statistics logged about
-LOG_SECONDS apart instead of every k steps, and nothing is stored.
+It trains with the engine's one loop, an endless core.engine.loop.Trainer, and draws each
+layer from the StepRecord of the latest logged step (at initialization: the trainer's step 0
+without an update, as the probe), so what the Playground shows per layer is what a stored run
+records. Differences from `train`: no end (it trains until paused, for at most MAX_RUN_SECONDS
+and MAX_STEPS per start), a constant learning rate, statistics logged about LOG_SECONDS apart
+instead of every k steps, and nothing is stored. This module keeps only the clock and the pipe.
 
 The worker (`worker_main`, a spawned process) uses one torch thread (tiny networks: one is
 fastest and leaves the other cores to other sessions) and answers messages (command, seq, ...):
@@ -30,8 +31,9 @@ import torch
 from ..base.config import ConfigError, RunConfig
 from ..base.datasets import is_tabular
 from ..engine.data import prepare_data
-from ..engine.loop import PlainEngine, RunState, batch_bounds, evaluate, train_step
+from ..engine.loop import DIVERGED, PlainEngine, Trainer, evaluate
 from ..engine.models import build_model
+from ..engine.record import StepRecord
 
 GRID = 48  # the input plane is drawn on GRID x GRID points
 NEURONS = 4  # neuron pictures per hidden layer
@@ -43,7 +45,6 @@ MAX_RUN_SECONDS = 300.0
 MAX_STEPS = 100_000
 HISTORY = 300  # loss points kept (thinned by half when full)
 MAX_DEPTH, MAX_WIDTH, MAX_BATCH = 16, 64, 512
-LAYER_STATS = ("grad_mean_abs", "act_saturation", "act_dead", "update_ratio")
 
 
 def check_playground(cfg: RunConfig) -> None:
@@ -72,7 +73,7 @@ class Frame:
     test_loss: float
     test_acc: float
     history: list  # (step, train_loss, test_loss)
-    layers: list  # per weight layer: dict(layer, name, grad_mean_abs, act_saturation, ...)
+    layers: list  # per weight layer: dict(layer, name, every declared statistic of the latest logged step)
     plane: tuple | None = None  # (x0, x1, y0, y1) of the grid, when the data has 2 features
     probs: np.ndarray | None = None  # (GRID, GRID, classes) softmax over the plane (row = y)
     neurons: list = field(default_factory=list)  # per hidden layer: (k, GRID, GRID) outputs
@@ -91,22 +92,26 @@ class LiveTrainer:
     def _build(self) -> None:
         cfg = self.cfg
         self.data = prepare_data(cfg, self.device, allow_download=False)
-        net = build_model(cfg, self.data.info).to(self.device)
-        self.net, self.engine = net, PlainEngine(net, self.data, cfg, self.device)
-        self.run = RunState.create(0, cfg, self.engine, 1, self.device, None)
-        self.bounds = batch_bounds(len(self.data.y_train), cfg.batch_size)
-        self.step, self.epoch, self._pos = 0, 1, 0
-        self._order = torch.randperm(len(self.data.y_train), generator=self.run.shuffle)
+        self.net = build_model(cfg, self.data.info).to(self.device)
+        self.trainer = Trainer(PlainEngine(self.net, self.data, cfg, self.device), [cfg], self.data,
+                               self.device, endless=True)
+        self.run = self.trainer.runs[0]
         self._history: list = []
-        self._layers: list = []
-        self._last_log = -1e9
         self.note = ""
         self.grid, self.plane = _plane(self.data)
-        self._log_step()  # statistics at initialization, before any update
+        self._show(self.trainer.measure()[0])  # statistics at initialization, before any update
         self.frame = self.snapshot(running=False)
 
     def reset(self) -> None:
         self._build()
+
+    @property
+    def step(self) -> int:
+        return self.trainer.step
+
+    @property
+    def epoch(self) -> int:
+        return self.trainer.epoch_number
 
     # ------------------------------------------------------------------ hand-over
     def state(self) -> bytes:
@@ -116,8 +121,8 @@ class LiveTrainer:
         torch.save({"net": self.net.state_dict(), "opt": run.opt.state_dict(),
                     "shuffle": run.shuffle.get_state(),
                     "noise": run.noise.generator.get_state() if run.noise else None,
-                    "counters": [self.step, self.epoch, self._pos], "order": self._order,
-                    "history": self._history, "layers": self._layers, "note": self.note}, buf)
+                    "position": self.trainer.position(), "history": self._history,
+                    "layers": self._layers, "note": self.note}, buf)
         return buf.getvalue()
 
     def load_state(self, blob: bytes, frame: Frame | None = None) -> None:
@@ -127,8 +132,8 @@ class LiveTrainer:
         self.run.shuffle.set_state(s["shuffle"])
         if self.run.noise and s["noise"] is not None:
             self.run.noise.generator.set_state(s["noise"])
-        self.step, self.epoch, self._pos = s["counters"]
-        self._order, self._history, self._layers, self.note = s["order"], s["history"], s["layers"], s["note"]
+        self.trainer.resume(s["position"])
+        self._history, self._layers, self.note = s["history"], s["layers"], s["note"]
         self.frame = frame if frame is not None else self.snapshot(running=False)
 
     # ------------------------------------------------------------------ training
@@ -138,42 +143,21 @@ class LiveTrainer:
         self.frame = self.snapshot(running=False)
 
     def one_step(self, logged: bool) -> None:
-        lo, hi = self.bounds[self._pos]
-        order = self._order[lo:hi].unsqueeze(0).to(self.device)
-        loss, _, _ = train_step(self.engine, [self.run], order, self.step, self.epoch, logged)
-        value = float(loss[0])
-        if logged:
-            self._log_step()
-        if not np.isfinite(value):
-            self.note = f"diverged at step {self.step}: the loss is not finite (lower the learning rate, then reset)"
-        self.step += 1
-        self._pos += 1
-        if self._pos == len(self.bounds):
-            self._pos, self.epoch = 0, self.epoch + 1
-            self._order = torch.randperm(len(self.data.y_train), generator=self.run.shuffle)
+        for record in self.trainer.advance(logged=logged):
+            self._show(record)
+        if self.run.status == DIVERGED:
+            self.note = (f"diverged at step {self.run.diverged_at}: the loss is not finite (lower the "
+                         "learning rate, then reset)")
 
     def log_due(self) -> bool:
         return time.perf_counter() - self._last_log > LOG_SECONDS
 
-    def _log_step(self) -> None:
-        """Per-layer statistics of this step (at init: of a forward/backward without update)."""
-        rec = self.run.recorder
-        if self.step == 0 and not self._layers:
-            with torch.enable_grad():
-                x, y, _ = self.engine.batch(self._order[: self.bounds[0][1]].unsqueeze(0))
-                with rec.capture_activations(True):
-                    loss = torch.nn.functional.cross_entropy(self.net(x), y)
-                self.engine.backward([loss])
-            rec.record_gradients("true")
-            rec.before_update()
-        rec.after_update(self.step, self.epoch)
-        table = rec.table()
-        rec.truncate_after(-1)  # keep nothing: the frame holds the latest numbers
-        wide = table.pivot_table(index="layer", columns="stat", values="value", aggfunc="last")
-        names = self.engine.layer_names
-        self._layers = [{"layer": int(i), "name": names[int(i) - 1],
-                         **{s: float(wide.at[i, s]) if s in wide.columns and np.isfinite(wide.at[i, s])
-                            else None for s in LAYER_STATS}} for i in wide.index]
+    def _show(self, record: StepRecord) -> None:
+        """The per-layer numbers the frames carry: every statistic of `record` (None if not finite)."""
+        wide = record.wide(self.trainer.engine.layer_names)
+        self._layers = [{k: (v if isinstance(v, str) else int(v) if k == "layer" else
+                             float(v) if np.isfinite(v) else None) for k, v in row.items()}
+                        for row in wide.to_dict("records")]
         self._last_log = time.perf_counter()
 
     # ------------------------------------------------------------------ pictures

@@ -19,6 +19,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from ..base.instruments import INSTRUMENTS
 from .style import LOG_LABELS
 
 # Class colours (the Playground's orange and blue first), RGB 0-255.
@@ -98,10 +99,16 @@ def neurons_image(neurons: list[np.ndarray], names: list[str], per_row: int = 4)
     return np.asarray(canvas)
 
 
+# The instruments the Playground draws per layer (their titles and scales are declared in
+# core.base.instruments); saturated and dead units share a chart: a layer reports one of them.
+SHOWN = ("grad_mean_abs", "act_saturation", "act_dead", "update_ratio")
+COLOURS = {"grad_mean_abs": "#5e3c99", "share": "#e66101", "update_ratio": "#1b7837"}
+
+
 def layers_frame(layers: list[dict]) -> pd.DataFrame:
-    """One row per weight layer: name, mean |gradient|, saturated or dead share, update ratio."""
-    frame = pd.DataFrame(layers, columns=["layer", "name", "grad_mean_abs", "act_saturation",
-                                          "act_dead", "update_ratio"])
+    """One row per weight layer: name, mean |gradient|, saturated or dead share, update ratio
+    (`layers`: a frame's rows, every declared statistic per layer)."""
+    frame = pd.DataFrame(layers, columns=["layer", "name", *SHOWN])
     dead = frame["act_dead"].astype(float)
     return frame.assign(share=dead.where(dead.notna(), frame["act_saturation"].astype(float)),
                         share_kind=np.where(dead.notna(), "dead", "saturated"))
@@ -135,9 +142,11 @@ def layer_charts(frame: pd.DataFrame) -> list[alt.Chart]:
             tooltip=["name:N", "share_kind:N", alt.Tooltip(f"{col}:Q", format=".3g")]).properties(
             height=height, title=alt.TitleParams(title, limit=0, fontSize=12))
 
-    return [bars("grad_mean_abs", "gradient |∂L/∂w|", True, "#5e3c99", True),
-            bars("share", "saturated / dead", False, "#e66101", False),
-            bars("update_ratio", "update ||ΔW||/||W||", True, "#1b7837", False)]
+    grad, ratio = INSTRUMENTS["grad_mean_abs"], INSTRUMENTS["update_ratio"]
+    share = f'{INSTRUMENTS["act_saturation"].title.split()[0]} / {INSTRUMENTS["act_dead"].title.split()[0]}'
+    return [bars("grad_mean_abs", grad.title, grad.log, COLOURS["grad_mean_abs"], True),
+            bars("share", share, INSTRUMENTS["act_dead"].log, COLOURS["share"], False),
+            bars("update_ratio", ratio.title, ratio.log, COLOURS["update_ratio"], False)]
 
 
 def layers_chart(frame: pd.DataFrame) -> alt.HConcatChart:
