@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.base.instruments import FLOW, INSTRUMENT_LIST, INSTRUMENTS, STEPS
 from core.engine.stats import GRAD_EDGES
 from core.runs.jobs import CANCELLED, DONE, FAILED, QUEUED
 from core.views import charts, curves, histograms as hv, live
@@ -86,9 +87,13 @@ def show_job(job, key: str) -> None:
                 latest = stats[stats.step == last].merge(layers, on="layer")
                 chart(charts.grad_flow(latest.assign(series=f"step {last}"), series_title="step"), svg=False)
                 st.caption(f"Mean |gradient| per layer at the latest logged step ({last}), log scale.")
-            with right:
-                chart(charts.stat_over_steps(stats, layers, "grad_mean_abs"), svg=False)
-                st.caption("The same at every logged step so far, one line per layer.")
+            with right:  # any instrument a run's page draws over steps, live from the same records
+                names = [ins.stat for ins in INSTRUMENT_LIST if ins.view in (FLOW, STEPS)]
+                stat = st.selectbox("over the logged steps", names, key=f"{key}-live-stat",
+                                    format_func=lambda s: INSTRUMENTS[s].title)
+                over, _ = flow_frames(job, stat)
+                chart(charts.stat_over_steps(over, layers, stat), svg=False)
+                st.caption(f"{INSTRUMENTS[stat].caption} At every logged step so far, one line per layer.")
         _show_loss_and_histogram(job, layers, key)
         if job.epoch_rows:
             from .run_views import show_training_curves

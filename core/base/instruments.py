@@ -156,7 +156,8 @@ INSTRUMENT_LIST: tuple[Instrument, ...] = (
                # judged on layer 1, where vanishing gradients freeze learning first
                Healthy(low=1e-5, of="median over logged steps, layer 1", typical=1e-3), view=STEPS),
     Instrument("act_mean", ACTIVATION, "activation mean", ACTIVATION_UNIT, False,
-               "Mean of each hidden layer's output."),
+               "Mean of each hidden layer's output: SELU keeps it near 0, the logistic near 0.5.",
+               view=STEPS),
     Instrument("act_std", ACTIVATION, "activation std", ACTIVATION_UNIT, True,
                "Standard deviation of each hidden layer's output.", view=STEPS),
     Instrument("act_saturation", ACTIVATION, "saturated units", SHARE, False,
