@@ -358,7 +358,7 @@ def _look(page, url: str, charts: int, tab: str | None = None) -> dict:
     """Open `url` (or, with `tab`, click that tab of the page already open), wait for its charts, probe it."""
     if tab is None:
         page.goto(url)
-        page.locator("h1").first.wait_for(timeout=90_000)
+        page.locator("h1").first.wait_for(timeout=180_000)  # a fresh server's first page imports torch
     else:
         page.get_by_role("tab", name=tab).click()
     page.wait_for_function(f"document.querySelectorAll('[data-testid=stMain] .vega-embed').length >= {charts}",
