@@ -192,9 +192,11 @@ def test_the_load_of_the_moment_and_the_queue_before_are_counted(monkeypatch):
     monkeypatch.setattr(calibration.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
     assert calibration.Busy.now().factor == calibration.MAX_BUSY
     running, queued = Job(TINY, "cpu", state="running"), Job(TINY.replace(seed=1), "cpu")
+    waiting = Job(TINY.replace(seed=2), "cpu", state="running")  # handed to the worker with its batch
     running.progress.update(step=3, total_steps=4)
     one = calibration.predicted_seconds(TINY, UNIT)
-    assert calibration.queue_seconds([running, queued], UNIT) == pytest.approx(0.25 * one + one)
+    assert calibration.queue_seconds([running, queued, waiting], UNIT) == \
+        pytest.approx(0.25 * one + calibration.predicted_seconds(TINY, UNIT, runs=2))  # the two stack
     assert calibration.queue_seconds([], UNIT) == 0.0
 
 

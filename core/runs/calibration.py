@@ -112,12 +112,13 @@ def estimated_seconds(configs: list[RunConfig], rates: Rates) -> float:
 
 
 def queue_seconds(jobs, rates: Rates) -> float:
-    """What the queue trains before a job submitted now: the unfinished part of the running
-    jobs and every queued one (`jobs`: core.runs.jobs.Job of one device, unfinished)."""
-    running = [j for j in jobs if j.state == "running"]
-    queued = [j.config for j in jobs if j.state == "queued"]
-    left = sum(predicted_seconds(j.config, rates) * (1.0 - j.fraction_done()) for j in running)
-    return left + (estimated_seconds(queued, rates) if queued else 0.0)
+    """What the queue trains before a job submitted now: the unfinished part of the jobs
+    training, and the jobs queued or waiting in the worker, stacked as they will train (`jobs`:
+    core.runs.jobs.Job of one device, unfinished)."""
+    started = [j for j in jobs if j.state == "running" and j.progress]
+    waiting = [j.config for j in jobs if j.state == "queued" or (j.state == "running" and not j.progress)]
+    left = sum(predicted_seconds(j.config, rates) * (1.0 - j.fraction_done()) for j in started)
+    return left + (estimated_seconds(waiting, rates) if waiting else 0.0)  # in stacks, as they train
 
 
 def calibrate(store: RunStore, device: str = "cpu") -> Calibration:
