@@ -8,7 +8,7 @@ import torch
 from core.views import charts
 from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
 from core.base.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
-from core.engine.inits import INIT_TABLE
+from core.base.catalogue import FAMILY_TABLE
 from core.engine.probe import PROBE_BATCH
 from pages.draw import chart
 from pages.services import probe, require_app
@@ -37,7 +37,7 @@ st.caption("Left: f(z); right: f'(z), the factor each unit multiplies the backwa
            "entry to highlight one function.")
 
 st.header("Initialization")
-st.table(pd.DataFrame(INIT_TABLE, columns=["initialization", "suits activations", "variance (normal form)"]))
+st.table(pd.DataFrame(FAMILY_TABLE, columns=["initialization", "suits activations", "variance (normal form)"]))
 st.caption("fan_in and fan_out are a layer's input and output sizes, fan_avg their mean. Each scheme "
            "keeps the variance of activations (forward) and gradients (backward) roughly constant "
            "across layers for the activations it is meant for. Uniform forms use U(-r, r) with "

@@ -1,4 +1,5 @@
-"""Activation functions by name, with the facts the statistics and the Theory page need.
+"""Activation functions by name: the catalogue's facts (core.base.catalogue.ACTIVATION_TABLE)
+joined with the torch constructors, keyed by the same names.
 
 Each entry builds an `nn.Module` and says:
 - how to tell a saturated unit (logistic, tanh: derivative below 10% of its maximum),
@@ -7,7 +8,6 @@ Each entry builds an `nn.Module` and says:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,9 +15,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..base.catalogue import ACTIVATION_TABLE
+
 
 @dataclass(frozen=True)
 class ActivationSpec:
+    """An activation's facts (core.base.catalogue.ACTIVATION_TABLE) with its torch constructors."""
     name: str
     build: Callable[[float], nn.Module]  # leaky_slope -> module
     fn: Callable[[torch.Tensor, float], torch.Tensor]  # functional form, for the Theory page
@@ -28,37 +31,25 @@ class ActivationSpec:
     suited_init: str  # the init family that keeps its variance (Glorot, He, LeCun)
 
 
-# logistic: s(1-s) < 0.1 * 0.25  <=>  |s - 0.5| > sqrt(0.25 - 0.025) = 0.4743
-# tanh:     1 - t^2 < 0.1        <=>  |t| > sqrt(0.9) = 0.9487
-_LOGISTIC_SAT = math.sqrt(0.25 - 0.025)
-_TANH_SAT = math.sqrt(0.9)
+# The constructors, keyed by the catalogue's names: (module builder, functional form).
+_TORCH = {
+    "logistic": (lambda s: nn.Sigmoid(), lambda x, s: torch.sigmoid(x)),
+    "tanh": (lambda s: nn.Tanh(), lambda x, s: torch.tanh(x)),
+    "relu": (lambda s: nn.ReLU(), lambda x, s: F.relu(x)),
+    "leaky_relu": (lambda s: nn.LeakyReLU(s), lambda x, s: F.leaky_relu(x, s)),
+    "prelu": (lambda s: nn.PReLU(), lambda x, s: F.prelu(x, torch.tensor([0.25]))),
+    "elu": (lambda s: nn.ELU(), lambda x, s: F.elu(x)),
+    "selu": (lambda s: nn.SELU(), lambda x, s: F.selu(x)),
+    "swish": (lambda s: nn.SiLU(), lambda x, s: F.silu(x)),
+    "softplus": (lambda s: nn.Softplus(), lambda x, s: F.softplus(x)),
+    "gelu": (lambda s: nn.GELU(), lambda x, s: F.gelu(x)),
+    "linear": (lambda s: nn.Identity(), lambda x, s: x),
+}
 
 ACTIVATION_SPECS: dict[str, ActivationSpec] = {
-    spec.name: spec
-    for spec in [
-        ActivationSpec("logistic", lambda s: nn.Sigmoid(), lambda x, s: torch.sigmoid(x),
-                       _LOGISTIC_SAT, 0.5, False, (0.0, 1.0), "glorot"),
-        ActivationSpec("tanh", lambda s: nn.Tanh(), lambda x, s: torch.tanh(x),
-                       _TANH_SAT, 0.0, False, (-1.0, 1.0), "glorot"),
-        ActivationSpec("relu", lambda s: nn.ReLU(), lambda x, s: F.relu(x),
-                       None, 0.0, True, (-0.5, 4.5), "he"),
-        ActivationSpec("leaky_relu", lambda s: nn.LeakyReLU(s), lambda x, s: F.leaky_relu(x, s),
-                       None, 0.0, False, (-2.5, 4.5), "he"),
-        ActivationSpec("prelu", lambda s: nn.PReLU(), lambda x, s: F.prelu(x, torch.tensor([0.25])),
-                       None, 0.0, False, (-2.5, 4.5), "he"),
-        ActivationSpec("elu", lambda s: nn.ELU(), lambda x, s: F.elu(x),
-                       None, 0.0, False, (-1.5, 4.5), "he"),
-        ActivationSpec("selu", lambda s: nn.SELU(), lambda x, s: F.selu(x),
-                       None, 0.0, False, (-2.0, 4.0), "lecun"),
-        ActivationSpec("swish", lambda s: nn.SiLU(), lambda x, s: F.silu(x),
-                       None, 0.0, False, (-0.5, 4.5), "he"),
-        ActivationSpec("softplus", lambda s: nn.Softplus(), lambda x, s: F.softplus(x),
-                       None, 0.0, False, (0.0, 5.0), "he"),
-        ActivationSpec("gelu", lambda s: nn.GELU(), lambda x, s: F.gelu(x),
-                       None, 0.0, False, (-0.5, 4.5), "he"),
-        ActivationSpec("linear", lambda s: nn.Identity(), lambda x, s: x,
-                       None, 0.0, False, (-4.0, 4.0), "glorot"),
-    ]
+    name: ActivationSpec(name, *_TORCH[name], a.saturation_threshold, a.saturation_centre, a.can_die,
+                         a.hist_range, a.suited_init)
+    for name, a in ACTIVATION_TABLE.items()
 }
 
 

@@ -21,28 +21,9 @@ import math
 import torch
 from torch import nn
 
-# name: (family for the Theory page's table, variance formula)
-_VARIANCE = {
-    "normal": lambda fi, fo: 1.0,
-    "random_normal": lambda fi, fo: 0.05 ** 2,
-    "glorot_uniform": lambda fi, fo: 2.0 / (fi + fo),
-    "glorot_normal": lambda fi, fo: 2.0 / (fi + fo),
-    "he_uniform": lambda fi, fo: 2.0 / fi,
-    "he_normal": lambda fi, fo: 2.0 / fi,
-    "lecun_normal": lambda fi, fo: 1.0 / fi,
-    "lecun_uniform": lambda fi, fo: 1.0 / fi,
-    "orthogonal": None,  # depends on the shape, not only the fans: see expected_variance
-    "zeros": lambda fi, fo: 0.0,
-    # PyTorch's Linear/Conv default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    "torch_default": lambda fi, fo: 1.0 / (3.0 * fi),
-}
-
-INIT_TABLE = [
-    # (initialization, activations it suits, variance of the normal form)
-    ("Glorot (Xavier)", "none, tanh, logistic, softmax", "1 / fan_avg"),
-    ("He (Kaiming)", "ReLU and its variants (leaky ReLU, PReLU, ELU, GELU, swish)", "2 / fan_in"),
-    ("LeCun", "SELU", "1 / fan_in"),
-]
+# The variance of each init and how it draws are declared in core.base.catalogue.INIT_TABLE;
+# this module keeps the draws, keyed by the catalogue's draw kinds.
+from ..base.catalogue import INIT_TABLE as CATALOGUE, LAYER_DEFAULT, NORMAL, ORTHOGONAL, UNIFORM, ZEROS
 
 
 def fans(weight: torch.Tensor) -> tuple[int, int]:
@@ -52,10 +33,10 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
 def expected_variance(name: str, fan_in: int, fan_out: int, receptive_field: int = 1) -> float:
     """Variance of each weight entry after `init_weight_(weight, name)`; receptive_field is the
     kernel's spatial size (k*k for a conv, 1 for a linear layer): `receptive_field_of(weight)`."""
-    if name == "orthogonal":
+    if CATALOGUE[name].draw == ORTHOGONAL:
         rows, cols = fan_out // receptive_field, fan_in  # the (out, in*k*k) matrix
         return 1.0 / max(rows, cols)
-    return _VARIANCE[name](fan_in, fan_out)
+    return CATALOGUE[name].variance(fan_in, fan_out)
 
 
 def receptive_field_of(weight: torch.Tensor) -> int:
@@ -84,26 +65,30 @@ def init_bias_(bias: torch.Tensor, std: float, keep: bool = False,
 
 @torch.no_grad()
 def _init_weight(weight: torch.Tensor, name: str, generator: torch.Generator | None) -> None:
-    if name == "torch_default":
+    draw = CATALOGUE[name].draw
+    if draw == LAYER_DEFAULT:
         return  # the layer's own reset_parameters already ran
     fi, fo = fans(weight)
     var = expected_variance(name, fi, fo, receptive_field_of(weight))
-    if name in ("normal", "random_normal", "glorot_normal", "he_normal", "lecun_normal"):
-        weight.normal_(0.0, math.sqrt(var), generator=generator)
-    elif name in ("glorot_uniform", "he_uniform", "lecun_uniform"):
-        bound = math.sqrt(3.0 * var)
-        weight.uniform_(-bound, bound, generator=generator)
-    elif name == "orthogonal":
-        flat = weight.reshape(weight.shape[0], -1)
-        rows, cols = flat.shape
-        a = torch.randn(max(rows, cols), min(rows, cols), generator=generator,
-                        dtype=weight.dtype, device=weight.device)
-        q, r = torch.linalg.qr(a)
-        q = q * torch.sign(torch.diagonal(r))  # makes the distribution uniform (Mezzadri 2007)
-        q = q if rows >= cols else q.T
-        # Orthonormal rows or columns: each entry has variance 1/max(rows, cols).
-        weight.copy_(q.reshape(weight.shape))
-    elif name == "zeros":
-        weight.zero_()
-    else:
-        raise KeyError(name)
+    _DRAW[draw](weight, var, generator)
+
+
+def _orthogonal(weight: torch.Tensor, var: float, generator: torch.Generator | None) -> None:
+    flat = weight.reshape(weight.shape[0], -1)
+    rows, cols = flat.shape
+    a = torch.randn(max(rows, cols), min(rows, cols), generator=generator,
+                    dtype=weight.dtype, device=weight.device)
+    q, r = torch.linalg.qr(a)
+    q = q * torch.sign(torch.diagonal(r))  # makes the distribution uniform (Mezzadri 2007)
+    q = q if rows >= cols else q.T
+    # Orthonormal rows or columns: each entry has variance 1/max(rows, cols).
+    weight.copy_(q.reshape(weight.shape))
+
+
+# The draws, keyed by the catalogue's draw kinds: (weight, variance, generator) -> in place.
+_DRAW = {
+    NORMAL: lambda w, var, g: w.normal_(0.0, math.sqrt(var), generator=g),
+    UNIFORM: lambda w, var, g: w.uniform_(-math.sqrt(3.0 * var), math.sqrt(3.0 * var), generator=g),
+    ORTHOGONAL: _orthogonal,
+    ZEROS: lambda w, var, g: w.zero_(),
+}

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..base.catalogue import OPTIMIZER_TABLE
 from ..base.config import RunConfig
 from ..base.cost import EVAL_BATCH
 from .data import augment_batch
@@ -66,8 +67,19 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
+# The optimizers' constructors, keyed by the catalogue's names (core.base.catalogue.OPTIMIZER_TABLE,
+# which holds the eps an adaptive optimizer is built with).
+_OPTIMIZERS = {
+    "sgd": lambda cfg, o: (torch.optim.SGD, {}),
+    "sgd_momentum": lambda cfg, o: (torch.optim.SGD, {"momentum": cfg.momentum}),
+    "adam": lambda cfg, o: (torch.optim.Adam, {"eps": o.eps}),
+    # Keras's defaults (rho 0.9, eps 1e-7), which the lecture notes' experiments used.
+    "rmsprop": lambda cfg, o: (torch.optim.RMSprop, {"alpha": 0.9, "eps": o.eps}),
+    "nadam": lambda cfg, o: (torch.optim.NAdam, {"eps": o.eps}),
+}
+
+
 def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
-    wd = cfg.weight_decay
     params = list(params)
     # On the CPU torch.optim defaults to a Python loop over the parameters; its foreach form
     # loops in C++ (2-3x less optimizer time on deep networks). It gives bit-identical results
@@ -75,18 +87,8 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     # differently (last-bit differences from runs stored by earlier code; docs/PERFORMANCE.md).
     cpu = bool(params) and all(p.device.type == "cpu" for p in params)
     fe = {"foreach": True} if cpu else {}
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=wd, **fe)
-    if cfg.optimizer == "sgd_momentum":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd, **fe)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=wd, **fe)
-    if cfg.optimizer == "rmsprop":
-        # Keras's defaults (rho 0.9, eps 1e-7), which the lecture notes' experiments used.
-        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9, eps=1e-7, weight_decay=wd, **fe)
-    if cfg.optimizer == "nadam":
-        return torch.optim.NAdam(params, lr=cfg.lr, weight_decay=wd, **fe)
-    raise ValueError(cfg.optimizer)
+    kind, options = _OPTIMIZERS[cfg.optimizer](cfg, OPTIMIZER_TABLE[cfg.optimizer])
+    return kind(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **options, **fe)
 
 
 @torch.no_grad()

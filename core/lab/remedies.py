@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..base.catalogue import suited_init
 from ..base.config import ConfigError, RunConfig
-from ..engine.activations import ACTIVATION_SPECS
-
-_FAMILY_INIT = {"glorot": "glorot_uniform", "he": "he_normal", "lecun": "lecun_normal"}
 
 
 @dataclass(frozen=True)
@@ -32,11 +30,6 @@ def _use_init(init: str) -> tuple[str, dict]:
 
 BATCH_NORM = ("Batch norm before each activation", {"bn": "before"})
 RELU_HE = ("ReLU + He normal init", {"activation": "relu", "init": "he_normal"})
-
-
-def _suited_init(cfg: RunConfig) -> str:
-    """The init of the family that keeps the activation's variance (its catalogue entry)."""
-    return _FAMILY_INIT[ACTIVATION_SPECS[cfg.activation].suited_init]
 
 
 def _lower_lr(cfg: RunConfig) -> tuple[str, dict]:
@@ -70,7 +63,7 @@ def _vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
 def _scale_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
     """A forward signal that shrinks or grows layer by layer: the weights' scale is off for the
     activation (an init suited to it), or normalize every layer."""
-    suited = _suited_init(cfg)
+    suited = suited_init(cfg.activation)
     fixes = [_use_init(suited)] if cfg.init != suited else []
     return fixes + [BATCH_NORM, ("Residual connections", {"residual": True})]
 
@@ -78,6 +71,6 @@ def _scale_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
 def _exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
     fixes = [_lower_lr(cfg)]
     if cfg.init in ("normal", "random_normal") or cfg.init.startswith("glorot") and cfg.activation in ("relu", "leaky_relu", "prelu"):
-        fixes.append(_use_init(_suited_init(cfg)))
+        fixes.append(_use_init(suited_init(cfg.activation)))
     fixes.append(BATCH_NORM)
     return fixes

@@ -38,13 +38,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..base.catalogue import OPTIMIZER_TABLE
 from ..base.config import RunConfig
 from ..base.cost import estimate
 from ..engine.result import finite_or_none
 
-# eps of the adaptive optimizers, as core.engine.loop.make_optimizer builds them
-ADAPTIVE_EPS = {"adam": 1e-8, "nadam": 1e-8, "rmsprop": 1e-7}
-OPTIMIZER_NAMES = {"adam": "Adam", "nadam": "NAdam", "rmsprop": "RMSprop"}  # as the text names them
+# eps of the adaptive optimizers (as the engine builds them) and their names as the text says
+# them: the optimizer catalogue's
+ADAPTIVE_EPS = {o.name: o.eps for o in OPTIMIZER_TABLE.values() if o.adaptive}
+OPTIMIZER_NAMES = {o.name: o.label for o in OPTIMIZER_TABLE.values()}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from ..catalogue import ACTIVATION_TABLE, INIT_TABLE, OPTIMIZER_TABLE
 from ..datasets import DATASETS, OFFLINE, TOY, dataset_label, is_upload
 from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, STORED_LIMITS, ConfigError, Limits, active_limits,  # noqa: F401
                      check_limits, coerce, default_of, display_name, field_applies, parse_flag,
@@ -32,13 +33,11 @@ from .values import (DEFAULT_LIMITS, PUBLIC_DEMO_LIMITS, STORED_LIMITS, ConfigEr
 FORMAT_VERSION = 1
 
 ARCHS = ("mlp", "vgg")
-ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "prelu", "elu", "selu",
-               "swish", "softplus", "gelu", "linear")
-INITS = ("normal", "random_normal", "glorot_uniform", "glorot_normal", "he_uniform",
-         "he_normal", "lecun_normal", "lecun_uniform", "orthogonal", "zeros", "torch_default")
+ACTIVATIONS = tuple(ACTIVATION_TABLE)  # the catalogues' names (core.base.catalogue)
+INITS = tuple(INIT_TABLE)
 BN_PLACEMENTS = ("none", "before", "after", "last")
 BN_BLOCKS = ("all", "processing")
-OPTIMIZERS = ("sgd", "sgd_momentum", "adam", "rmsprop", "nadam")
+OPTIMIZERS = tuple(OPTIMIZER_TABLE)
 SCHEDULES = ("constant", "cosine")
 NOISE_UNITS = ("epoch", "step")
 DROPOUT_KINDS = ("standard", "alpha")
