@@ -77,7 +77,8 @@ def data_upload(page: str) -> None:
         st.caption(f"A CSV with numeric feature columns and a label column, or an .npz with arrays "
                    f"x (rows × features) and y (labels); at most {MAX_BYTES // 2**20} MiB. Two "
                    "features draw a decision boundary on the Playground.")
-        upload = st.file_uploader("data file", type=["csv", "npz"], key=f"{page}_upload")
+        upload = st.file_uploader("data file", type=["csv", "npz"], key=f"{page}_upload",
+                                  max_upload_size=max(1, MAX_BYTES // 2**20))  # says its own limit
         if upload is None:
             return
         if upload.size > MAX_BYTES:

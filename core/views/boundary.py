@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..base.instruments import INSTRUMENTS
+from .curves import curve_chart
 from .style import LOG_LABELS
 
 # Class colours (the Playground's orange and blue first), RGB 0-255.
@@ -155,16 +156,14 @@ def layers_chart(frame: pd.DataFrame) -> alt.HConcatChart:
 
 
 def loss_chart(history: list) -> alt.Chart:
-    """Train and test loss by step (history rows: step, train_loss, test_loss)."""
-    df = pd.DataFrame(history, columns=["step", "train", "test"]).melt("step", var_name="split", value_name="loss")
-    df = df[np.isfinite(df["loss"])]
+    """Train and test loss by step (history rows: step, train_loss, test_loss): the one curve
+    chart (core.views.curves.curve_chart), 160 px tall and without a legend (the page's caption
+    names the colours: a legend above or below the plot takes its height out of a
+    container-width chart, one beside it its width)."""
+    df = pd.DataFrame(history, columns=["step", "train", "test"]).melt("step", var_name="series", value_name="value")
+    df = df[np.isfinite(df["value"])]
     # from step 0 to at least step 1: a history of step 0 alone had a zero-width domain, ticked "NaN"
     steps = alt.Scale(domain=[0, max(1, int(df["step"].max()) if len(df) else 1)], nice=False)
-    return alt.Chart(df).mark_line(point=len(df) <= 2).encode(
-        x=alt.X("step:Q", title="step", scale=steps, axis=alt.Axis(format="~s", tickMinStep=1, labelFlush=True)),
-        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False) if len(df) else alt.Scale(domain=[0, 1])),
-        color=alt.Color("split:N", scale=alt.Scale(domain=["train", "test"], range=["#555555", "#e66101"]),
-                        # no legend (the page's caption names the colours): one above or below the
-                        # plot takes its height out of the plot's in Streamlit's container-width
-                        # charts (a 140 px chart collapsed to a line), one beside it its width
-                        legend=None)).properties(height=160)
+    x = alt.X("step:Q", title="step", scale=steps, axis=alt.Axis(format="~s", tickMinStep=1, labelFlush=True))
+    return curve_chart(df.assign(x=df["step"]), x, "loss", ["train", "test"], legend=None,
+                       points=len(df) <= 2, colors=["#555555", "#e66101"]).properties(height=160)
