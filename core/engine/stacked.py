@@ -34,7 +34,8 @@ from ..base.cost import estimate
 from .activations import build_activation
 from .data import DataBundle, prepare_data
 from .exact import Stack, StackedLinear, Unstack, activation_stacks, realign, stacked_empty
-from .loop import EVAL_BATCH, resolve_device, run_loop, train
+from .loop import resolve_device, run_loop, train
+from .step import eval_batches
 from .models import Net, build_model
 from .result import RunResult
 
@@ -177,8 +178,7 @@ class StackedMLP:
         loss_sum = torch.zeros(k, device=x.device)
         correct = torch.zeros(k, device=x.device)
         flat = x.flatten(1)
-        for s in range(0, len(flat), EVAL_BATCH):
-            xb, yb = flat[s:s + EVAL_BATCH], y[s:s + EVAL_BATCH]
+        for xb, yb in eval_batches(flat, y):
             logits, parts = self.forward(xb.unsqueeze(0).expand(k, -1, -1), runs=runs)
             loss_sum += torch.stack([F.cross_entropy(z, yb, reduction="sum") for z in parts])
             correct += (logits.argmax(2) == yb).sum(1)

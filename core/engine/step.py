@@ -91,6 +91,12 @@ def make_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:
     return kind(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **options, **fe)
 
 
+def eval_batches(x: torch.Tensor, y: torch.Tensor):
+    """A split in chunks of EVAL_BATCH examples, (x, y) each: every evaluation's one loop."""
+    for s in range(0, len(x), EVAL_BATCH):
+        yield x[s:s + EVAL_BATCH], y[s:s + EVAL_BATCH]
+
+
 @torch.no_grad()
 def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over a whole split, in eval mode."""
@@ -98,10 +104,10 @@ def evaluate(net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     net.eval()
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), device=x.device)
-    for s in range(0, len(x), EVAL_BATCH):
-        logits = net(x[s:s + EVAL_BATCH])
-        loss_sum += F.cross_entropy(logits, y[s:s + EVAL_BATCH], reduction="sum")
-        correct += (logits.argmax(1) == y[s:s + EVAL_BATCH]).sum()
+    for xb, yb in eval_batches(x, y):
+        logits = net(xb)
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
+        correct += (logits.argmax(1) == yb).sum()
     net.train(was_training)
     n = max(len(x), 1)
     return float(loss_sum) / n, float(correct) / n

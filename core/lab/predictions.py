@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..engine.data import DatasetUnavailable, prepare_data
-from ..engine.loop import EVAL_BATCH
+from ..engine.step import eval_batches
 from ..engine.models import build_model
 from ..engine.result import RunResult
 
@@ -56,8 +56,7 @@ def _evaluate(result: RunResult, split: str, state: dict | None) -> np.ndarray |
     except (RuntimeError, KeyError):
         return None
     net.eval()
-    hits = torch.cat([(net(x[s:s + EVAL_BATCH]).argmax(1) == y[s:s + EVAL_BATCH])
-                      for s in range(0, len(x), EVAL_BATCH)]).numpy().astype(np.int8)
+    hits = torch.cat([net(xb).argmax(1) == yb for xb, yb in eval_batches(x, y)]).numpy().astype(np.int8)
     recorded = float(result.epochs[SPLIT_COLUMNS[split]].iloc[-1])
     if not len(hits) or abs(hits.mean() - recorded) > 0.5 / len(hits):
         return None
