@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import cli, report
+from core import cli
+from core.cli import report
 from core.lab import metrics, reproduce, tables
 from core.views import bands, charts, frames
 from core.base.config import ConfigError, RunConfig
@@ -322,3 +323,29 @@ def test_relative_metric_compares_with_the_baseline_row():
     assert metrics.metric_value("best_epoch_change", fast, slow) == pytest.approx(-50.0)
     assert metrics.metric_value("best_epoch_change", slow, slow) is None
     assert metrics.metric_value("best_val_acc", slow) == pytest.approx(90.0)
+
+
+def test_a_vgg_presets_report_has_the_collapse_at_init_predicted_beside_measured(tmp_path):
+    cells = [dataclasses.replace(c, requested="digits", config=c.config.replace(
+        dataset="digits", epochs=1, train_subset=128, batch_size=64, vgg_filters=4))
+        for c in PRESETS["vgg-bn-rc"].cells("quick")[:2]]  # VGG08 and VGG38, seed 0
+    preset = dataclasses.replace(PRESETS["vgg-bn-rc"], build=lambda scale: list(cells))
+    rep = reproduce.run_preset(preset, "quick", RunStore(tmp_path), seeds=1)
+    markdown = report.render(rep, "markdown")
+    head = ("| network | convolutions | predicted log10 collapse (average over networks) | predicted log10 "
+            "collapse (one network ± sd) | measured log10 collapse | factor per layer, predicted / measured |")
+    assert "Collapse at initialization, predicted vs measured" in markdown and head in markdown
+    section = markdown[markdown.index(head):markdown.index("What the document found")]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in section.splitlines()[2:]
+            if line.startswith("| ")}
+    assert list(rows) == ["VGG08", "VGG38", "VGG38 BN", "VGG38 RC", "VGG38 BN + RC"]  # all five, not the 2 trained
+    average, one, measured = (float(rows["VGG38"][i].split(" ± ")[0]) for i in (1, 2, 3))
+    sd = float(rows["VGG38"][2].split(" ± ")[1])
+    assert measured < -5 and abs(one - measured) < 3 * sd and average > one  # plain VGG38 collapses, as predicted
+    assert float(rows["VGG38 BN"][3]) > measured + 3  # batch norm restores it
+    assert "- Plain VGG38 stacks" in section and "- Batch norm resets" in section  # the generated sentences
+    assert "as this preset builds them (digits, 4 filters, torch_default, leaky_relu, seed 0)" in markdown
+    assert [r["network"] for r in report.json_report(rep)["collapse_at_init"]["table"]] == list(rows)
+    other = tiny_preset("deep-sigmoid", n=1)
+    assert "Collapse at initialization" not in report.render(reproduce.run_preset(
+        other, "quick", RunStore(tmp_path), seeds=1), "markdown")

@@ -3,6 +3,7 @@
     print(render(run_preset(PRESETS["gna-bn"], "quick"), "markdown"))
     print(render_all([rep1, rep2, ...], "markdown", command="python -m core reproduce --all ..."))
     print(format_table(ours_vs_published_table(...)))   # any table of core.lab.tables, aligned
+    collapse_lines(rep, "markdown")     # a VGG preset's collapse at initialization, predicted vs measured
 
 Every sentence that interprets a result is generated from the numbers (the verdicts of
 core.lab.findings and their evidence); the rest states settings and what the code checks.
@@ -15,10 +16,12 @@ import math
 import pandas as pd
 
 from ..base.cost import duration
+from ..engine.data import DatasetUnavailable
 from ..lab.findings import VERDICTS, correction_text
 from ..lab.metrics import column_name
 from ..lab.presets import substitutions
 from ..lab.reproduce import Reproduction
+from ..lab.signalprop import vgg_sentences, vgg_table
 from ..lab.tables import display_table
 from ..lab.uncertainty import DIFF_METHOD, MEAN_METHOD
 from ..lab.verdicts import VERDICT_RULE
@@ -91,13 +94,21 @@ def json_report(rep: Reproduction) -> dict:
                 d = entry["difference"]
                 obj["difference"] = {"vs": list(rec["baseline"]), "mean": d["mean"], "ci95": d["ci95"]}
             row[column_name(g, m, "")] = obj
-    return {"preset": rep.preset.name, "scale": rep.scale, "seeds": rep.seeds,
-            "source": rep.preset.source, "substitutions": substitutions(rep.cells),
-            "runs": len({c.config.run_id for c in rep.cells}), "trained": rep.trained,
-            "table": table, "gradient_flow": plain(rep.flow()),
-            "findings": [f.to_dict() for f in rep.findings()],
-            "methods": {"mean": MEAN_METHOD, "difference": DIFF_METHOD, "verdict": VERDICT_RULE,
-                        "correction": correction_text(rep.findings())}}
+    out = {"preset": rep.preset.name, "scale": rep.scale, "seeds": rep.seeds,
+           "source": rep.preset.source, "substitutions": substitutions(rep.cells),
+           "runs": len({c.config.run_id for c in rep.cells}), "trained": rep.trained,
+           "table": table, "gradient_flow": plain(rep.flow()),
+           "findings": [f.to_dict() for f in rep.findings()],
+           "methods": {"mean": MEAN_METHOD, "difference": DIFF_METHOD, "verdict": VERDICT_RULE,
+                       "correction": correction_text(rep.findings())}}
+    try:
+        found = collapse_at_init(rep)
+    except (DatasetUnavailable, ValueError) as exc:
+        out["collapse_at_init"] = {"error": str(exc)}
+    else:
+        if found is not None:  # a VGG preset: predicted vs measured at initialization (computed now)
+            out["collapse_at_init"] = {"table": plain(found[1]), "sentences": found[2]}
+    return out
 
 
 def findings_lines(rep: Reproduction, style: str) -> list[str]:
@@ -111,6 +122,54 @@ def findings_lines(rep: Reproduction, style: str) -> list[str]:
     if style == "markdown":
         return [head, "\n".join(f"- **{f.verdict}**: {f.claim}. {f.evidence}." for f in found)]
     return [head, "\n".join(f"  [{f.verdict}] {f.claim}\n      {f.evidence}" for f in found)]
+
+
+COLLAPSE_TITLE = "Collapse at initialization, predicted vs measured"
+
+
+def collapse_at_init(rep: Reproduction) -> tuple | None:
+    """For a preset of VGG networks: core.lab.signalprop's table of the five networks of the VGG
+    report (VGG08, VGG38 ± BN ± RC) at the preset's data, filters and seed, and its sentences;
+    None for other presets. Computed now (a forward pass per network at initialization, nothing
+    trained); DatasetUnavailable or ValueError when the data or the probe's budget refuse it."""
+    cfg = next((c.config for c in rep.cells if c.config.arch == "vgg"), None)
+    if cfg is None:
+        return None
+    table = vgg_table(cfg)
+    return cfg, table, vgg_sentences(table, cfg)
+
+
+def _log10_text(v: float) -> str:
+    return "—" if not math.isfinite(v) else f"{round(v, 1) + 0.0:.1f}"  # + 0.0: no "-0.0"
+
+
+def collapse_lines(rep: Reproduction, style: str) -> list[str]:
+    """The collapse section of a VGG preset's report: what is compared, the table, the sentences."""
+    try:
+        found = collapse_at_init(rep)
+    except (DatasetUnavailable, ValueError) as exc:
+        return [f"{COLLAPSE_TITLE}: not computed here ({exc})."]
+    if found is None:
+        return []
+    cfg, t, sentences = found
+    shown = pd.DataFrame({
+        "network": t["network"], "convolutions": t["convolutions"].map(str),
+        "predicted log10 collapse (average over networks)": t["predicted log10 collapse"].map(_log10_text),
+        "predicted log10 collapse (one network ± sd)": [
+            f"{_log10_text(v)} ± {sd:.1f}" for v, sd in zip(t["predicted log10 (one network)"], t["one-network sd"])],
+        "measured log10 collapse": t["measured log10 collapse"].map(_log10_text),
+        "factor per layer, predicted / measured": [
+            f"{p:.3g} / {m:.3g}" for p, m in zip(t["predicted factor"], t["measured factor"])]})
+    intro = (f"{COLLAPSE_TITLE}: log10 of the activations' second moment at the last convolution's output "
+             "over the first's (-2.0: a fall by a factor of 100), for the five networks of the VGG report "
+             f"built as this preset builds them ({cfg.dataset}, {cfg.vgg_filters} filters, {cfg.init}, "
+             f"{cfg.activation}, seed {cfg.seed}). Predicted by core.engine.signalprop's forms and moment "
+             "recursion, on average over random networks and for one network of this width (± the spread "
+             "from one random network to the next); measured on the probe's batch of one network. "
+             "Computed when this report was written (a forward pass per network at initialization, "
+             "nothing trained), not read from the store:")
+    bullets = "\n".join(("- " if style == "markdown" else "  - ") + s for s in sentences)
+    return [intro, format_table(shown, style), bullets]
 
 
 def _time_line(rep: Reproduction) -> str:
@@ -158,10 +217,10 @@ def render(rep: Reproduction, style: str = "text") -> str:
     if style == "markdown":
         title = f"### {p.title} (`{p.name}`, {rep.scale}, {rep.seeds} seeds)"
         return "\n\n".join([title, f"Source: {p.source}.", *head, *findings_lines(rep, style), table,
-                            flow_intro, flow, *tail])
+                            flow_intro, flow, *collapse_lines(rep, style), *tail])
     title = f"{p.title}  [{p.name}, {rep.scale} scale, {rep.seeds} seeds]\nsource: {p.source}"
     return "\n\n".join(["\n".join([title, *head]), *findings_lines(rep, style), table,
-                        "\n".join([flow_intro, flow]), *tail])
+                        "\n".join([flow_intro, flow]), *collapse_lines(rep, style), *tail])
 
 
 def render_all(reps: list[Reproduction], style: str = "text", command: str = "") -> str:
@@ -171,7 +230,10 @@ def render_all(reps: list[Reproduction], style: str = "text", command: str = "")
     rows = [{"preset": r.preset.name, "source": r.preset.short, "scale": r.scale, "seeds": str(r.seeds),
              "runs": str(len(r.results)),
              **{v: str(sum(f.verdict == v for f in r.findings())) for v in VERDICTS}} for r in reps]
-    intro = [f"Generated by `{command}` from the run store; every number below comes from it."] if command else []
+    computed = any(c.config.arch == "vgg" for r in reps for c in r.cells)
+    intro = [f"Generated by `{command}` from the run store; every number below comes from it"
+             + (f" except the VGG preset's \"{COLLAPSE_TITLE.lower()}\", computed from its networks at "
+                "initialization when the report was written." if computed else ".")] if command else []
     parts = [*intro, format_table(pd.DataFrame(rows), style)]
     return "\n\n".join(parts + [render(r, style) for r in reps])
 

@@ -246,6 +246,6 @@ def vgg_sentences(table: pd.DataFrame, cfg) -> list[str]:
                    "loss coming from the reduction blocks, which have no skip.")
     if "VGG38 BN + RC" in t.index:
         r = t.loc["VGG38 BN + RC"]
-        out.append(f"With both, the second moment is predicted to change by 10^{r['predicted log10 collapse']:+.1f} "
-                   f"(measured 10^{r['measured log10 collapse']:+.1f}).")
+        p, m = (round(r[k], 1) + 0.0 for k in ("predicted log10 collapse", "measured log10 collapse"))  # no "-0.0"
+        out.append(f"With both, the second moment is predicted to change by 10^{p:+.1f} (measured 10^{m:+.1f}).")
     return out
