@@ -53,3 +53,13 @@ def print_findings(findings) -> None:
     print("diagnosis:")
     for f in findings:
         print(f"  {f.severity} [{f.kind}] {f.text}")
+
+
+def checked_id(run_id: str) -> str:
+    """The run id given on the command line, or CliError naming it (no torch: at once)."""
+    from ..runs.files import StoreError, check_run_id
+
+    try:
+        return check_run_id(run_id)
+    except StoreError as exc:
+        raise CliError(f"run_id: {exc}") from exc

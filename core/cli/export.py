@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import CliError
+from .common import CliError, checked_id
 
 
 def add_export_parsers(sub) -> None:
@@ -33,15 +33,6 @@ def add_export_parsers(sub) -> None:
     p.add_argument("--replace", action="store_true",
                    help="replace the run if it is stored here already (refused otherwise)")
     p.set_defaults(handler=_import)
-
-
-def _checked_id(run_id: str) -> str:
-    from ..runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
-
-    try:
-        return check_run_id(run_id)
-    except StoreError as exc:
-        raise CliError(f"run_id: {exc}") from exc
 
 
 def _stored(store, run_id: str):
@@ -86,7 +77,7 @@ def _export(args) -> int:
         raise CliError("export: say where to: --tensorboard DIR and/or --bundle FILE.zip")
     tb = _tensorboard_dir(args.tensorboard) if args.tensorboard is not None else None
     zf = _bundle_file(args.bundle, args.force) if args.bundle is not None else None
-    _checked_id(args.run_id)
+    checked_id(args.run_id)
     from ..runs.bundle import BundleError, export_bundle  # torch: seconds, after the flags were checked
     from ..runs.export import export_tensorboard
     from ..runs.store import RunStore

@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from .common import CliError, _Parser, _add_config_flags, config_from_args, print_findings  # noqa: F401 (shared)
+from .common import CliError, _Parser, _add_config_flags, checked_id, config_from_args, print_findings  # noqa: F401 (shared)
 from .names import print_result as _print_result
 from ..base.config import ConfigError
 
@@ -198,7 +198,7 @@ def _dispatch(args) -> int:
     if args.command == "train":
         return _train(args)
     if args.command in ("show", "delete"):
-        _checked_id(args.run_id)
+        checked_id(args.run_id)
     from ..runs.store import RunStore  # torch: seconds to import, after the flags were checked
 
     if args.command == "list":
@@ -212,28 +212,19 @@ def _dispatch(args) -> int:
             print(runs[cols].to_string(index=False))
         return 0
     if args.command == "show":
-        result = RunStore().load(_checked_id(args.run_id))
+        result = RunStore().load(checked_id(args.run_id))
         if result is None:
             raise CliError(f"run_id: no stored run {args.run_id}")
         _print_result(result, as_json=args.json)
         return 0
     if args.command == "delete":
-        if not RunStore().delete(_checked_id(args.run_id)):
+        if not RunStore().delete(checked_id(args.run_id)):
             raise CliError(f"run_id: no stored run {args.run_id}")
         print(f"deleted {args.run_id}")
         return 0
     if args.command == "reproduce":
         return _reproduce(args)
     raise CliError(f"unknown command {args.command}")
-
-
-def _checked_id(run_id: str) -> str:
-    from ..runs.files import StoreError, check_run_id  # no torch: a bad id is an error at once
-
-    try:
-        return check_run_id(run_id)
-    except StoreError as exc:
-        raise CliError(str(exc)) from exc
 
 
 def _train(args) -> int:

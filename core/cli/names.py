@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 
-from .common import CliError, print_findings
+from .common import CliError, checked_id, print_findings
 
 
 def add_names_parsers(sub) -> None:
@@ -26,14 +26,11 @@ def add_names_parsers(sub) -> None:
 
 
 def _rename(args) -> int:
-    from ..runs.files import StoreError, check_name_note, check_run_id
+    from ..runs.files import StoreError, check_name_note
 
     if args.name is None and args.note is None:
         raise CliError("rename: say what to set: --name TEXT and/or --note TEXT")
-    try:
-        check_run_id(args.run_id)
-    except StoreError as exc:
-        raise CliError(f"run_id: {exc}") from exc
+    checked_id(args.run_id)
     try:
         check_name_note(args.name, args.note)
     except StoreError as exc:  # "name: ..." or "note: ..."
