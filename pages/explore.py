@@ -6,6 +6,7 @@ from core.base.cost import estimate
 from core.runs.jobs import SubmitError
 from core.views.links import config_to_query
 from core.views.markup import inert
+from pages.cure_views import show_cure_comparison
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.playground_ui import data_upload
 from pages.run_views import show_init_flow, show_job, show_run
@@ -59,5 +60,6 @@ else:
         st.error(f"The last attempt failed: {inert(job.error)}")
     st.subheader("Gradient flow at initialization")
     show_init_flow(cfg)
+show_cure_comparison(cfg, result)
 show_prediction(cfg, result)
 show_spp_section(cfg)
