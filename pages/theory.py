@@ -10,9 +10,10 @@ from core.engine.activations import ACTIVATION_SPECS, activation_and_derivative
 from core.base.config import ACTIVATIONS, BN_PLACEMENTS, INITS, RunConfig, active_limits
 from core.base.catalogue import FAMILY_TABLE
 from core.engine.probe import PROBE_BATCH
+from core.engine.threads import one_thread
 from pages.draw import chart
 from pages.services import probe, require_app
-from pages.theory_views import show_isometry, show_phase_map
+from pages.theory_views import show_glossary, show_isometry, show_phase_map
 
 require_app()
 
@@ -55,7 +56,8 @@ with c[5]:
     st.space("small")
     standardize = st.checkbox("standardize inputs", value=act == "selu", key="theory-std")
 cfg = RunConfig(widths=(width,) * depth, activation=act, init=init, bn=bn, standardize=standardize)
-flow = probe(cfg)
+with one_thread():  # a small network: one thread is fast, two wait for each other on a busy machine
+    flow = probe(cfg)
 for col, panel in zip(st.columns(2), charts.signal_propagation(flow)):
     with col:
         chart(panel)
@@ -69,9 +71,12 @@ st.caption(f"One batch of {PROBE_BATCH} MNIST digits through {depth} layers of {
            f"matched to {act}.")
 
 st.header("Order and chaos: predict before training")
-st.caption("Mean-field theory of wide random networks (Poole et al. 2016, Schoenholz et al. 2017): a "
-           "layer multiplies the squared backpropagated gradient by chi_1 on average. The map shows chi_1 "
-           "for the activation above over weight and bias variances; move the network with the sliders.")
+st.caption("The theory of very wide random networks (Poole et al. 2016, Schoenholz et al. 2017): once "
+           "the signal has settled, each layer multiplies the squared size of the gradient flowing back "
+           "by a factor χ₁. Below 1 gradients vanish with depth, above 1 they explode, at 1 they keep "
+           "their size. The map shows χ₁ for the activation above over the sizes of the starting weights "
+           "(σ_w²) and biases (σ_b²); move the network with the sliders.")
+show_glossary()
 show_phase_map(cfg)
 
 st.header("Dynamical isometry: the Jacobian's spectrum")

@@ -5,8 +5,12 @@
     show_phase_map(cfg)            # Theory: the order-to-chaos map with sliders for (sigma_w2, sigma_b2)
     show_isometry(depth, width)    # Theory: dynamical isometry, three networks' Jacobian spectra
 
-The numbers come from core.engine.prediction / meanfield / jacobian, the sentences from
-core.lab.theory, the charts from core.views.theory_charts; this module only draws and caches.
+The numbers come from core.engine.prediction / meanfield / jacobian (the Jacobian of a config,
+fresh or with stored weights: core.lab.theory.jacobian_of, as `probe --jacobian`), the sentences
+from core.lab.theory, the charts from core.views.theory_charts; this module only draws and caches,
+computing with torch held to one thread (core.engine.threads: a loaded machine's two threads
+made each slider move seconds long). The map and its sliders are a fragment: a slider move
+reruns the map and its prediction, not the page.
 """
 from __future__ import annotations
 
@@ -19,18 +23,17 @@ import streamlit as st
 
 from core.base.config import RunConfig
 from core.base.datasets import DATASET_INFO
-from core.engine.data import DatasetUnavailable, prepare_data
-from core.engine.jacobian import check_at_init, jacobian_spectrum
-from core.engine.meanfield import applies, config_sigmas, critical_sigma_w2, init_sigma_b2, init_sigma_w2, phase_diagram
-from core.engine.models import build_model
+from core.engine.data import DatasetUnavailable
+from core.engine.meanfield import config_sigmas, critical_sigma_w2, init_sigma_b2, init_sigma_w2, phase_diagram
 from core.engine.prediction import GROWTH_BATCH, compare
-from core.lab.theory import details, does_not_apply, verdict
+from core.engine.threads import one_thread
+from core.lab.theory import GLOSSARY, JACOBIAN_BATCH, details, does_not_apply, jacobian_of, sentences
 from core.views import theory_charts as tc
+from core.views.markup import inert
 
 from .draw import chart
 from .services import get_store, probe
 
-JACOBIAN_BATCH = 16
 SW2_RANGE, SB2_RANGE = (0.1, 4.0), (0.0, 0.5)
 
 
@@ -41,7 +44,8 @@ def _json(cfg: RunConfig) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _compare(config_json: str):
     cfg = RunConfig.from_dict(json.loads(config_json))
-    return compare(cfg, probe(cfg))
+    with one_thread():
+        return compare(cfg, probe(cfg))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -49,22 +53,14 @@ def _spectrum(config_json: str, run_id: str | None = None, stamp: float | None =
     """The input-output Jacobian's spectrum over JACOBIAN_BATCH training examples: of a fresh
     network, or of the stored run's final weights; (None, the library's refusal) beyond its limits."""
     cfg = RunConfig.from_dict(json.loads(config_json))
-    info = DATASET_INFO[cfg.dataset]
-    try:
-        check_at_init(cfg, info, JACOBIAN_BATCH)  # before the network is built: that alone can take seconds
-    except ValueError as exc:
-        return None, str(exc)
-    net = build_model(cfg, info)
+    weights = None
     if run_id is not None:
         result = get_store().load(run_id, weights=True)
         if result is None or not result.state_dict:
             return None, "the stored run has no weights"
-        net.load_state_dict(result.state_dict)
-    x = prepare_data(cfg, "cpu", allow_download=False).x_train[:JACOBIAN_BATCH]
-    try:
-        return jacobian_spectrum(net, x), ""
-    except ValueError as exc:
-        return None, str(exc)
+        weights = result.state_dict
+    with one_thread():
+        return jacobian_of(cfg, weights)
 
 
 def _spectrum_summary(name: str, spec) -> str:
@@ -86,7 +82,8 @@ def show_comparison(cfg: RunConfig, key: str) -> None:
     except ValueError as exc:  # nothing finite to compare with
         st.info(f"No prediction at initialization: {exc}", icon=":material/block:")
         return
-    st.markdown(f"**{verdict(cmp)[0].upper()}{verdict(cmp)[1:]}**")
+    said = sentences(cmp, cfg)
+    st.markdown(f"**{inert(said[0][0].upper() + said[0][1:])}** " + " ".join(inert(t) for t in said[1:]))
     chart(tc.prediction_chart(cmp.frame))
     st.caption(f"{details(cmp)} Solid lines with filled points: measured on one batch at "
                "initialization; dashed with hollow points: the wide-network theory (predicted gradients "
@@ -123,8 +120,15 @@ def show_prediction(cfg: RunConfig, result=None) -> None:
     """Explore's section: the theory at initialization, and the Jacobian spectrum."""
     st.subheader("Predict before training")
     show_comparison(cfg, key="explore-theory")
+    show_glossary()
     with st.expander("Input-output Jacobian spectrum", expanded=result is not None):
         show_spectra(cfg, result, key="explore-jac")
+
+
+def show_glossary() -> None:
+    """χ₁, the length map, the fixed point, σ_w² and σ_b² in plain words, behind an expander."""
+    with st.expander("What do these words mean?", icon=":material/help:"):
+        st.markdown(GLOSSARY)
 
 
 # ---------------------------------------------------------------------- Theory page
@@ -132,7 +136,8 @@ def show_prediction(cfg: RunConfig, result=None) -> None:
 def _diagram(activation: str, leaky_slope: float):
     sw = np.linspace(*SW2_RANGE, 64)
     sb = np.linspace(*SB2_RANGE, 41)
-    d = phase_diagram(activation, sw, sb, leaky_slope=leaky_slope)
+    with one_thread():
+        d = phase_diagram(activation, sw, sb, leaky_slope=leaky_slope)
     grid = tc.phase_frame(d.sigma_w2, d.sigma_b2, d.chi1)
     critical = pd.DataFrame({"sigma_w2": d.critical_sigma_w2, "sigma_b2": d.sigma_b2})
     critical = critical[critical["sigma_w2"].between(*SW2_RANGE)]
@@ -144,14 +149,21 @@ def _at(cfg: RunConfig, sigma_w2: float, sigma_b2: float, base_w2: float) -> Run
     return cfg.replace(init_gain=round(math.sqrt(sigma_w2 / base_w2), 4), bias_std=round(math.sqrt(sigma_b2), 4))
 
 
-def show_phase_map(cfg: RunConfig) -> RunConfig:
+@st.cache_data(max_entries=256, show_spinner=False)
+def _critical(activation: str, sigma_b2: float, leaky_slope: float) -> float | None:
+    with one_thread():
+        return critical_sigma_w2(activation, sigma_b2, leaky_slope)
+
+
+@st.fragment
+def show_phase_map(cfg: RunConfig) -> None:
     """The order-to-chaos map of cfg's activation, sliders that move cfg on it, and the prediction
-    with the measured flow at that point. Returns the configuration at the point."""
+    with the measured flow at that point (a fragment: a slider move reruns only this)."""
     width = cfg.widths[-1]
     base_w2 = init_sigma_w2(cfg.init, width, width)
     if base_w2 <= 0:
         st.info("Zero weights sit at σ_w² = 0, off the map: choose a random initialization.", icon=":material/block:")
-        return cfg
+        return
     c = st.columns([2, 2, 1.4])
     start = min(max(round(base_w2, 2), SW2_RANGE[0]), SW2_RANGE[1])
     sw2 = c[0].slider("σ_w² (weight variance × fan-in)", *SW2_RANGE, start, 0.05,
@@ -166,15 +178,14 @@ def show_phase_map(cfg: RunConfig) -> RunConfig:
     grid, critical = _diagram(cfg.activation, cfg.leaky_slope)
     point = pd.DataFrame({"sigma_w2": [sw[-2]], "sigma_b2": [sb[-2]], "label": ["this network"]})
     chart(tc.phase_chart(grid, critical, point, colour))
-    crit = critical_sigma_w2(cfg.activation, sb[-2], cfg.leaky_slope)
+    crit = _critical(cfg.activation, sb[-2], cfg.leaky_slope)
     where = f"the critical σ_w² is {crit:.3g} at σ_b² = {sb[-2]:.3g}" if crit else \
         f"{cfg.activation} has no critical point at σ_b² = {sb[-2]:.3g}"
-    st.caption(f"{tc.COLOURS[colour].capitalize()} at the fixed point of the length map, for {cfg.activation}: "
+    st.caption(f"Colour: {tc.COLOURS[colour]} at the fixed point of the length map, for {cfg.activation}: "
                f"blue is ordered (gradients vanish), red chaotic (they explode); the black line is the "
                f"critical line, where {where}. The diamond is this network's hidden layers "
                f"(gain {at.init_gain:g} on {cfg.init}, bias std {at.bias_std:g}).")
     show_comparison(at, key="theory-point")
-    return at
 
 
 ISOMETRY_SB2 = 0.0025  # bias std 0.05: a small bias, as in Pennington et al.'s experiments

@@ -470,8 +470,6 @@ def test_the_playground_is_usable_at_800_px_and_1280_px(server, browser):
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="pages/theory_views.py's _spectrum (owned by the Theory page) passes numpy's "
-                   "LinAlgError text through for a diverged run's weights; it should say the weights are not finite")
 def test_a_diverged_run_shows_no_raw_library_error(server, page, isolated_cache):
     from core.lab.scenarios import SCENARIOS
 

@@ -556,20 +556,19 @@ def test_a_jacobian_beyond_the_memory_budget_is_refused_before_a_network_is_buil
 
     def no_build(*args, **kwargs):
         raise AssertionError("build_model was called")
-    monkeypatch.setattr(jac, "build_model", no_build)
-    monkeypatch.setattr(theory_views, "build_model", no_build)
+    monkeypatch.setattr(jac, "build_model", no_build)  # the page's Jacobian is core.lab.theory.jacobian_of's
     big = RunConfig(dataset="mnist-5k", widths=(4096, 4096, 4096), init="orthogonal")
     info = DATASET_INFO[big.dataset]
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"MiB; at most 256 MiB \(the preview's budget, PROBE_MEMORY_BYTES") as exc:
-        jac.spectrum_at_init(big, info, batch=jac.MAX_BATCH)
+        jac.config_spectrum(big, info, batch=jac.MAX_BATCH)
     spec, why = theory_views._spectrum(theory_views._json(big))
     seconds = time.perf_counter() - start
     print(f"\n3 x 4096 orthogonal, {jac.MAX_BATCH} examples: {exc.value} ({seconds:.3f} s with the page's)")
     assert spec is None and "at most 256 MiB" in why and seconds < 2
     monkeypatch.undo()
     small = RunConfig(dataset="digits", widths=(16, 16), activation="tanh")
-    spec = jac.spectrum_at_init(small, DATASET_INFO["digits"], batch=jac.MAX_BATCH)
+    spec = jac.config_spectrum(small, DATASET_INFO["digits"], batch=jac.MAX_BATCH)
     assert spec.singular_values.shape == (jac.MAX_BATCH, 10) and spec.mean_sq > 0
 
 

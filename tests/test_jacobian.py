@@ -74,7 +74,7 @@ SEEDS = (0, 1, 2)  # one network's mean s^2 fluctuates by ~5% at width 300: aver
 
 
 def _mean_sq(cfg, q0, kind, batch=4):
-    spectra = [jac.spectrum_at_init(cfg.replace(seed=s), SQUARE, batch, q0, kind) for s in SEEDS]
+    spectra = [jac.config_spectrum(cfg.replace(seed=s), SQUARE, batch, q0, kind) for s in SEEDS]
     rows = 300 if kind == "hidden" else 10
     assert all(spec.singular_values.shape == (batch, rows) for spec in spectra)
     return float(np.mean([spec.mean_sq for spec in spectra]))
@@ -109,9 +109,39 @@ def test_orthogonal_tanh_at_criticality_has_a_narrower_spectrum_than_gaussian():
     for init in ("orthogonal", "glorot_normal"):  # both sigma_w2 = 1: critical for tanh
         cfg = RunConfig(activation="tanh", init=init, widths=(200,) * 16, seed=14)
         info = DatasetInfo(1, 1, 200, 10, 3600, 400, 1000)
-        spec = jac.spectrum_at_init(cfg, info, batch=4, q0=0.1, kind="hidden")
+        spec = jac.config_spectrum(cfg, info, batch=4, q0=0.1, kind="hidden")
         spreads[init] = spec
         assert spec.mean_sq == pytest.approx(mf.theory_for_config(cfg, info, q0=0.1).grad_growth, rel=0.15)
     orth, gauss = spreads["orthogonal"], spreads["glorot_normal"]
     assert orth.quantile_ratio < 0.2 * gauss.quantile_ratio
     assert orth.condition < 0.1 * gauss.condition
+
+
+def test_mean_sq_without_the_svd_is_the_spectrums():
+    j = torch.randn(5, 7, 3, dtype=torch.float64)
+    assert jac.mean_sq(j) == pytest.approx(jac.spectrum_of(j, "hidden").mean_sq, rel=1e-12)
+
+
+def test_a_jacobian_that_is_not_finite_is_refused_in_words_not_by_lapack():
+    j = torch.ones(2, 3, 3)
+    j[1, 0, 0] = float("inf")
+    for compute in (lambda: jac.spectrum_of(j, "hidden"), lambda: jac.mean_sq(j)):
+        with pytest.raises(ValueError, match="not finite"):
+            compute()
+
+
+def test_the_jacobian_of_a_config_with_stored_weights_is_that_networks():
+    """config_spectrum(..., state_dict=) is the spectrum of cfg's network with those weights (not
+    the fresh one's), and weights that are not finite (a diverged run's) are refused in words."""
+    cfg = RunConfig(activation="tanh", widths=(32, 32))
+    info = DatasetInfo(1, 1, 40, 10, 3600, 400, 1000)
+    x = torch.randn(4, 40)
+    weights = {k: v * 1.5 for k, v in build_model(cfg.replace(seed=9), info).state_dict().items()}
+    net = build_model(cfg, info)
+    net.load_state_dict(weights)
+    stored = jac.config_spectrum(cfg, info, x=x, state_dict=weights)
+    assert stored.mean_sq == pytest.approx(jac.jacobian_spectrum(net, x).mean_sq, rel=1e-6)
+    assert stored.mean_sq != pytest.approx(jac.config_spectrum(cfg, info, x=x).mean_sq, rel=1e-3)
+    next(iter(weights.values()))[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="stored weights are not finite"):
+        jac.config_spectrum(cfg, info, x=x, state_dict=weights)

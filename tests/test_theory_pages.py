@@ -12,7 +12,7 @@ def test_explore_shows_prediction_chart_verdict_and_jacobian():
     words = texts(at)
     assert "Predict before training" in words
     assert "the theory predicts the squared gradient norm" in words and "measured" in words
-    assert "phase (chi_1 = " in words
+    assert "phase" in words and "(χ₁ = " in words
     spec = _marks(at)
     assert "activation variance" in spec and "gradient RMS" in spec and "predicted" in spec
     assert "singular value" in spec and "mean squared singular value" in words
@@ -36,7 +36,7 @@ def test_theory_page_phase_map_sliders_and_isometry():
     before = next(s for s in at.slider if s.label.startswith("σ_w²"))
     before.set_value(3.0).run()
     assert not at.exception
-    assert "Chaotic phase" in texts(at)
+    assert "Chaotic phase" in texts(at) and "What do these words mean?" in [e.label for e in at.expander]
     assert "gain 1.7321 on glorot_uniform" in texts(at)  # sqrt(3 / 1): the point moved to sigma_w2 = 3
 
 
@@ -65,3 +65,20 @@ def test_explore_shows_the_jacobian_spectrum_of_a_stored_run_from_its_final_weig
     fresh = jacobian_spectrum(build_model(cfg, DATASET_INFO[cfg.dataset]), x).mean_sq
     assert f"after training: mean squared singular value {trained:.3g}" in caption
     assert f"{trained:.3g}" != f"{fresh:.3g}"
+
+
+def test_a_diverged_runs_jacobian_is_refused_in_words_not_by_lapack(isolated_cache):
+    """A run whose weights became NaN: the 'after training' spectrum says the weights are not
+    finite (numpy's 'SVD did not converge' was shown before)."""
+    from core.engine.loop import train
+    from core.lab.scenarios import SCENARIOS
+    from core.runs.store import RunStore
+    from core.views.links import config_to_query
+
+    diverged = next(s.config for s in SCENARIOS if s.key == "relu-normal-explodes").replace(epochs=1)
+    RunStore(isolated_cache).save(train(diverged))
+    at = open_page("pages/explore.py", config_to_query(diverged), timeout=120)
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "Jacobian after training: the stored weights are not finite" in warned
+    assert "did not converge" not in texts(at)

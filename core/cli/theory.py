@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 
-from .common import CliError, _add_config_flags, config_from_args, print_findings
+from .common import CliError, add_config_flags, config_from_args, print_findings
 from ..base.config import ACTIVATIONS
 
 MAX_DEPTH = 10_000
@@ -79,7 +79,7 @@ def add_theory_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.set_defaults(handler=_theory)
     p = sub.add_parser("probe", help="gradient flow at initialization (no training), with the theory")
-    _add_config_flags(p)
+    add_config_flags(p)
     p.add_argument("--jacobian", action="store_true", help="also the input-output Jacobian's singular values")
     p.add_argument("--jacobian-batch", type=_whole("--jacobian-batch", _jacobian_max_batch, "examples"),
                    default=16, help="examples for the Jacobian (default 16)")
@@ -108,7 +108,15 @@ def propagation_dict(p) -> dict:
             "depth": len(p.per_layer_q), "q_star": _num(p.q_star), "chi1": _num(p.chi1),
             "c_star": _num(p.c_star), "xi_q": _num(p.xi_q), "xi_c": _num(p.xi_c), "phase": p.phase,
             "per_layer_q": [_num(q) for q in p.per_layer_q], "grad_growth": _num(p.grad_growth),
-            "describe": p.describe()}
+            "describe": _describe(p)}
+
+
+def _describe(p) -> str:
+    """The phase and the prediction in the app's words (core.lab.theory)."""
+    from ..lab.theory import phase_sentence, prediction_sentence
+
+    phase = phase_sentence(p)
+    return f"{phase[0].upper()}{phase[1:]} {prediction_sentence(p)}"
 
 
 def _theory(args) -> int:
@@ -143,11 +151,8 @@ def _spectrum_dict(spec) -> dict:
 
 
 def _probe(args) -> int:
-    from ..engine.data import prepare_data
-    from ..engine.jacobian import spectrum_at_init  # checks the cost before it builds the network
     from ..engine.probe import probe_at_init
-    from ..base.datasets import DATASET_INFO
-    from ..lab.theory import details, does_not_apply, verdict
+    from ..lab.theory import details, does_not_apply, jacobian_of, verdict
     from ..engine.prediction import compare
 
     from ..lab.diagnosis import diagnose_init
@@ -168,14 +173,12 @@ def _probe(args) -> int:
                              measured_growth=_num(cmp.measured_growth),
                              predicted_grad_ratio=_num(cmp.predicted_ratio),
                              measured_grad_ratio=_num(cmp.measured_ratio))
-        out["theory_note"] = f"{verdict(cmp)} {details(cmp)}"
-    if args.jacobian:
-        x = prepare_data(cfg, "cpu", allow_download=False).x_train[:args.jacobian_batch]
-        try:
-            out["jacobian"] = _spectrum_dict(spectrum_at_init(cfg, DATASET_INFO[cfg.dataset], x=x))
-        except ValueError as exc:  # beyond the library's cost limits: say so, as the app does
-            out["jacobian"] = None
-            out["jacobian_error"] = " ".join(str(exc).split())
+        out["theory_note"] = f"{verdict(cmp, cfg)} {details(cmp)}"
+    if args.jacobian:  # the app's Jacobian of a config (core.lab.theory.jacobian_of)
+        spec, why = jacobian_of(cfg, batch=args.jacobian_batch)
+        out["jacobian"] = None if spec is None else _spectrum_dict(spec)
+        if spec is None:  # beyond the library's cost limits: say so, as the app does
+            out["jacobian_error"] = why
     if args.spp:
         out["spp"] = _spp(cfg, flow, args.spp_steps)
     if args.json:

@@ -3,7 +3,9 @@
     spec = jacobian_spectrum(net, x)                   # d logits / d input, per example
     spec = jacobian_spectrum(net, x, kind="hidden")    # d h_L / d h_1 (last over first pre-activation)
     spec.mean_sq, spec.condition, spec.quantile_ratio, spec.singular_values   # (batch, k)
-    spectrum_at_init(cfg, info, batch=16, q0=1.0)      # a fresh network of cfg, Gaussian inputs
+    config_spectrum(cfg, info, batch=16, q0=1.0)       # the Jacobian of a config: its fresh network
+    config_spectrum(cfg, info, x=x, state_dict=sd)     # ... or with these (stored) weights, over x
+    mean_sq(config_jacobian(cfg, info, x, "hidden"))   # the mean squared singular value, no SVD
 
 The mean squared singular value is what signal-propagation theory predicts (core.engine.meanfield):
 for the hidden Jacobian dh_L/dh_1 = W_L D_{L-1} ... W_2 D_1 (D_l = diag phi'(h_l)) it is
@@ -64,9 +66,16 @@ def _ratio(top: float, bottom: float) -> float:
     return top / bottom if bottom > 0 else math.inf
 
 
+def _check_finite(jacobians: torch.Tensor) -> None:
+    if not bool(torch.isfinite(jacobians).all()):
+        raise ValueError("the Jacobian is not finite (the network's values overflow): no singular values to show")
+
+
 def spectrum_of(jacobians: torch.Tensor, kind: str) -> JacobianSpectrum:
     """The spectrum of a batch of Jacobians shaped (batch, rows, cols), in float64 (LAPACK's
-    divide and conquer through numpy: the same values as torch.linalg.svdvals, and faster on CPU)."""
+    divide and conquer through numpy: the same values as torch.linalg.svdvals, and faster on CPU).
+    ValueError where an entry is not finite (LAPACK would fail with 'SVD did not converge')."""
+    _check_finite(jacobians)
     s = np.linalg.svd(jacobians.detach().cpu().double().numpy(), compute_uv=False)
     pooled = s.ravel()
     lo, hi = np.quantile(pooled, [0.05, 0.95])
@@ -228,17 +237,40 @@ def gaussian_inputs(features: int, batch: int, q0: float = 1.0, seed: int = 0) -
     return torch.randn(batch, features, generator=g) * math.sqrt(q0)
 
 
-def spectrum_at_init(cfg, info, batch: int = 16, q0: float = 1.0, kind: str = "input_output",
-                     x: torch.Tensor | None = None) -> JacobianSpectrum:
-    """The spectrum of cfg's freshly initialized network (seeded by cfg.seed) over x, or over
-    Gaussian inputs of second moment q0 when x is None."""
+def mean_sq(jacobians: torch.Tensor) -> float:
+    """The mean squared singular value of a batch of Jacobians without their SVD: the squared
+    Frobenius norm (the sum of s^2) over batch x min(rows, cols) singular values."""
+    _check_finite(jacobians)
+    batch, rows, cols = jacobians.shape
+    return float(jacobians.double().pow(2).sum() / (batch * min(rows, cols)))
+
+
+def config_jacobian(cfg, info, x: torch.Tensor | None = None, kind: str = "input_output", *,
+                    batch: int = 16, q0: float = 1.0, state_dict: dict | None = None) -> torch.Tensor:
+    """The Jacobian of a config: `kind` of cfg's network, freshly initialized (seeded by cfg.seed)
+    or with state_dict's weights (a stored run's), over x or `batch` Gaussian inputs of second
+    moment q0 (seeded by cfg.seed). The input-output Jacobian's cost is checked from the config
+    before the network is built; weights that are not finite are refused. ValueError says why."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown Jacobian {kind!r}; expected one of {', '.join(KINDS)}")
     if kind == "input_output":
         check_at_init(cfg, info, batch if x is None else x.shape[0])
     if x is None:
         if batch > MAX_BATCH:
             raise ValueError(f"a Jacobian batch of {batch} examples; at most MAX_BATCH = {MAX_BATCH}")
         x = gaussian_inputs(info.features, batch, q0, cfg.seed).reshape(batch, info.channels, info.height, info.width)
-    return jacobian_spectrum(build_model(cfg, info), x, kind)
+    net = build_model(cfg, info)
+    if state_dict is not None:
+        net.load_state_dict(state_dict)
+        if not all(bool(torch.isfinite(p).all()) for p in net.state_dict().values() if p.is_floating_point()):
+            raise ValueError("the stored weights are not finite (the run diverged): no Jacobian to measure")
+    return input_output_jacobian(net, x) if kind == "input_output" else hidden_jacobian(net, x)
+
+
+def config_spectrum(cfg, info, batch: int = 16, q0: float = 1.0, kind: str = "input_output",
+                    x: torch.Tensor | None = None, state_dict: dict | None = None) -> JacobianSpectrum:
+    """The spectrum of config_jacobian: cfg's network at initialization or with state_dict."""
+    return spectrum_of(config_jacobian(cfg, info, x, kind, batch=batch, q0=q0, state_dict=state_dict), kind)
 
 
 def predicted_input_output_mean_sq(p: Propagation, first_sigma_w2: float, head_sigma_w2: float,

@@ -1,10 +1,10 @@
-"""The theory next to the measurement, layer by layer, at initialization (and the Jacobian of a
-stored network).
+"""The theory next to the measurement, layer by layer, at initialization.
 
     q0 = input_second_moment(cfg)              # the data's mean x^2 per feature: the theory's q0
     pred = predicted_flow(cfg, info, q0)       # per weight layer: act_var, grad_rms (relative)
     cmp = compare(cfg, probe_at_init(cfg))     # predicted and measured side by side, + both ratios
-    spectrum_of_weights(cfg, state_dict)       # the Jacobian spectrum of trained weights
+
+(The Jacobian of a config, at initialization or with stored weights: core.engine.jacobian.config_spectrum.)
 
 What is predicted (core.engine.meanfield, wide layers, i.i.d. weights):
 
@@ -29,13 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..base.datasets import DATASET_INFO
 from .data import prepare_data
-from .jacobian import JacobianSpectrum, gaussian_inputs, jacobian_spectrum
+from .jacobian import config_jacobian, mean_sq
 from .meanfield import Propagation, activation_moments, applies, config_sigmas, theory_for_config
-from .models import build_model
 from .result import gradient_ratio
 
 
@@ -143,19 +141,7 @@ def measured_growth(cfg, info=None, batch: int = GROWTH_BATCH) -> tuple[float, s
     if len(cfg.widths) < 2:
         return math.nan, "one hidden layer: nothing to propagate through"
     x = prepare_data(cfg, "cpu", allow_download=False).x_train[:batch]
-    try:
-        return jacobian_spectrum(build_model(cfg, info), x, "hidden").mean_sq, ""
+    try:  # the Frobenius norm: the same mean s^2 as the spectrum's, without an SVD per example
+        return mean_sq(config_jacobian(cfg, info, x, "hidden")), ""
     except ValueError as exc:
         return math.nan, str(exc)
-
-
-def spectrum_of_weights(cfg, state_dict: dict, batch: int = 16, q0: float = 1.0, info=None,
-                        kind: str = "input_output", x: torch.Tensor | None = None) -> JacobianSpectrum:
-    """The Jacobian spectrum of cfg's network with these weights (a stored run's state_dict), over
-    x or Gaussian inputs of second moment q0 (seeded by cfg.seed, as spectrum_at_init's)."""
-    info = info or DATASET_INFO[cfg.dataset]
-    net = build_model(cfg, info)
-    net.load_state_dict(state_dict)
-    if x is None:
-        x = gaussian_inputs(info.features, batch, q0, cfg.seed).reshape(batch, info.channels, info.height, info.width)
-    return jacobian_spectrum(net, x, kind)

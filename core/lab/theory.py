@@ -1,42 +1,149 @@
-"""The theory's verdict in words, from the numbers of core.engine.prediction.compare.
+"""The theory in words, generated from the numbers, and the Jacobian of a config for the app and the CLI.
 
     cmp = compare(cfg, flow)
-    verdict(cmp)                     # 'ordered phase (chi_1 = 0.056): the theory predicts ...; measured ...'
+    sentences(cmp, cfg)              # [the phase at the fixed point, the prediction over these layers,
+                                     #  the measurement beside it]: words that cannot contradict the numbers
+    verdict(cmp, cfg)                # the three as one text ('ordered phase: at the fixed point ...')
     details(cmp)                     # the per-layer comparison behind it, one sentence
-    theory_note(cfg, flow)           # the sentence diagnose_init adds to its gradient-flow finding
+    theory_note(cfg, flow)           # the text diagnose_init adds to its gradient-flow finding
     does_not_apply(cfg)              # '' where the theory applies, else why not, in a sentence
+    jacobian_of(cfg, state_dict)     # (spectrum or None, why): the input-output Jacobian of cfg's
+                                     # network on its first JACOBIAN_BATCH training examples
+    GLOSSARY                         # chi_1, length map, fixed point, sigma_w2, sigma_b2 in plain words
+
+Why the words are generated: "critical phase (chi_1 = 1) ... shrinks by about 7.57x" read as a
+contradiction. Both numbers were right: chi_1 is taken at the fixed point q* of the length map,
+while the prediction multiplies each layer's own chi_1(q_l) on the way there (tanh with zero
+biases creeps towards q* = 0, each step below 1). So the prediction's sentence says so whenever
+it differs from chi_1^(L-1) by more than DRIFT, and a measurement away from the prediction is
+named as what it is: the theory is the infinite-width limit, a network of finite width scatters
+around it.
 """
 from __future__ import annotations
 
 import math
 
-from ..engine.data import DatasetUnavailable
-from ..engine.meanfield import applies
-from ..engine.prediction import Comparison, compare
+from ..base.datasets import DATASET_INFO
+from ..engine.data import DatasetUnavailable, prepare_data
+from ..engine.jacobian import JacobianSpectrum, check_at_init, config_spectrum
+from ..engine.meanfield import Propagation, applies
+from ..engine.prediction import GROWTH_BATCH, Comparison, compare
+
+JACOBIAN_BATCH = 16  # training examples of the input-output Jacobian (the app's and `probe --jacobian`'s)
+SAME = 1.05  # a change within this factor "stays about the same"
+DRIFT = 2.0  # the layer-by-layer prediction differs from chi_1^(L-1) by more (or in direction): say why
+AGREES = 1.5  # a measurement within this factor of the prediction agrees with it
 
 
 def _change(ratio: float) -> str:
-    """'shrinks by about 196x' / 'grows by about 1.3x' for a ratio after / before."""
+    """'shrinks by about 196x' / 'grows by about 1.3x' / 'stays about the same (within 1.02x)'."""
     if not math.isfinite(ratio) or ratio <= 0:
         return "explodes" if ratio == math.inf else "vanishes" if ratio == 0 else "could not be computed"
-    if abs(math.log(ratio)) < math.log(1.05):
-        return f"stays within a factor of {max(ratio, 1 / ratio):.3g}"
     big = max(ratio, 1 / ratio)
+    if big < 1.005:
+        return "stays the same"
+    if big < SAME:
+        return f"stays about the same (within a factor of {big:.3g})"
     return f"{'grows' if ratio > 1 else 'shrinks'} by about {big:.3g}x" if big < 1000 else \
         f"{'grows' if ratio > 1 else 'shrinks'} by about {big:.1e}x"
 
 
-def verdict(cmp: Comparison) -> str:
-    """The phase, the predicted change of the squared backpropagated gradient over the hidden
-    layers (dL/dh_L back to dL/dh_1) and the same quantity measured on the network."""
-    p = cmp.propagation
-    head = f"{p.phase} phase (chi_1 = {p.chi1:.3g})"
+_BASE = {"grows": "grow", "shrinks": "shrink", "stays": "stay", "explodes": "explode", "vanishes": "vanish",
+         "could": "could"}
+
+
+def _would(ratio: float) -> str:
+    """_change in the base form, after 'would': 'shrink by about 7.57x'."""
+    verb, _, rest = _change(ratio).partition(" ")
+    return " ".join(w for w in (_BASE[verb], rest) if w)
+
+
+def _direction(ratio: float) -> str:
+    return _change(ratio).split(" ")[0]  # grows, shrinks, stays, explodes, vanishes
+
+
+def _q(v: float) -> str:
+    """A variance; the fixed point 0 that the iteration reaches as ~1e-16 reads 0."""
+    return "0" if 0 <= v < 1e-12 else f"{v:.3g}"
+
+
+def _factor(ratio: float) -> float:
+    return max(ratio, 1 / ratio) if math.isfinite(ratio) and ratio > 0 else math.inf
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def phase_sentence(p: Propagation) -> str:
+    """The phase, from chi_1 at the fixed point: what one layer does to the squared gradient there."""
+    chi = p.chi1
+    where = "at the fixed point" if math.isfinite(p.q_star) else \
+        "as the variance grows without bound: the length map has no fixed point"
+    if p.phase == "critical":
+        per_layer = "neither grows nor shrinks the squared gradient" if abs(chi - 1) < 5e-4 else \
+            f"changes the squared gradient by under {abs(chi - 1) * 100:.2g}%"
+        return (f"critical phase, the edge of chaos (χ₁ = {chi:.3g} {where}): there a layer "
+                f"{per_layer}, in the limit of infinitely wide layers.")
+    word, verb = ("ordered", "vanishes") if p.phase == "ordered" else ("chaotic", "explodes")
+    return (f"{word} phase (χ₁ = {chi:.3g} {'<' if chi < 1 else '>'} 1 {where}): there each layer "
+            f"multiplies the squared gradient by {chi:.3g}, so it {verb} with depth.")
+
+
+def prediction_sentence(p: Propagation) -> str:
+    """The predicted change over these layers, and why it differs from chi_1^(L-1) where it does
+    by more than DRIFT (the layers are still on their way to the fixed point)."""
+    depth = len(p.per_layer_q)
+    if depth < 2:
+        return "One hidden layer: there is no depth for the gradient to vanish or explode over."
+    text = (f"Over these {depth} layers (layer {depth} back to layer 1) the theory predicts the squared "
+            f"gradient norm {_change(p.grad_growth)}.")
+    chis = [c for c in p.per_layer_chi1 if math.isfinite(c)]
+    log_fixed = (depth - 1) * math.log(p.chi1) if 0 < p.chi1 < math.inf else math.nan
+    with_fixed = math.exp(min(log_fixed, 700.0)) if math.isfinite(log_fixed) else math.nan
+    drift = _factor(p.grad_growth / with_fixed) if 0 < with_fixed < math.inf else math.inf
+    turned = math.isfinite(with_fixed) and _direction(with_fixed) != _direction(p.grad_growth)
+    if chis and (drift > DRIFT or turned) and math.isfinite(p.q_star):
+        qs = p.per_layer_q
+        moves = "falls" if qs[-1] < qs[0] else "rises"
+        side = "below 1" if max(chis) < 1 else "above 1" if min(chis) > 1 else "on both sides of 1"
+        text += (f" At the fixed point it would {_would(with_fixed)} "
+                 f"(χ₁{_superscript(depth - 1)} = {with_fixed:.3g}); the layers have not reached it: their "
+                 f"variance q {moves} from {_q(qs[0])} to {_q(qs[-1])} on its way to q* = {_q(p.q_star)}, and "
+                 f"on the way each layer's factor χ₁(q) is {side} ({min(chis):.3g} to {max(chis):.3g}).")
+    return text
+
+
+def measured_sentence(cmp: Comparison, cfg=None) -> str:
+    """The measured change beside the predicted one: agreeing, or the gap named as the
+    finite-width effect it is (the theory is the infinitely wide limit)."""
+    m, g = cmp.measured_growth, cmp.propagation.grad_growth
     if cmp.depth < 2:
-        return f"{head}: one hidden layer, so there is no depth for the gradient to vanish or explode over."
-    measured = (f"measured: it {_change(cmp.measured_growth)}" if math.isfinite(cmp.measured_growth)
-                else f"not measured ({cmp.growth_note})")
-    return (f"{head}: the theory predicts the squared gradient norm {_change(p.grad_growth)} over "
-            f"these {cmp.depth} layers (layer {cmp.depth} back to layer 1); {measured}.")
+        return ""
+    if not math.isfinite(m):
+        return f"Not measured on this network ({cmp.growth_note})."
+    text = f"Measured on this network ({GROWTH_BATCH} training examples): it {_change(m)}"
+    gap = m / g if g > 0 and math.isfinite(g) else math.nan
+    if not math.isfinite(gap) or gap <= 0:
+        return text + "."
+    if _factor(gap) <= AGREES:
+        return text + f", as predicted (within a factor of {_factor(gap):.3g})."
+    widths = sorted(set(cfg.widths)) if cfg is not None else []
+    width = f"width {widths[0]}" if len(widths) == 1 else "its finite widths" if widths else "finite width"
+    return (text + f", ending {_factor(gap):.3g}x {'higher' if gap > 1 else 'lower'} than predicted: the "
+            f"theory is the limit of infinitely wide layers, and at {width} the product of {cmp.depth - 1} "
+            "random layers scatters around it (another seed, or other examples, give another value).")
+
+
+def sentences(cmp: Comparison, cfg=None) -> list[str]:
+    """The phase, the prediction and the measurement, each a sentence generated from the numbers."""
+    return [s for s in (phase_sentence(cmp.propagation), prediction_sentence(cmp.propagation),
+                        measured_sentence(cmp, cfg)) if s]
+
+
+def verdict(cmp: Comparison, cfg=None) -> str:
+    """sentences(cmp, cfg) as one text, starting in lower case ('ordered phase (χ₁ = 0.056 ...')."""
+    return " ".join(sentences(cmp, cfg))
 
 
 def details(cmp: Comparison) -> str:
@@ -56,7 +163,7 @@ def does_not_apply(cfg) -> str:
 
 
 def theory_note(cfg, flow) -> str:
-    """One sentence for the at-initialization diagnosis where the theory applies: its phase, the
+    """The text for the at-initialization diagnosis where the theory applies: its phase, the
     predicted change of the gradient and the measured one ('' where it does not apply, or where
     the data to compare with is not on this machine)."""
     if not applies(cfg)[0] or len(cfg.widths) < 2:
@@ -65,7 +172,7 @@ def theory_note(cfg, flow) -> str:
         cmp = compare(cfg, flow)
     except (DatasetUnavailable, ValueError):  # no data here, or nothing finite to compare with
         return ""
-    return f"Signal-propagation theory: {verdict(cmp)}"
+    return f"Signal-propagation theory: {verdict(cmp, cfg)}"
 
 
 def with_theory(cfg, flow, findings: list, flow_signal: str) -> list:
@@ -80,3 +187,38 @@ def with_theory(cfg, flow, findings: list, flow_signal: str) -> list:
             f.text = f"{f.text} {note}"
             return findings
     return findings
+
+
+def jacobian_of(cfg, state_dict: dict | None = None, batch: int = JACOBIAN_BATCH) -> tuple[JacobianSpectrum | None, str]:
+    """The input-output Jacobian's spectrum of cfg's network on its first `batch` training
+    examples (eval mode): freshly initialized, or with state_dict's weights (a stored run's).
+    (None, why in one line) where core.engine.jacobian refuses it (cost limits, weights or values
+    that are not finite); DatasetUnavailable where the data is not on this machine."""
+    info = DATASET_INFO[cfg.dataset]
+    try:
+        check_at_init(cfg, info, batch)  # from the config: before the data is read or a network built
+        x = prepare_data(cfg, "cpu", allow_download=False).x_train[:batch]
+        return config_spectrum(cfg, info, x=x, state_dict=state_dict), ""
+    except ValueError as exc:
+        return None, " ".join(str(exc).split())
+
+
+GLOSSARY = """\
+- **σ_w² (weight variance × fan-in)**: how large the random starting weights are. Each weight is drawn
+  with variance σ_w² / (number of inputs of its layer), so σ_w² = 1 keeps a layer's output as large as
+  its input for a linear unit. He initialization uses σ_w² = 2, Glorot and LeCun 1.
+- **σ_b² (bias variance)**: how large the random starting biases are (0: all biases start at zero).
+- **Length map**: the rule that gives a layer's pre-activation variance q from the previous layer's:
+  q_next = σ_w² · E[f(h)²] + σ_b², where h is the previous layer's pre-activation. Applying it layer
+  after layer predicts how the signal's size changes with depth.
+- **Fixed point q\\***: the variance where the length map stops changing, q\\* = σ_w² · E[f(h)²] + σ_b² with
+  h of variance q\\*. Deep layers settle there; shallow ones may still be on their way.
+- **χ₁ (chi one)**: the factor by which one layer multiplies the squared size of the backpropagated
+  gradient, χ₁ = σ_w² · E[f′(h)²], taken at the fixed point. Over L layers the gradient's squared size
+  changes by about χ₁ to the power L − 1 once the layers sit at the fixed point.
+- **Ordered / critical / chaotic**: χ₁ < 1 (ordered): gradients vanish with depth and nearby inputs
+  look alike deep in the network; χ₁ > 1 (chaotic): gradients explode and nearby inputs are torn apart;
+  χ₁ = 1 (critical, the "edge of chaos"): gradients keep their size, the best place to start training.
+- **Wide-network limit**: all of this is exact for infinitely wide layers with independent random
+  weights. A real network of finite width scatters around the prediction, more so when it is deep and narrow.
+"""

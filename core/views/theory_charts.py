@@ -41,8 +41,8 @@ def prediction_chart(frame: pd.DataFrame) -> alt.Chart:
 
 
 # ---------------------------------------------------------------------- the order-to-chaos map
-COLOURS = {"chi1": "chi_1 (gradient factor per layer)",
-           "depth": "1 / |ln chi_1| (layers per e-fold of the gradient)"}
+COLOURS = {"chi1": "χ₁ (gradient factor per layer)",
+           "depth": "1 / |ln χ₁| (layers per e-fold of the gradient)"}
 DEPTH_CAP = 1000.0
 
 
@@ -88,12 +88,12 @@ def phase_chart(grid: pd.DataFrame, critical: pd.DataFrame, point: pd.DataFrame 
         x=x, x2="sigma_w2_end:Q", y=y, y2="sigma_b2_end:Q",
         color=alt.Color(f"{colour}:Q", scale=scale, title=COLOURS[colour].split(" (")[0],
                         legend=alt.Legend(orient="right", gradientLength=HEIGHT - 60)),
-        tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("chi1:Q", title="chi_1", format=".3f"),
-                 alt.Tooltip("depth:Q", title="1/|ln chi_1|", format=".3g")])
+        tooltip=[alt.Tooltip("phase:N"), alt.Tooltip("chi1:Q", title="χ₁", format=".3f"),
+                 alt.Tooltip("depth:Q", title="1/|ln χ₁|", format=".3g")])
     layers = [heat]
     line = finite(critical, "sigma_w2")
     if len(line):
-        layers.append(alt.Chart(line.assign(what="critical line (chi_1 = 1)")).mark_line(
+        layers.append(alt.Chart(line.assign(what="critical line (χ₁ = 1)")).mark_line(
             color="black", strokeWidth=2).encode(x="sigma_w2:Q", y="sigma_b2:Q", order="sigma_b2:Q",
                                                tooltip=[alt.Tooltip("what:N", title=""),
                                                         alt.Tooltip("sigma_w2:Q", format=".3f"),
