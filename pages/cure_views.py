@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.base.config import RunConfig
 from core.engine.data import DatasetUnavailable
-from core.lab.cures import CurePair, cure_pairs, flow_pair, flow_sentence, series_names
+from core.lab.cures import CURE, PROBLEM, CurePair, cure_pairs, flow_pair, flow_sentence, series_names
 from core.lab.diagnosis import diagnose, diagnose_init
 from core.runs.jobs import SubmitError
 from core.views import bands, charts, frames, histograms as hv
@@ -24,7 +24,7 @@ from core.views.links import config_to_query
 from core.views.markup import inert
 
 from .draw import chart, live_fragment
-from .hist_views import _kinds
+from .hist_views import histogram_kinds
 from .services import get_jobs, probe, session_id, stored_run, time_estimate
 from .train_panel import start_button
 
@@ -49,6 +49,7 @@ def show_cure_comparison(cfg: RunConfig, result) -> None:
                                              json.dumps(cfg.to_dict(), sort_keys=True)))
     if not pairs:
         return
+    st.subheader("Problem and cure")
     if not st.toggle("Compare with the cure", key="cure-on",
                      help="The problem and its cure on shared axes: gradient flow, curves, histograms"):
         return
@@ -131,20 +132,19 @@ def _flow(pair: CurePair, runs) -> None:
 
 def _curves(pair: CurePair, runs) -> None:
     names = series_names(pair)
-    for col, (column, title) in zip(st.columns(len(CURVES)), CURVES):
-        with col:
-            chart(bands.curve_band_chart({n: [r.epochs] for n, r in zip(names, runs)}, column, title))
+    for column, title in CURVES:  # one under the other: side by side, an 800 px page cuts the legends
+        chart(bands.curve_band_chart({n: [r.epochs] for n, r in zip(names, runs)}, column, title))
     st.caption("After each epoch, on one axis for both networks: the training loss (running average over the "
                "epoch) and the test accuracy.")
 
 
 def _histograms(pair: CurePair, runs) -> None:
-    kinds = [k for k in _kinds(runs[0].histograms) if k in _kinds(runs[1].histograms)]
+    kinds = [k for k in histogram_kinds(runs[0].histograms) if k in histogram_kinds(runs[1].histograms)]
     if not kinds or any(r.histograms["grad"].shape[0] == 0 for r in runs):
         return
     c = st.columns(2)
     kind = c[0].selectbox("histograms of", kinds, key="cure-hist-kind")
-    array, edges_key, bins, quantity = _kinds(runs[0].histograms)[kind]
+    array, edges_key, bins, quantity = histogram_kinds(runs[0].histograms)[kind]
     names = [list(r.layers.sort_values("layer")["name"]) for r in runs]
     if bins != hv.GRAD:  # activations: hidden layers only
         names = [n[:-1] for n in names]
@@ -159,10 +159,11 @@ def _histograms(pair: CurePair, runs) -> None:
     if not splits:
         return
     domain = hv.shared(hv.value_range(h, steps[j], picked[j]) for (_, j), h in splits.items())
+    st.caption(f"Left: the problem ({pair.problem_label}); right: the cure ({pair.cure_label}).")
     for i in chosen:
         st.markdown(f"**{' / '.join(dict.fromkeys(n[i] for n in names))}**: {kind}")
         for j, col in enumerate(st.columns(2)):
             with col:
-                chart(hv.ridge(splits[i, j], steps[j], picked[j], "offset", title=series_names(pair)[j], domain=domain))
+                chart(hv.ridge(splits[i, j], steps[j], picked[j], "offset", title=(PROBLEM, CURE)[j], domain=domain))
     st.caption("Each layer's histogram at initialization (top) and at the last logged step (bottom), the problem "
                "on the left and the cure on the right, on one value axis shared by both runs and every layer shown.")

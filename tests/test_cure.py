@@ -88,7 +88,8 @@ def test_stored_problem_and_cure_share_flow_curves_and_one_histogram_axis(isolat
     assert len(paired) >= 3  # gradient flow, training loss, test accuracy: one chart each, both series
     at.radio(key="cure-when").set_value("init").run()
     assert not at.exception and sum(s == both for s in _series(at)) >= 3
-    ridges = [json.loads(c.proto.spec) for c in charts(at) if "problem: " in c.proto.spec or "cure: " in c.proto.spec]
+    specs = [json.loads(c.proto.spec) for c in charts(at)]
+    ridges = [s for s in specs if (s.get("title") or {}).get("text") in ("problem", "cure")]  # side by side
     domains = {json.dumps(_x_domain(s)) for s in ridges if _x_domain(s)}
     assert len([s for s in ridges if _x_domain(s)]) == 6 and len(domains) == 1  # 3 layers x 2 runs, one axis
 
