@@ -132,7 +132,7 @@ def widget_spec(f: dataclasses.Field, view, limits: Limits) -> dict:
     return spec
 
 
-def _draw(page: str, f: dataclasses.Field, spec: dict, cfg: RunConfig, limits: Limits):
+def draw_widget(page: str, f: dataclasses.Field, spec: dict, cfg: RunConfig, limits: Limits):
     """Draw field `f`'s widget as `spec` says; return the widget's value."""
     kind, label, options = spec["kind"], spec["label"], spec["options"]
     if kind == "widths":
@@ -199,7 +199,7 @@ def config_sidebar(page: str, page_params: tuple[str, ...] = ()) -> RunConfig | 
                                  expanded=group in ALWAYS_OPEN or changed):
             for f in fields:
                 if field_applies(f, view):
-                    values[f.name] = _draw(page, f, widget_spec(f, view, limits), cfg, limits)
+                    values[f.name] = draw_widget(page, f, widget_spec(f, view, limits), cfg, limits)
                     setattr(view, f.name, values[f.name])
     try:
         new = cfg.replace(**values)  # RunConfig coerces the widths text and checks every limit

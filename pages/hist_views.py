@@ -1,11 +1,13 @@
-"""A stored run's histograms (gradients, noisy gradients, activations) in every view of
-core.views.histograms, and its per-step training loss."""
+"""A run's histograms (gradients, noisy gradients, activations) in every view of
+core.views.histograms, its per-step training loss and its per-epoch curves (stored runs and
+the live view of a job draw them with the same functions)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
-from core.views import curves, histograms as hv
+from core.views import charts, curves, histograms as hv
 
 from .draw import chart
 
@@ -25,7 +27,7 @@ CAPTIONS = {
 }
 
 
-def _kinds(hist: dict) -> dict:
+def histogram_kinds(hist: dict) -> dict:
     """What a run's histograms are of: (array, edges, bins, quantity) by name; weights only in
     runs stored since the trainer records them."""
     kinds = {"weight gradient": ("grad", "grad_edges", hv.GRAD, "gradient")}
@@ -44,7 +46,7 @@ def show_histograms(result, key: str) -> None:
     if hist["grad"].shape[0] == 0:
         st.info("No histograms were logged.")
         return
-    kinds = _kinds(hist)
+    kinds = histogram_kinds(hist)
     c = st.columns([1, 1, 1])
     kind = c[0].selectbox("of", list(kinds), key=f"{key}-hist-kind")
     view = c[1].selectbox("view", list(VIEWS), format_func=VIEWS.get, key=f"{key}-hist-view",
@@ -112,3 +114,21 @@ def show_step_loss(result, key: str) -> None:
     chart(curves.step_loss(curves.step_loss_frame(steps, result.epochs, x, smoothing), x, log))
     st.caption("Training loss of every mini-batch (faint) and its smoothed line"
                + ("; seconds: each epoch's duration spread evenly over its steps." if x == "seconds" else "."))
+
+
+def _drawable(epochs: pd.DataFrame, metric: str) -> bool:
+    """Whether any epoch has a finite `metric` (a run that diverged in its first epoch has none)."""
+    values = epochs[[c for c in epochs.columns if c.endswith(f"_{metric}")]].apply(pd.to_numeric, errors="coerce")
+    return bool(np.isfinite(values.to_numpy(dtype=float)).any())
+
+
+def show_training_curves(epochs: pd.DataFrame, key: str) -> None:
+    if epochs.empty:
+        st.info("No finished epoch yet.")
+        return
+    metrics = [m for m in ("loss", "acc") if _drawable(epochs, m)]
+    for col, metric in zip(st.columns(len(metrics)) if metrics else [], metrics):
+        with col:
+            chart(charts.training_curves(epochs, metric))
+    st.caption("Loss and accuracy after each epoch: train (running average over the epoch), validation and test"
+               + ("." if "loss" in metrics else "; no epoch ended with a finite loss, so there is no loss curve."))

@@ -15,6 +15,7 @@ from core.views import charts, curves, histograms as hv, live
 from core.views.progress import RateTracker, progress_text
 
 from .draw import chart, live_fragment
+from .hist_views import show_training_curves
 from .services import get_jobs, session_id
 
 REFRESH_SECONDS = 1.0
@@ -96,8 +97,6 @@ def show_job(job, key: str) -> None:
                 st.caption(f"{INSTRUMENTS[stat].caption} At every logged step so far, one line per layer.")
         _show_loss_and_histogram(job, layers, key)
         if job.epoch_rows:
-            from .run_views import show_training_curves
-
             show_training_curves(pd.DataFrame(job.epoch_rows), f"{key}-live")
 
     panel()

@@ -19,7 +19,7 @@ from core.engine.userdata import MAX_BYTES, LABEL_NAMES, UploadError, csv_column
 from core.runs.playground import MAX_BATCH, MAX_DEPTH, MAX_WIDTH, PlaygroundHub, check_playground
 from core.views.links import config_to_query
 from core.views.markup import inert
-from pages.config_ui import _draw, sync_from_url, widget_spec
+from pages.config_ui import draw_widget, sync_from_url, widget_spec
 
 # What the Playground lets you change (the rest keeps the link's or the default values).
 CONTROLS = ("dataset", "data_noise", "widths", "activation", "init", "bn", "residual",
@@ -53,7 +53,7 @@ def playground_controls(page: str, cfg: RunConfig) -> RunConfig | None:
         elif name == "widths":
             spec["options"] = [w for w in spec["options"] if w <= MAX_WIDTH]
             limits = dataclasses.replace(limits, max_hidden_layers=min(MAX_DEPTH, limits.max_hidden_layers))
-        values[name] = _draw(page, f, spec, cfg, limits)
+        values[name] = draw_widget(page, f, spec, cfg, limits)
         setattr(view, name, values[name])
         limits = active_limits()
     try:

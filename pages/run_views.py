@@ -7,7 +7,6 @@ declarations in core.base.instruments (the `view` of each instrument of the tab'
 from __future__ import annotations
 
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -21,7 +20,7 @@ from core.lab.diagnosis import Finding, diagnose, diagnose_init
 from core.views.links import config_to_query
 
 from .draw import chart  # noqa: F401  (pages import it from here too)
-from .hist_views import show_histograms, show_step_loss
+from .hist_views import show_histograms, show_step_loss, show_training_curves
 from .live_views import show_job  # noqa: F401  (pages import it from here)
 from .services import probe
 
@@ -116,24 +115,6 @@ def _layer_names(result) -> pd.DataFrame:
 
 def _steps(result) -> list[int]:
     return sorted(int(s) for s in result.layer_stats["step"].unique())
-
-
-def _drawable(epochs: pd.DataFrame, metric: str) -> bool:
-    """Whether any epoch has a finite `metric` (a run that diverged in its first epoch has none)."""
-    values = epochs[[c for c in epochs.columns if c.endswith(f"_{metric}")]].apply(pd.to_numeric, errors="coerce")
-    return bool(np.isfinite(values.to_numpy(dtype=float)).any())
-
-
-def show_training_curves(epochs: pd.DataFrame, key: str) -> None:
-    if epochs.empty:
-        st.info("No finished epoch yet.")
-        return
-    metrics = [m for m in ("loss", "acc") if _drawable(epochs, m)]
-    for col, metric in zip(st.columns(len(metrics)) if metrics else [], metrics):
-        with col:
-            chart(charts.training_curves(epochs, metric))
-    st.caption("Loss and accuracy after each epoch: train (running average over the epoch), validation and test"
-               + ("." if "loss" in metrics else "; no epoch ended with a finite loss, so there is no loss curve."))
 
 
 def show_run(result, key: str = "run") -> None:

@@ -320,7 +320,7 @@ def test_live_view_draws_loss_and_gradient_histogram_of_every_logged_step():
     next(b for b in at.button if b.label == "Train this network").click().run()
     job = next(iter(get_jobs().active()))
     end = time.time() + 60
-    while len(job.hist_rows) < 3 and time.time() < end:
+    while len(job.records) < 3 and time.time() < end:
         time.sleep(0.1)
     at.run()
     assert not at.exception

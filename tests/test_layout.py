@@ -101,3 +101,59 @@ def test_no_module_of_core_or_pages_is_much_above_400_lines():
     files = list((ROOT / "core").rglob("*.py")) + list((ROOT / "pages").glob("*.py"))
     long = {str(p.relative_to(ROOT)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def _ui_modules() -> dict[str, Path]:
+    mods = {_module_name(p): p for p in (ROOT / "pages").glob("*.py")}
+    mods["app"] = ROOT / "app.py"
+    return mods
+
+
+def _ui_edges() -> dict[str, set[str]]:
+    modules = _ui_modules()
+    edges = {}
+    for m, p in modules.items():
+        found = _imports(p) if m != "app" else _imports_of_script(p)
+        edges[m] = {i for i in found if i in modules and i != m}
+    return edges
+
+
+def _imports_of_script(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_the_ui_has_no_import_cycle_and_core_never_imports_it():
+    edges = _ui_edges()
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        state[m] = 1
+        for n in sorted(edges[m]):
+            if state.get(n) == 1:
+                raise AssertionError(" -> ".join(path + [m, n]))
+            if n not in state:
+                visit(n, path + [m])
+        state[m] = 2
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [])
+    for module, path in _core_modules().items():
+        assert not any(i.split(".")[0] in ("pages", "app") for i in _imports(path)), module
+
+
+def test_no_module_imports_another_ones_private_names():
+    """A leading underscore means "this module's own": the UI and core import only public names."""
+    wrong = []
+    for path in [*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ("core", "pages")):
+                wrong += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert wrong == []

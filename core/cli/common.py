@@ -14,12 +14,12 @@ class CliError(Exception):
     """Bad input: printed as one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print usage and a traceback-free error; keep one line
         raise CliError(message)
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in config_fields():
         meta = f.metadata
         flags = list(meta["cli"]) or [f"--{f.name.replace('_', '-')}"]

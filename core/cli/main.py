@@ -15,17 +15,17 @@ import argparse
 import json
 import sys
 
-from .common import CliError, _Parser, _add_config_flags, checked_id, config_from_args, print_findings  # noqa: F401 (shared)
+from .common import CliError, Parser, add_config_flags, checked_id, config_from_args, print_findings  # noqa: F401 (shared)
 from .names import print_result as _print_result
 from ..base.config import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="Vanishing and exploding gradients: "
+    parser = Parser(prog="python -m core", description="Vanishing and exploding gradients: "
                      "train instrumented networks and keep their results.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     p_train = sub.add_parser("train", help="train a configuration (or open it from the store)")
-    _add_config_flags(p_train)
+    add_config_flags(p_train)
     p_train.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p_train.add_argument("--retrain", action="store_true", help="train again even if stored")
     p_train.add_argument("--data-file", metavar="PATH", default=None,
@@ -102,7 +102,7 @@ def _add_sweep_parser(sub) -> None:
     """The `sweep` subcommand: the Compare page's sweep, several seeds per value."""
     p = sub.add_parser("sweep", help="train one setting over several values, several seeds each, "
                        "and compare them (seed means, 95%% intervals, paired differences)")
-    _add_config_flags(p)
+    add_config_flags(p)
     p.add_argument("--vary", required=True, help="the setting that changes (a train flag's name, "
                    "e.g. activation, init, lr, widths)")
     p.add_argument("--values", required=True, help="its values, comma-separated (widths: each list "

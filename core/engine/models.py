@@ -60,7 +60,7 @@ class Net(nn.Module):
         return out
 
 
-class _Unit(nn.Module):
+class Unit(nn.Module):
     """One weight layer with its normalization, optional skip input, activation and dropout."""
 
     def __init__(self, weight: nn.Module, width: int, act: nn.Module, bn: str, conv: bool,
@@ -87,10 +87,10 @@ class _Unit(nn.Module):
         return h
 
 
-class _ResidualBlock(nn.Module):
+class ResidualBlock(nn.Module):
     """Units in sequence; the block input is added before the last unit's activation."""
 
-    def __init__(self, units: list[_Unit], projection: nn.Module | None):
+    def __init__(self, units: list[Unit], projection: nn.Module | None):
         super().__init__()
         self.units = nn.ModuleList(units)
         self.projection = projection
@@ -103,7 +103,7 @@ class _ResidualBlock(nn.Module):
         return self.units[-1](h, skip=skip)
 
 
-class _Sequence(nn.Module):
+class Sequence(nn.Module):
     def __init__(self, parts: list[nn.Module]):
         super().__init__()
         self.parts = nn.ModuleList(parts)
@@ -114,8 +114,8 @@ class _Sequence(nn.Module):
         return x
 
 
-class _Reduction(nn.Module):
-    def __init__(self, first: _Unit, second: _Unit):
+class Reduction(nn.Module):
+    def __init__(self, first: Unit, second: Unit):
         super().__init__()
         self.first, self.pool, self.second = first, nn.AvgPool2d(2), second
 
@@ -144,7 +144,7 @@ def _build_mlp(cfg, info: DatasetInfo) -> Net:
     for i, w in enumerate(widths):
         bn = cfg.bn if cfg.bn in ("before", "after") else ("after" if cfg.bn == "last" and i == len(widths) - 1 else "none")
         act = build_activation(cfg.activation, cfg.leaky_slope)
-        unit = _Unit(nn.Linear(fan_in, w), w, act, bn, conv=False, dropout=_dropout(cfg))
+        unit = Unit(nn.Linear(fan_in, w), w, act, bn, conv=False, dropout=_dropout(cfg))
         units.append(unit)
         layers.append((f"fc{i + 1}", unit.weight))
         acts.append((f"fc{i + 1}", act))
@@ -156,12 +156,12 @@ def _build_mlp(cfg, info: DatasetInfo) -> Net:
             block = units[start:start + k]
             n_in, n_out = widths[start - 1], widths[start + len(block) - 1]
             proj = nn.Linear(n_in, n_out, bias=False) if n_in != n_out else None
-            parts.append(_ResidualBlock(block, proj))
+            parts.append(ResidualBlock(block, proj))
     else:
         parts = units
     head = nn.Linear(fan_in, info.classes)
     layers.append(("out", head))
-    return Net(_Sequence(parts), head, layers, acts, flatten_input=True)
+    return Net(Sequence(parts), head, layers, acts, flatten_input=True)
 
 
 def _build_vgg(cfg, info: DatasetInfo) -> Net:
@@ -170,7 +170,7 @@ def _build_vgg(cfg, info: DatasetInfo) -> Net:
 
     def unit(name, c_in, bn=cfg.bn):
         act = build_activation(cfg.activation, cfg.leaky_slope)
-        u = _Unit(nn.Conv2d(c_in, f, 3, padding=1, bias=False), f, act, bn, conv=True,
+        u = Unit(nn.Conv2d(c_in, f, 3, padding=1, bias=False), f, act, bn, conv=True,
                   dropout=_dropout(cfg))
         layers.append((name, u.weight))
         acts.append((name, act))
@@ -180,13 +180,13 @@ def _build_vgg(cfg, info: DatasetInfo) -> Net:
     for s in range(1, cfg.vgg_stages + 1):
         for b in range(1, cfg.vgg_blocks + 1):
             pair = [unit(f"s{s}.b{b}.c1", f), unit(f"s{s}.b{b}.c2", f)]
-            parts.append(_ResidualBlock(pair, None) if cfg.residual else _Sequence(pair))
+            parts.append(ResidualBlock(pair, None) if cfg.residual else Sequence(pair))
         red_bn = "none" if cfg.bn_blocks == "processing" else cfg.bn  # the coursework's BN-only runs
-        parts.append(_Reduction(unit(f"s{s}.red.c1", f, red_bn), unit(f"s{s}.red.c2", f, red_bn)))
+        parts.append(Reduction(unit(f"s{s}.red.c1", f, red_bn), unit(f"s{s}.red.c2", f, red_bn)))
     parts += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     head = nn.Linear(f, info.classes)
     layers.append(("out", head))
-    return Net(_Sequence(parts), head, layers, acts, flatten_input=False)
+    return Net(Sequence(parts), head, layers, acts, flatten_input=False)
 
 
 def _initialize(net: Net, init: str, gain: float = 1.0, bias_std: float = 0.0) -> None:

@@ -55,7 +55,7 @@ from torch import nn
 from ..base.datasets import DATASET_INFO
 from .inits import expected_variance, receptive_field_of
 from .meanfield import phi_and_derivative
-from .models import Net, _Reduction, _ResidualBlock, _Sequence, _Unit, build_model
+from .models import Net, Reduction, ResidualBlock, Sequence, Unit, build_model
 
 # The closed form's negative slope a of each activation (phi = a z + (1 - a) relu(z)); None: by
 # quadrature of the app's own function. leaky_relu's is the config's; prelu's its initial 0.25.
@@ -205,7 +205,7 @@ class _Walk:
         return replace(x, var=x.var / n, size=())
 
     # ---- structure
-    def unit(self, u: _Unit, x: Site, skip: Site | None = None) -> Site:
+    def unit(self, u: Unit, x: Site, skip: Site | None = None) -> Site:
         z = self.weight(u.weight, x, True)
         if u.norm_before is not None:
             z = self.bn(u.norm_before, z)
@@ -226,13 +226,13 @@ class _Walk:
                     wb * branch.drift + ws * skip.drift, wb * branch.logvar + ws * skip.logvar)
 
     def module(self, m: nn.Module, x: Site) -> Site:
-        if isinstance(m, _Sequence):
+        if isinstance(m, Sequence):
             for part in m.parts:
                 x = self.module(part, x)
             return x
-        if isinstance(m, _Unit):
+        if isinstance(m, Unit):
             return self.unit(m, x)
-        if isinstance(m, _ResidualBlock):
+        if isinstance(m, ResidualBlock):
             fork = dict(back=1.0)
             self.tape.append(("fork", x, fork))
             skip = x
@@ -243,7 +243,7 @@ class _Walk:
             for u in m.units[:-1]:
                 h = self.unit(u, h)
             return self.unit(m.units[-1], h, skip=skip)
-        if isinstance(m, _Reduction):
+        if isinstance(m, Reduction):
             return self.unit(m.second, self.pool(self.unit(m.first, x)))
         if isinstance(m, nn.AdaptiveAvgPool2d):
             return self.global_pool(x)

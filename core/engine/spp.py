@@ -28,7 +28,7 @@ from torch import nn
 
 from .data import prepare_data
 from .loop import Trainer
-from .models import Net, _ResidualBlock, build_model
+from .models import Net, ResidualBlock, build_model
 from .probe import probe_batch
 from .step import PlainEngine
 
@@ -63,7 +63,7 @@ def blocks(net: Net) -> list[tuple[str, nn.Module, nn.Module | None]]:
         if name is None:
             continue
         branch = None
-        if isinstance(part, _ResidualBlock):
+        if isinstance(part, ResidualBlock):
             last = part.units[-1]
             branch = last.norm_before if last.norm_before is not None else last.weight
         out.append((name, part, branch))

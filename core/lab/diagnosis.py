@@ -38,8 +38,8 @@ import pandas as pd
 from ..base.config import RunConfig
 from ..base.datasets import DATASET_INFO
 from ..base.instruments import INSTRUMENTS, Healthy
-from .remedies import (BATCH_NORM, RELU_HE, Remedy, _exploding_fixes, _lower_lr, _remedies, _scale_fixes,
-                       _use_init, _vanishing_fixes)
+from .remedies import (BATCH_NORM, RELU_HE, Remedy, exploding_fixes, lower_lr, remedies_for, scale_fixes,
+                       use_init, vanishing_fixes)
 from .signals import ADAPTIVE_EPS, OPTIMIZER_NAMES, Signals, signals_at_init, signals_of_run
 from .theory import with_theory
 
@@ -106,10 +106,10 @@ def _flow_findings(s: Signals) -> list[Finding]:
     cfg, when, ev = s.cfg, s.when, s.evidence()
     zero = s.zero_gradient()
     if zero and zero[0] == 1:
-        fix = [_use_init("glorot_uniform")] if cfg.init == "zeros" else []
+        fix = [use_init("glorot_uniform")] if cfg.init == "zeros" else []
         why = " (zero initialization keeps all units identical: nothing flows back)" if cfg.init == "zeros" else ""
         return [Finding("problem", f"Every weight gradient of layer 1 is exactly 0 {when}{why}: it "
-                        "receives no gradient at all.", _remedies(cfg, fix), kind="zero_gradient",
+                        "receives no gradient at all.", remedies_for(cfg, fix), kind="zero_gradient",
                         evidence=ev | {"zero_layers": zero})]
     out = _forward_findings(s, ev) + _frozen_findings(s, ev) + _ratio_findings(s, ev)
     if not any(f.severity != "ok" and f.signal in (FLOW_SIGNAL, FORWARD_SIGNAL) for f in out):
@@ -162,7 +162,7 @@ def _forward_findings(s: Signals, ev: dict) -> list[Finding]:
         text = (f"The forward signal explodes {s.when}: the second moment of the activations {grown} "
                 f"by hidden layer {s.hidden}{per_text}.")
         kind = "signal_explosion"
-    return [Finding(severity, text, _remedies(s.cfg, _scale_fixes(s.cfg)), signal=FORWARD_SIGNAL,
+    return [Finding(severity, text, remedies_for(s.cfg, scale_fixes(s.cfg)), signal=FORWARD_SIGNAL,
                     kind=kind, evidence=ev)]
 
 
@@ -177,8 +177,8 @@ def _frozen_findings(s: Signals, ev: dict) -> list[Finding]:
     if s.cfg.optimizer in ADAPTIVE_EPS and not s.measured:
         text += (f" {OPTIMIZER_NAMES[s.cfg.optimizer]} rescales each gradient, but not one far below its eps "
                  f"({ADAPTIVE_EPS[s.cfg.optimizer]:g}).")
-    fixes = _scale_fixes(s.cfg) + [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
-    return [Finding("problem", text, _remedies(s.cfg, fixes), kind="frozen", evidence=ev)]
+    fixes = scale_fixes(s.cfg) + [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
+    return [Finding("problem", text, remedies_for(s.cfg, fixes), kind="frozen", evidence=ev)]
 
 
 def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
@@ -206,14 +206,14 @@ def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
         else:
             text = (f"Gradients shrink {1 / g:.0f}x on their way back from the last hidden layer to "
                     f"layer 1 {when}: mild vanishing.")
-        return [Finding(severity, text, _remedies(cfg, _vanishing_fixes(cfg)), kind="vanishing", evidence=ev)]
+        return [Finding(severity, text, remedies_for(cfg, vanishing_fixes(cfg)), kind="vanishing", evidence=ev)]
     text = (f"Gradients at layer 1 are {g:.1e} times those at the last hidden layer {when}: exploding gradients."
             if severity == "problem" else
             f"Gradients grow {g:.0f}x on their way back to layer 1 {when}: mild exploding.")
     if severity == "problem" and adaptive:
         text += f" {OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step, which keeps the updates bounded."
         severity = "warning"
-    return [Finding(severity, text, _remedies(cfg, _exploding_fixes(cfg)), kind="exploding", evidence=ev)]
+    return [Finding(severity, text, remedies_for(cfg, exploding_fixes(cfg)), kind="exploding", evidence=ev)]
 
 
 # ---------------------------------------------------------------------- activations
@@ -221,26 +221,26 @@ def _activation_findings(cfg: RunConfig, sat: pd.Series, dead: pd.Series, when: 
     out = []
     if len(sat) and SATURATION.verdict(sat.max())[0] != "ok":
         layer = int(sat.idxmax())
-        fixes = [_use_init("glorot_uniform")] if cfg.init in ("normal",) else []
+        fixes = [use_init("glorot_uniform")] if cfg.init in ("normal",) else []
         fixes += [BATCH_NORM, RELU_HE]
         out.append(Finding("warning", f"{sat.max():.0%} of the units in layer {layer} are saturated "
                            f"{when} (in the flat tails of {cfg.activation}, where the derivative is "
-                           "below 10% of its maximum).", _remedies(cfg, fixes), signal=ACTIVITY,
+                           "below 10% of its maximum).", remedies_for(cfg, fixes), signal=ACTIVITY,
                            kind="saturation", evidence={"layer": layer, "saturated": float(sat.max())}))
     if len(dead) and DEAD.verdict(dead.max())[0] != "ok":
         layer = int(dead.idxmax())
-        fixes = [("Leaky ReLU", {"activation": "leaky_relu"}), _use_init("he_normal")]
+        fixes = [("Leaky ReLU", {"activation": "leaky_relu"}), use_init("he_normal")]
         if when != "at initialization":  # a smaller step changes nothing before the first update
-            fixes.append(_lower_lr(cfg))
+            fixes.append(lower_lr(cfg))
         out.append(Finding("warning", f"{dead.max():.0%} of the units in layer {layer} are dead "
                            f"{when} (ReLUs that output 0 for every example of the batch).",
-                           _remedies(cfg, fixes), signal=ACTIVITY, kind="dead_units",
+                           remedies_for(cfg, fixes), signal=ACTIVITY, kind="dead_units",
                            evidence={"layer": layer, "dead": float(dead.max())}))
     return out
 
 
 def _loss_problem(cfg: RunConfig, text: str, ev: dict) -> Finding:
-    return Finding("problem", text, _remedies(cfg, _exploding_fixes(cfg)), signal=LOSS, kind="exploding",
+    return Finding("problem", text, remedies_for(cfg, exploding_fixes(cfg)), signal=LOSS, kind="exploding",
                    evidence=ev)
 
 
@@ -299,8 +299,8 @@ def _slow_layer_one(s: Signals, findings: list[Finding]) -> list[Finding]:
         return []
     return [Finding("warning", f"Layer 1 barely moves: each step changes its weights by about "
                     f"{UPDATE_RATIO.format(u)} of their size ({UPDATE_RATIO.format(UPDATES.typical)} is a "
-                    "common healthy value).", _remedies(s.cfg, [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
-                                                        + _vanishing_fixes(s.cfg)[:1]),
+                    "common healthy value).", remedies_for(s.cfg, [("Learning rate × 10", {"lr": s.cfg.lr * 10})]
+                                                        + vanishing_fixes(s.cfg)[:1]),
                     signal=UPDATES_SIGNAL, kind="frozen", evidence={"layer1_step_update": float(u)})]
 
 
@@ -312,16 +312,16 @@ def _accuracy_findings(result, findings: list[Finding]) -> list[Finding]:
     ev = {"test_acc": final["test_acc"], "train_acc": final["train_acc"], "chance": 1 / classes}
     if final["test_acc"] < 1.5 / classes:
         causes = {f.kind for f in findings if f.severity == "problem"}
-        fixes = ([] if causes & {"zero_gradient"} else _vanishing_fixes(cfg)[:2])
+        fixes = ([] if causes & {"zero_gradient"} else vanishing_fixes(cfg)[:2])
         if not causes & {"zero_gradient", "frozen", "signal_collapse"}:  # longer helps only what moves
             fixes.append(("Train 4× longer", {"epochs": cfg.epochs * 4}))
         return [Finding("problem", f"The network has not learned: test accuracy {final['test_acc']:.1%} "
-                        f"is close to chance ({1 / classes:.0%}).", _remedies(cfg, fixes),
+                        f"is close to chance ({1 / classes:.0%}).", remedies_for(cfg, fixes),
                         signal=ACCURACY, kind="no_learning", evidence=ev)]
     if final["train_acc"] is not None and final["train_acc"] - final["test_acc"] > 0.15:
         return [Finding("warning", f"Overfitting: {final['train_acc']:.0%} accuracy on training data "
                         f"but {final['test_acc']:.0%} on test data.",
-                        _remedies(cfg, [("Dropout 0.3", {"dropout": 0.3}), ("Weight decay 1e-4", {"weight_decay": 1e-4})]),
+                        remedies_for(cfg, [("Dropout 0.3", {"dropout": 0.3}), ("Weight decay 1e-4", {"weight_decay": 1e-4})]),
                         signal=ACCURACY, kind="overfitting", evidence=ev)]
     return []
 

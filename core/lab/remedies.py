@@ -1,6 +1,6 @@
 """Remedies: one-click changes of a configuration that a finding of core.lab.diagnosis offers.
 
-    _remedies(cfg, _vanishing_fixes(cfg))     # [Remedy(label, config), ...], valid and distinct
+    remedies_for(cfg, vanishing_fixes(cfg))     # [Remedy(label, config), ...], valid and distinct
 
 A remedy is offered only when it changes the configuration and the changed configuration is
 valid; which remedies address which cause is the diagnosis's choice.
@@ -23,7 +23,7 @@ INIT_NAMES = {"glorot_uniform": "Glorot uniform", "glorot_normal": "Glorot norma
               "he_uniform": "He uniform", "lecun_normal": "LeCun normal", "lecun_uniform": "LeCun uniform"}
 
 
-def _use_init(init: str) -> tuple[str, dict]:
+def use_init(init: str) -> tuple[str, dict]:
     """One label per initialization, wherever a finding suggests it."""
     return f"{INIT_NAMES.get(init, init)} init", {"init": init}
 
@@ -32,11 +32,11 @@ BATCH_NORM = ("Batch norm before each activation", {"bn": "before"})
 RELU_HE = ("ReLU + He normal init", {"activation": "relu", "init": "he_normal"})
 
 
-def _lower_lr(cfg: RunConfig) -> tuple[str, dict]:
+def lower_lr(cfg: RunConfig) -> tuple[str, dict]:
     return "Learning rate ÷ 10", {"lr": cfg.lr / 10}
 
 
-def _remedies(cfg: RunConfig, options: list[tuple[str, dict]]) -> list[Remedy]:
+def remedies_for(cfg: RunConfig, options: list[tuple[str, dict]]) -> list[Remedy]:
     out, seen = [], {cfg.run_id}
     for label, changes in options:
         try:
@@ -49,7 +49,7 @@ def _remedies(cfg: RunConfig, options: list[tuple[str, dict]]) -> list[Remedy]:
     return out
 
 
-def _vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
+def vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
     fixes = [BATCH_NORM, RELU_HE]
     if cfg.arch == "mlp":
         fixes.append(("SELU + LeCun normal + standardized inputs",
@@ -60,17 +60,17 @@ def _vanishing_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
     return fixes
 
 
-def _scale_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
+def scale_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
     """A forward signal that shrinks or grows layer by layer: the weights' scale is off for the
     activation (an init suited to it), or normalize every layer."""
     suited = suited_init(cfg.activation)
-    fixes = [_use_init(suited)] if cfg.init != suited else []
+    fixes = [use_init(suited)] if cfg.init != suited else []
     return fixes + [BATCH_NORM, ("Residual connections", {"residual": True})]
 
 
-def _exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
-    fixes = [_lower_lr(cfg)]
+def exploding_fixes(cfg: RunConfig) -> list[tuple[str, dict]]:
+    fixes = [lower_lr(cfg)]
     if cfg.init in ("normal", "random_normal") or cfg.init.startswith("glorot") and cfg.activation in ("relu", "leaky_relu", "prelu"):
-        fixes.append(_use_init(suited_init(cfg.activation)))
+        fixes.append(use_init(suited_init(cfg.activation)))
     fixes.append(BATCH_NORM)
     return fixes

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 from .files import CorruptRun, StoreError, check_manifest, check_meta, check_name_note, read_json_object, sha256_of
-from .store import RunStore, _json_default
+from .store import RunStore, json_default
 
 
 def set_name(store: RunStore, run_id: str, name: str | None = None, note: str | None = None) -> dict:
@@ -45,7 +45,7 @@ def set_name(store: RunStore, run_id: str, name: str | None = None, note: str | 
             for fname in files:
                 if fname != "meta.json":
                     _link_or_copy(d / fname, staging / fname)
-            data = json.dumps(meta, indent=1, default=_json_default).encode()
+            data = json.dumps(meta, indent=1, default=json_default).encode()
             store._write(staging / "meta.json", data)
             files = dict(files, **{"meta.json": {"size": len(data), "sha256": sha256_of(staging / "meta.json")}})
             store._install(staging, run_id, files)

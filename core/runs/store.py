@@ -235,7 +235,7 @@ class RunStore:
                         final=result.final_metrics(), grad_ratio=finite_or_none(result.grad_ratio("final")),
                         format_version=FORMAT_VERSION)
             self._write(staging / "config.json", json.dumps(result.config.to_dict(), indent=1).encode())
-            self._write(staging / "meta.json", json.dumps(meta, indent=1, default=_json_default).encode())
+            self._write(staging / "meta.json", json.dumps(meta, indent=1, default=json_default).encode())
             for t in TABLES:
                 buf = io.BytesIO()
                 getattr(result, t).to_parquet(buf, index=False)
@@ -363,7 +363,7 @@ def _report_once(run_id: str, exc: Exception) -> None:
         log.warning("%s; skipped (opening it removes it so that it is trained again)", exc)
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating,)):
