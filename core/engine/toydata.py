@@ -14,8 +14,10 @@ import zlib
 
 import numpy as np
 
+from ..base.datasets import TOY
+
 N_POINTS = 1000
-GENERATORS = ("spiral", "circles", "xor", "gaussians", "moons")
+GENERATORS = TOY  # the catalogue's generated sets; _MAKERS holds one maker per name
 
 
 def _spiral(rng, n):
