@@ -18,6 +18,14 @@ hands the state back and exits: 20 s (`idle_s`) after the page stopped reading, 
 or 100,000 steps of training, after a minute paused, when the hub needs its slot, or when the
 session is forgotten.
 
+Why not the job queue's workers (core.runs.workers): they share the training step (the
+engine's Trainer) but not a lifecycle. A job worker serves a device's queue one batch of runs at
+a time, reports through events and delivers through the store, and is cancelled by a flag; a
+Playground worker is one session's interactive network, commanded over a pipe several times a
+second (start, pause, step, reset), sending frames at up to 4 Hz, handing its whole training
+state back when it lingers, with a pre-warmed spare so Start answers in well under a second. One
+pool with both protocols would be two pools in one class.
+
 Bounds: at most one worker per session; at most `max_running` workers in the process (a paused
 one gives its slot up to a new Start; beyond it Start refuses with a message); sessions not
 seen for `forget_s` are dropped with their workers, as are the oldest beyond MAX_SESSIONS.
