@@ -192,7 +192,7 @@ ISOMETRY_SB2 = 0.0025  # bias std 0.05: a small bias, as in Pennington et al.'s 
 
 
 def _isometry_configs(depth: int, width: int) -> dict[str, RunConfig]:
-    sw2 = critical_sigma_w2("tanh", ISOMETRY_SB2)
+    sw2 = _critical("tanh", ISOMETRY_SB2, 0.01)  # cached: a bisection of ~50 quadratures
     base = dict(widths=(width,) * depth, bias_std=math.sqrt(ISOMETRY_SB2))
     gain = math.sqrt(sw2 / init_sigma_w2("lecun_normal", width))
     return {f"tanh, orthogonal, critical (σ_w² = {sw2:.3g})":
