@@ -4,8 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.views import charts
-from core.base.config import RunConfig
-from core.lab.scenarios import SCENARIOS
+from core.lab.scenarios import PICTURE, SCENARIOS, picture_caption
 from core.views.links import config_to_query
 from pages.draw import chart
 from pages.draw import live_fragment
@@ -36,22 +35,17 @@ Here you can watch each of them at work.
 @st.cache_data(show_spinner="Computing the picture (one forward and backward pass per network)…")
 def picture_data() -> pd.DataFrame:
     frames = []
-    for label, cfg in [
-        ("logistic, Glorot init", RunConfig(activation="logistic", widths=(128,) * 10)),
-        ("logistic + batch norm", RunConfig(activation="logistic", widths=(128,) * 10, bn="before")),
-        ("ReLU, He init", RunConfig(activation="relu", init="he_normal", widths=(128,) * 10)),
-    ]:
+    for label, cfg in PICTURE:
         flow = probe(cfg)
         frames.append(flow[["layer", "name", "grad_mean_abs"]].rename(columns={"grad_mean_abs": "value"})
                       .assign(network=label))
     return pd.concat(frames, ignore_index=True)
 
 
-chart(charts.grad_flow(picture_data(), series="network"))
-st.caption("Mean |gradient| of each layer's weights in three 10-layer networks on MNIST digits, "
-           "before training (log scale). In the logistic network the gradient reaching the first "
-           "layer is about a million times smaller than at the output; batch norm or ReLU with He "
-           "initialization keep it within a small factor.")
+data = picture_data()
+chart(charts.grad_flow(data, series="network"))
+st.caption(picture_caption({label: list(data[data.network == label].sort_values("layer")["value"])
+                            for label, _ in PICTURE}))
 
 st.subheader("Ready-made experiments")
 st.caption("Each opens in Explore with its gradient flow at initialization; train it there with one click.")

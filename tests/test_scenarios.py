@@ -63,3 +63,12 @@ def test_a_finite_but_enormous_loss_is_called_an_explosion():
     assert "loss exploded" in problems, [f.text for f in findings]
     assert not [f for f in findings if f.severity == "ok" and f.signal == "gradient flow"]
     assert any(r.label == "He normal init" for f in findings for r in f.remedies)
+
+
+def test_the_home_picture_caption_is_generated_from_its_numbers():
+    from core.lab.scenarios import picture_caption
+
+    text = picture_caption({"a": [1e-6, 1e-3, 1.0], "b": [0.9, 1.0], "c": [5.0, 1.0], "d": [1.0]})
+    assert "a: layer 1's gradient is 1,000,000 times smaller than" in text
+    assert "b: layer 1's gradient is about as large as" in text and "c: layer 1's gradient is 5.0 times as large as" in text
+    assert "d:" not in text  # one layer: no ratio to state

@@ -64,3 +64,25 @@ SCENARIOS = [
 ]
 
 SCENARIOS_BY_KEY = {s.key: s for s in SCENARIOS}
+
+# Home's first picture: three 10-layer networks on MNIST digits before training, named as drawn.
+PICTURE = (
+    ("logistic, Glorot init", RunConfig(activation="logistic", widths=(128,) * 10)),
+    ("logistic + batch norm", RunConfig(activation="logistic", widths=(128,) * 10, bn="before")),
+    ("ReLU, He init", RunConfig(activation="relu", init="he_normal", widths=(128,) * 10)),
+)
+
+
+def picture_caption(flows: dict[str, list[float]]) -> str:
+    """The picture's caption from its numbers: per network (label -> mean |g| per weight layer,
+    input to output), layer 1's mean |g| as a fraction of the output layer's."""
+    parts = []
+    for label, flow in flows.items():
+        if len(flow) < 2 or not flow[-1] or flow[0] != flow[0] or flow[-1] != flow[-1]:
+            continue
+        ratio = flow[0] / flow[-1]
+        size = (f"{1 / ratio:,.0f} times smaller than" if ratio < 0.5 else
+                f"{ratio:,.1f} times as large as" if ratio > 2 else "about as large as")
+        parts.append(f"{label}: layer 1's gradient is {size} the output layer's")
+    return ("Mean |gradient| of each layer's weights in three 10-layer networks on MNIST digits, before "
+            "training (log scale). " + "; ".join(parts) + "." if parts else "")
