@@ -25,10 +25,10 @@ def test_the_time_model_adds_its_terms():
     cfg = RunConfig(dataset="digits", widths=(16, 16), epochs=2, batch_size=100)
     # digits: 1294 training images (13 steps an epoch), 143 + 360 evaluated per epoch
     macs = 64 * 16 + 16 * 16 + 16 * 10
-    steps, layers, logged = 26, 3, 2
+    steps, layers, logged, params = 26, 3, 2, macs + 16 + 16 + 10
     want = (1e-10 * macs * (3 * 1294 + 143 + 360) * 2 + 1e-6 * 32 * (1294 + (143 + 360) / 3) * 2
             + 1e-4 * layers * (steps + 4)
-            + 1e-3 * layers * logged + 0.01 + 1e-3 * steps)
+            + (1e-3 * layers + 1e-6 * params) * logged + 0.01 + 1e-3 * steps)
     assert training_seconds(cfg, UNIT, log_every=16) == pytest.approx(want)
     # a stack pays the per-run terms per run, the per-step term once
     one = training_seconds(cfg, UNIT, 16)
@@ -37,6 +37,9 @@ def test_the_time_model_adds_its_terms():
     vgg = RunConfig(arch="vgg", dataset="digits", vgg_filters=4, epochs=1)
     slower_convs = training_seconds(vgg, dataclasses.replace(UNIT, conv_mac=4e-10), 16)
     assert slower_convs > training_seconds(vgg, UNIT, 16)  # convolutions use conv_mac
+    calls = training_seconds(vgg, dataclasses.replace(UNIT, conv_call=1e-3), 16) - training_seconds(vgg, UNIT, 16)
+    assert calls == pytest.approx(1e-3 * vgg.depth * 21)  # each convolution layer's fixed cost, every step
+    assert training_seconds(cfg, dataclasses.replace(UNIT, conv_call=1.0), 16) == one  # not for an MLP
 
 
 def test_machine_rates_are_measured_once_and_positive():

@@ -4,7 +4,7 @@
     rates = measure_rates("cpu")     # core.base.cost.Rates; about 1 s on an idle 2-core CPU
 
 Two products are timed: a matrix product and a 3x3 convolution's forward and backward, for
-seconds per multiply-accumulate. The other rates (per activation value, weight layer, step,
+seconds per multiply-accumulate, and the fixed cost of a tiny convolution's forward and backward. The other rates (per activation value, weight layer, step,
 logged step and run) are solved from five tiny training runs through the real loop on random
 8x8 images shaped like `digits`, so what they time is what a run pays beyond its products.
 
@@ -80,7 +80,8 @@ def measure_rates(device: str = "cpu") -> Rates:
         torch.set_num_threads(1)
     try:
         products = {"mac": min(_seconds_per_mac(dev) for _ in range(OPERANDS)),
-                "conv_mac": min(_seconds_per_conv_mac(dev) for _ in range(OPERANDS))}
+                "conv_mac": min(_seconds_per_conv_mac(dev) for _ in range(OPERANDS)),
+                "conv_call": min(_seconds_per_conv_call(dev) for _ in range(OPERANDS))}
         configs = [_tiny_config(device, *spec) for spec in TINY]
         _tiny_run(configs[0], dev)  # warm-up: first-call costs
         times = [[_tiny_run(cfg, dev) for cfg in configs] for _ in range(REPEATS)]
@@ -90,7 +91,7 @@ def measure_rates(device: str = "cpu") -> Rates:
     # training_seconds is linear in the rates: one column per solved rate.
     zero = Rates(**products, **dict.fromkeys(SOLVED, 0.0))
     known = np.array([training_seconds(cfg, zero, cfg.log_every) for cfg in configs])
-    columns = [[training_seconds(cfg, dataclasses.replace(zero, mac=0.0, conv_mac=0.0, **{k: 1.0}),
+    columns = [[training_seconds(cfg, dataclasses.replace(zero, mac=0.0, conv_mac=0.0, conv_call=0.0, **{k: 1.0}),
                                  cfg.log_every) for k in SOLVED] for cfg in configs]
     solved = np.linalg.lstsq(np.array(columns), measured - known, rcond=None)[0]
     bound = _bounded if dev.type == "cpu" else (lambda name, value: max(value, FLOOR))  # the reference is a CPU
@@ -133,6 +134,14 @@ def _seconds_per_conv_mac(device: torch.device, n: int = 32, c: int = 16, hw: in
     x = torch.randn(n, c, hw, hw, device=device, requires_grad=True)
     w = torch.randn(c, c, 3, 3, device=device, requires_grad=True)
     return _timed(device, lambda: F.conv2d(x, w, padding=1).sum().backward()) / (3 * n * c * c * 9 * hw * hw)
+
+
+def _seconds_per_conv_call(device: torch.device) -> float:
+    """A 3x3 convolution's forward and backward on tensors so small that its products cost
+    nothing: the fixed cost of a convolution layer's training step."""
+    x = torch.randn(1, 4, 4, 4, device=device, requires_grad=True)
+    w = torch.randn(4, 4, 3, 3, device=device, requires_grad=True)
+    return _timed(device, lambda: F.conv2d(x, w, padding=1).sum().backward())
 
 
 def _sync(device: torch.device) -> None:

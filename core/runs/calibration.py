@@ -203,7 +203,7 @@ def _kept_rates(path, key: dict) -> Rates | None:
         for e in entries:
             if e.get("key") == key and time.time() - float(e["measured_at"]) < RATES_MAX_AGE:
                 rates = Rates(**{k: float(v) for k, v in e["rates"].items()})
-                if all(v > 0 for v in asdict(rates).values()):
+                if all(math.isfinite(v) and v >= 0 for v in asdict(rates).values()) and rates.mac > 0:
                     return rates
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass  # none kept, or damaged: measure again
