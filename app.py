@@ -49,6 +49,7 @@ page = st.navigation(pages)
 from pages.draw import NO_STALE_FADE, SVG_TOGGLE  # noqa: E402
 from pages.services import page_run_by_app, stop_unless_store_opens  # noqa: E402
 from pages.train_panel import training_status  # noqa: E402  (the session's training, one line)
+from pages.present import adopt_url, presenter_toggle  # noqa: E402  (?present=1, the switch)
 
 stop_unless_store_opens()  # e.g. VG_CACHE_DIR is a file: a message in the page, not a traceback
 
@@ -58,6 +59,8 @@ with st.sidebar:
     if public_demo:
         st.caption(":material/public: Public demo: networks, epochs and datasets are limited.")
     training_status()
+    adopt_url()
+    presenter_toggle()
     st.toggle("SVG download under each chart", key=SVG_TOGGLE,
               help="Each chart's own menu saves it as PNG; this adds a button under every chart that "
                    "saves it as an SVG file (drawn in the light theme).")

@@ -25,6 +25,7 @@ from core.views.markup import inert
 
 from .draw import chart, live_fragment
 from .hist_views import histogram_kinds
+from .present import presenting
 from .services import get_jobs, probe, session_id, stored_run, time_estimate
 from .train_panel import start_button
 
@@ -48,9 +49,12 @@ def show_cure_comparison(cfg: RunConfig, result) -> None:
     pairs = cure_pairs(cfg, _remedy_findings(cfg.run_id, result is not None,
                                              json.dumps(cfg.to_dict(), sort_keys=True)))
     if not pairs:
+        if presenting():  # the screen was chosen for this: say why it is empty
+            st.info("No cure to compare: this network is no Home card with a cure, and its diagnosis offers "
+                    "no remedy.", icon=":material/info:")
         return
     st.subheader("Problem and cure")
-    if not st.toggle("Compare with the cure", key="cure-on",
+    if not st.toggle("Compare with the cure", key="cure-on", value=presenting(),
                      help="The problem and its cure on shared axes: gradient flow, curves, histograms"):
         return
     pair = pairs[0]

@@ -15,6 +15,8 @@ from core.views.markup import inert
 from core.views.style import fit_width
 from core.views.svg import to_svg
 
+from .present import chart_scale
+
 SVG_TOGGLE = "svg_downloads"  # the sidebar switch (app.py) that puts an SVG button under each chart
 # Streamlit fades a fragment's elements while it reruns ("stale"). A view that reruns every second
 # under a training job's load would blink with it, so inside live fragments they stay opaque
@@ -40,7 +42,7 @@ def chart(c, svg: bool = True) -> None:
     """Every chart of the app is drawn here: in Streamlit's theme, the container's width with the
     plot as tall as the chart's height, and with the sidebar's switch on, a button under it that
     saves it as an SVG file (not under live charts, `svg=False`: they redraw every second)."""
-    st.altair_chart(fit_width(c), theme="streamlit", width="stretch")
+    st.altair_chart(fit_width(c, chart_scale()), theme="streamlit", width="stretch")
     if svg and st.session_state.get(SVG_TOGGLE):
         _svg_button(c)
 

@@ -9,6 +9,7 @@ from core.views.markup import inert
 from pages.cure_views import show_cure_comparison
 from pages.config_ui import config_sidebar, share_url, show_url_warnings, write_url
 from pages.playground_ui import data_upload
+from pages.present import one_idea, presenting, shows
 from pages.run_views import show_init_flow, show_job, show_run
 from pages.theory_views import show_prediction
 from pages.spp_views import show_spp_section
@@ -26,16 +27,22 @@ if cfg is None:
 write_url("explore", cfg)
 
 est = estimate(cfg)
-st.markdown(f"**{cfg.describe()}** · {est.params:,} parameters · {cfg.epochs} epochs of "
-            f"{est.train_samples:,} examples · run `{cfg.run_id}`")
-with st.expander("Share this experiment"):
+details = f"{est.params:,} parameters · {cfg.epochs} epochs of {est.train_samples:,} examples · run `{cfg.run_id}`"
+st.markdown(f"**{cfg.describe()}**" + ("" if presenting() else f" · {details}"))  # presenting: in the expander
+with st.expander("Share this experiment" + (" · details" if presenting() else "")):
+    if presenting():
+        st.markdown(details)
     st.code(share_url(config_to_query(cfg), "explore"), language=None)
     st.caption("Copy the link (button at the right of the box): it reopens this configuration, "
                "and its results if the run is stored.")
 
 result = stored_run(cfg.run_id)
 job = get_jobs().get(cfg.run_id)
-if result is not None:
+NETWORK, CURE, PREDICT, SPP = "This network", "Problem and cure", "Predict before training", "Signal propagation"
+idea = one_idea("explore", [NETWORK, CURE, PREDICT, SPP])  # presenter mode: one per screen; else None (all)
+if not shows(idea, NETWORK):
+    pass
+elif result is not None:
     st.success(f"Stored run: opened from the store ({result.meta.get('seconds', 0):.1f} s of training "
                f"on {result.meta.get('device')}).", icon=":material/inventory_2:")
     show_run(result, key="explore")
@@ -60,6 +67,9 @@ else:
         st.error(f"The last attempt failed: {inert(job.error)}")
     st.subheader("Gradient flow at initialization")
     show_init_flow(cfg)
-show_cure_comparison(cfg, result)
-show_prediction(cfg, result)
-show_spp_section(cfg)
+if shows(idea, CURE):
+    show_cure_comparison(cfg, result)
+if shows(idea, PREDICT):
+    show_prediction(cfg, result)
+if shows(idea, SPP):
+    show_spp_section(cfg)

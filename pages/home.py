@@ -8,6 +8,7 @@ from core.lab.scenarios import PICTURE, SCENARIOS, picture_caption
 from core.views.links import config_to_query
 from pages.draw import chart
 from pages.draw import live_fragment
+from pages.present import one_idea, shows
 from pages.services import probe, require_app, warm_status
 
 CARD_PX = 190
@@ -15,7 +16,9 @@ CARD_PX = 190
 require_app()
 
 st.title("Vanishing and exploding gradients")
-st.markdown(
+WHAT, CARDS = "What they are", "Ready-made experiments"  # presenter mode: one of them per screen
+idea = one_idea("home", [WHAT, CARDS])
+INTRO = (
     """
 A network learns by sending the gradient of its loss backwards, layer by layer (backpropagation).
 At every layer that gradient is multiplied by the layer's weights and by the derivative of its
@@ -42,13 +45,12 @@ def picture_data() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-data = picture_data()
-chart(charts.grad_flow(data, series="network"))
-st.caption(picture_caption({label: list(data[data.network == label].sort_values("layer")["value"])
-                            for label, _ in PICTURE}))
-
-st.subheader("Ready-made experiments")
-st.caption("Each opens in Explore with its gradient flow at initialization; train it there with one click.")
+def picture() -> None:
+    st.markdown(INTRO)
+    data = picture_data()
+    chart(charts.grad_flow(data, series="network"))
+    st.caption(picture_caption({label: list(data[data.network == label].sort_values("layer")["value"])
+                                for label, _ in PICTURE}))
 
 
 @live_fragment("warm-status", 3.0)
@@ -59,13 +61,22 @@ def warming():
         st.caption(f":material/hourglass_top: {line}")
 
 
-warming()
-# Cards of one width in a row that wraps: four across at 1280 px, two at 800 px (four columns
-# there were 100 px wide and broke words: "standardize d").
-with st.container(horizontal=True, wrap=True, gap="small"):
-    for scenario in SCENARIOS:
-        with st.container(border=True, width=CARD_PX):
-            st.markdown(f"**{scenario.title}**")
-            st.caption(scenario.blurb)
-            st.page_link("pages/explore.py", label="Open in Explore", icon=":material/arrow_forward:",
-                         query_params=config_to_query(scenario.config))
+def cards() -> None:
+    st.subheader("Ready-made experiments")
+    st.caption("Each opens in Explore with its gradient flow at initialization; train it there with one click.")
+    warming()
+    # Cards of one width in a row that wraps: four across at 1280 px, two at 800 px (four columns
+    # there were 100 px wide and broke words: "standardize d").
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        for scenario in SCENARIOS:
+            with st.container(border=True, width=CARD_PX):
+                st.markdown(f"**{scenario.title}**")
+                st.caption(scenario.blurb)
+                st.page_link("pages/explore.py", label="Open in Explore", icon=":material/arrow_forward:",
+                             query_params=config_to_query(scenario.config))
+
+
+if shows(idea, WHAT):
+    picture()
+if shows(idea, CARDS):
+    cards()

@@ -14,6 +14,7 @@ import pandas as pd
 LAYER_SCHEME = "viridis"
 RUN_SCHEME = "tableau10"
 HEIGHT = 240  # the plotting area's height (see fit_width)
+PRESENT_SCALE = 1.6  # presenter mode (pages.present): every plot this much taller (HEIGHT: 384 px)
 # Autosize of a chart as wide as its container whose height is its plot's (Streamlit's own default,
 # "fit", takes the legend and the axes out of the given height: 20 layers' legend left 0 px to plot).
 FIT_WIDTH = {"type": "fit-x", "contains": "padding"}
@@ -73,10 +74,12 @@ def series_legend(labels: list[str]) -> alt.Legend:
     return alt.Legend(orient="right", labelLimit=300, symbolOpacity=1)
 
 
-def fit_width(chart):
+def fit_width(chart, scale: float = 1.0):
     """`chart` as wide as its container with a plot as tall as its height (a single or layered
-    view; concatenations are left to the container's own autosize)."""
+    view; concatenations are left to the container's own autosize), `scale` times taller."""
     if isinstance(chart, (alt.Chart, alt.LayerChart)):
+        if scale != 1.0 and isinstance(chart.height, (int, float)):
+            chart = chart.properties(height=round(chart.height * scale))
         return chart.properties(autosize=FIT_WIDTH)
     return chart
 
