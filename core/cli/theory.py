@@ -37,29 +37,27 @@ def _number(flag: str, lo: float | None = None):
     return parse
 
 
-def _whole(flag: str, hi: int, unit: str):
-    """A parser of whole numbers from 1 to `hi` for `flag`; `hi` may be a callable (a late import)."""
+def _whole(flag: str, hi, unit: str, lo: int = 1):
+    """A parser of whole numbers from `lo` to `hi` for `flag`; `hi` may be a callable (a late import)."""
     def parse(text: str) -> int:
         top = hi() if callable(hi) else hi
         try:
             value = int(text)
         except ValueError:
             raise CliError(f"{flag}: got {text!r}; expected a whole number") from None
-        if not 1 <= value <= top:
-            raise CliError(f"{flag}: got {value}; expected 1 to {top} {unit}")
+        if not lo <= value <= top:
+            raise CliError(f"{flag}: got {value}; expected {lo} to {top} {unit}")
         return value
     return parse
 
 
-def _steps(text: str) -> int:
-    from ..engine.spp import MAX_SPP_STEPS
-    try:
-        value = int(text)
-    except ValueError:
-        raise CliError(f"--spp-steps: got {text!r}; expected a whole number") from None
-    if not 0 <= value <= MAX_SPP_STEPS:
-        raise CliError(f"--spp-steps: got {value}; expected 0 to {MAX_SPP_STEPS} training steps")
-    return value
+def _max_spp_steps() -> int:
+    from ..engine.spp import MAX_SPP_STEPS  # torch: after the flags were parsed
+
+    return MAX_SPP_STEPS
+
+
+_steps = _whole("--spp-steps", _max_spp_steps, "training steps", lo=0)
 
 
 def _jacobian_max_batch() -> int:
