@@ -47,7 +47,8 @@ pages = [
 page = st.navigation(pages)
 
 from pages.draw import NO_STALE_FADE, SVG_TOGGLE  # noqa: E402
-from pages.services import page_run_by_app, stop_unless_store_opens  # noqa: E402
+from pages.navigation import page_run_by_app  # noqa: E402
+from pages.services import stop_unless_store_opens  # noqa: E402
 from pages.train_panel import training_status  # noqa: E402  (the session's training, one line)
 from pages.present import adopt_url, presenter_toggle  # noqa: E402  (?present=1, the switch)
 

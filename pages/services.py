@@ -6,7 +6,6 @@ results that are safe to copy per caller.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 
@@ -22,48 +21,14 @@ from core.runs import calibration
 from core.views.progress import TimeEstimate
 from core.runs.store import CorruptRun, RunStore, StoreError
 
-
-_APP_RUN = threading.local()  # set while app.py runs the page, in the script's own thread
-
-
-@contextlib.contextmanager
-def page_run_by_app():
-    """app.py runs the chosen page inside this: require_app then knows the run came through
-    app.py's navigation (each session's script runs in its own thread)."""
-    _APP_RUN.active = True
-    try:
-        yield
-    finally:
-        _APP_RUN.active = False
+from .navigation import hand_back_unless_app, under_apptest
 
 
 def require_app() -> None:
-    """Make sure the page runs inside app.py's navigation.
-
-    Streamlit treats a pages/ folder as its older automatic multipage app until app.py's
-    st.navigation has run once in the server process. A share link that opens /explore
-    first after a restart would run the page without app.py (no page config, a sidebar
-    listing every file, no training status). Hand that run back to app.py. Whether this run
-    came through app.py is asked of the run itself, not of Streamlit's process-wide flag:
-    when ten sessions open at once, the first resets the flag while the others are already
-    running the old way (one such session was left half drawn, without its status fragment).
-    (AppTest resolves pages the old way on purpose; a rerun there would swallow clicks.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if not getattr(_APP_RUN, "active", False) and not _under_apptest():
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    """Make sure the page runs inside app.py's navigation (pages.navigation says why) and that
+    the run store opens."""
+    hand_back_unless_app()
     stop_unless_store_opens()  # (app.py checks too; AppTest runs a page without app.py)
-
-
-def _under_apptest() -> bool:
-    """AppTest runs scripts against a mock Runtime (its config flag is not visible to them)."""
-    from unittest.mock import Mock
-
-    from streamlit.runtime import Runtime
-
-    return isinstance(getattr(Runtime, "_instance", None), Mock)
 
 
 @st.cache_resource
@@ -90,7 +55,7 @@ def get_jobs() -> JobQueue:
     """The process's job queue: local worker processes, or a Ray cluster when VG_RAY_ADDRESS
     is set (connected once per server process). With an empty store it starts warming it."""
     jobs = JobQueue(get_store(), trainer=trainer_from_env())
-    if warm_enabled() and not _under_apptest() and not get_store().list_ids():
+    if warm_enabled() and not under_apptest() and not get_store().list_ids():
         _WARMUP.append(WarmUp(jobs, get_store()))  # planned in its thread: resolving reads data sets
         threading.Thread(target=_WARMUP[0].start, daemon=True, name="vg-warm").start()
     return jobs
