@@ -89,3 +89,11 @@ def test_the_glossary_explains_every_word_the_sentences_use():
     for term in ("σ_w²", "σ_b²", "Length map", "Fixed point q\\*", "χ₁", "Ordered / critical / chaotic",
                  "Wide-network limit"):
         assert term in words.GLOSSARY
+
+
+def test_a_small_gap_on_a_huge_change_agrees_and_large_changes_read_in_words():
+    p = _point(0.06, (0.06,) * 49, (0.5,) * 50)  # shrinks by about 1e60x
+    deep = words.measured_sentence(_comparison(p, p.grad_growth / 2.6))
+    assert "as predicted (within a factor of 2.6)" in deep and "infinitely wide" not in deep
+    assert words._change(1003.0) == "grows by about 1,003x" and words._change(1 / 2.5e7) == "shrinks by about 2.5e+07x"
+    assert words._change(1.003) == "stays the same" and words._change(0.97) == "stays about the same (within a factor of 1.03)"

@@ -32,7 +32,10 @@ from ..engine.prediction import GROWTH_BATCH, Comparison, compare
 JACOBIAN_BATCH = 16  # training examples of the input-output Jacobian (the app's and `probe --jacobian`'s)
 SAME = 1.05  # a change within this factor "stays about the same"
 DRIFT = 2.0  # the layer-by-layer prediction differs from chi_1^(L-1) by more (or in direction): say why
-AGREES = 1.5  # a measurement within this factor of the prediction agrees with it
+AGREES = 1.5  # a measurement within this factor of the prediction agrees with it,
+AGREES_SHARE = 0.1  # or within this share of the predicted change's orders of magnitude (a 2.6x gap
+# on a predicted 1e61x is agreement; finite width moves a product of many layers by a factor that
+# grows with depth)
 
 
 def _change(ratio: float) -> str:
@@ -44,8 +47,8 @@ def _change(ratio: float) -> str:
         return "stays the same"
     if big < SAME:
         return f"stays about the same (within a factor of {big:.3g})"
-    return f"{'grows' if ratio > 1 else 'shrinks'} by about {big:.3g}x" if big < 1000 else \
-        f"{'grows' if ratio > 1 else 'shrinks'} by about {big:.1e}x"
+    size = f"{big:.3g}" if big < 1000 else f"{big:,.0f}" if big < 1e6 else f"{big:.1e}"
+    return f"{'grows' if ratio > 1 else 'shrinks'} by about {size}x"
 
 
 _BASE = {"grows": "grow", "shrinks": "shrink", "stays": "stay", "explodes": "explode", "vanishes": "vanish",
@@ -126,7 +129,7 @@ def measured_sentence(cmp: Comparison, cfg=None) -> str:
     gap = m / g if g > 0 and math.isfinite(g) else math.nan
     if not math.isfinite(gap) or gap <= 0:
         return text + "."
-    if _factor(gap) <= AGREES:
+    if math.log(_factor(gap)) <= max(math.log(AGREES), AGREES_SHARE * abs(math.log(g))):
         return text + f", as predicted (within a factor of {_factor(gap):.3g})."
     widths = sorted(set(cfg.widths)) if cfg is not None else []
     width = f"width {widths[0]}" if len(widths) == 1 else "its finite widths" if widths else "finite width"
@@ -206,7 +209,8 @@ def jacobian_of(cfg, state_dict: dict | None = None, batch: int = JACOBIAN_BATCH
 GLOSSARY = """\
 - **σ_w² (weight variance × fan-in)**: how large the random starting weights are. Each weight is drawn
   with variance σ_w² / (number of inputs of its layer), so σ_w² = 1 keeps a layer's output as large as
-  its input for a linear unit. He initialization uses σ_w² = 2, Glorot and LeCun 1.
+  its input for a linear unit. He initialization uses σ_w² = 2, LeCun 1, Glorot 1 between
+  layers of equal width.
 - **σ_b² (bias variance)**: how large the random starting biases are (0: all biases start at zero).
 - **Length map**: the rule that gives a layer's pre-activation variance q from the previous layer's:
   q_next = σ_w² · E[f(h)²] + σ_b², where h is the previous layer's pre-activation. Applying it layer
@@ -218,7 +222,8 @@ GLOSSARY = """\
   changes by about χ₁ to the power L − 1 once the layers sit at the fixed point.
 - **Ordered / critical / chaotic**: χ₁ < 1 (ordered): gradients vanish with depth and nearby inputs
   look alike deep in the network; χ₁ > 1 (chaotic): gradients explode and nearby inputs are torn apart;
-  χ₁ = 1 (critical, the "edge of chaos"): gradients keep their size, the best place to start training.
+  χ₁ = 1 (critical, the "edge of chaos"): gradients keep their size, so very deep networks can
+  start training there.
 - **Wide-network limit**: all of this is exact for infinitely wide layers with independent random
   weights. A real network of finite width scatters around the prediction, more so when it is deep and narrow.
 """
