@@ -1,6 +1,5 @@
 """Theory: activation functions and derivatives, the initialization table, signal propagation."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 import torch

@@ -15,7 +15,7 @@ step through hidden layer l multiplies ||dL/dh||^2 by chi_1(q_l): `grad_growth` 
 chi_1(q_l) = ||dL/dh_1||^2 / ||dL/dh_L||^2, the mean squared singular value of dh_L/dh_1.
 
     p = signal_propagation("tanh", sigma_w2=1.5, sigma_b2=0.05, depth=20, q0=1.0)
-    p.q_star, p.chi1, p.phase, p.xi_c, p.per_layer_q, p.grad_growth, p.describe()
+    p.q_star, p.chi1, p.phase, p.xi_c, p.per_layer_q, p.grad_growth   # in words: core.lab.theory
     init_sigma_w2("he_normal", 256)     # 2.0, i.e. fan_in * Var(W) of the app's inits
     theory_for_config(cfg, info)        # the same for a RunConfig, layer by layer
     applies(cfg)                        # (False, "batch norm ...") where the theory says nothing
@@ -226,14 +226,6 @@ class Propagation:
     per_layer_q: tuple[float, ...]  # predicted Var(h_l), hidden layers 1..L
     per_layer_chi1: tuple[float, ...]  # chi_1 of the step from hidden layer l to l + 1 (L - 1)
     grad_growth: float  # prod(per_layer_chi1) = ||dL/dh_1||^2 / ||dL/dh_L||^2
-
-    def describe(self) -> str:
-        """One sentence for the app about the gradient over these layers."""
-        g = self.grad_growth
-        change = "explodes" if g == math.inf else "vanishes" if g <= 0 else \
-            f"{'grows' if g > 1 else 'shrinks'} by about {max(g, 1 / g):.3g}x"
-        return (f"{self.phase} phase (chi_1 = {self.chi1:.3g}): the theory predicts the squared "
-                f"gradient norm {change} over these {len(self.per_layer_q)} layers")
 
 
 def layer_variances(activation: str, sigma_w2s: Sequence[float], sigma_b2s, q0: float,
