@@ -57,8 +57,8 @@ def parts_of_a_logged_step(w, device, reps: int) -> list:
 
     def weight_snapshot_and_ratio():
         rec.before_update()
-        rec._pending = {"true": torch.zeros(n_layers, 4, dtype=torch.float64),
-                        "true_hist": torch.zeros(n_layers, 60, dtype=torch.int64)}
+        rec._pending.update({"true": torch.zeros(n_layers, 4, dtype=torch.float64),  # keeps before_update's w_hist
+                             "true_hist": torch.zeros(n_layers, 60, dtype=torch.int64)})
         rec._act_outs = []
         rec.after_update(0, 1)  # weight norms, update ratios, the transfer to the host
         rec._logged.clear()

@@ -126,7 +126,7 @@ def test_one_curve_chart_draws_epochs_bands_and_the_step_loss():
 
 
 def test_no_finite_loss_draws_no_loss_chart():
-    from pages.run_views import _drawable
+    from pages.hist_views import _drawable
 
     epochs = pd.DataFrame({"epoch": [1], "train_loss": [float("nan")], "test_loss": [float("inf")],
                            "train_acc": [0.1], "test_acc": [0.09]})

@@ -143,9 +143,10 @@ class Trainer:
             epoch.loss_sum += step_loss * (hi - lo)
             epoch.correct += self.engine.hits(logits, y)
             epoch.seen += hi - lo
+        latest = step_loss.tolist() if self.guard.every == 1 else None  # on the CPU: one copy, no sync
         records = [r.log(step, epoch.number, self.total_steps, time.perf_counter() - self.t0,
                          float(step_loss[r.index])) for r in active] if logged else []
-        self.guard.check(step, active)
+        self.guard.check(step, active, latest=latest)
         self.step, self.pos = step + 1, self.pos + 1
         for r in active:
             if r.diverged_at is not None:

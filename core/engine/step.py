@@ -25,6 +25,7 @@ run goes through.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -257,8 +258,13 @@ class DivergenceGuard:
         self.losses = losses
         self.checked = 0  # losses before this step are known to be finite (or already reported)
 
-    def check(self, step: int, runs: list[RunState], force: bool = False) -> None:
+    def check(self, step: int, runs: list[RunState], force: bool = False, latest: list | None = None) -> None:
+        """Look at the losses up to `step`; `latest`: this step's losses already on the host (the
+        CPU's every-step look then costs no tensor op when they are finite)."""
         if step % self.every and not force:
+            return
+        if latest is not None and self.checked == step and all(math.isfinite(v) for v in latest):
+            self.checked = step + 1
             return
         # Only the steps since the last look: rescanning from 0 made the guard O(steps^2).
         start = max(self.checked, self.losses.first)
