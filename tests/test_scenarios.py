@@ -69,6 +69,7 @@ def test_the_home_picture_caption_is_generated_from_its_numbers():
     from core.lab.scenarios import picture_caption
 
     text = picture_caption({"a": [1e-6, 1e-3, 1.0], "b": [0.9, 1.0], "c": [5.0, 1.0], "d": [1.0]})
-    assert "a: layer 1's gradient is 1,000,000 times smaller than" in text
+    assert "a: layer 1's gradient is about 1,000,000 times smaller than" in text
+    assert "about 15,000,000 times" in picture_caption({"e": [1 / 14_908_278, 1.0]})
     assert "b: layer 1's gradient is about as large as" in text and "c: layer 1's gradient is 5.0 times as large as" in text
     assert "d:" not in text  # one layer: no ratio to state

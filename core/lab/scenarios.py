@@ -73,6 +73,11 @@ PICTURE = (
 )
 
 
+def _two_digits(x: float) -> float:
+    """x to two significant digits (14,908,278 -> 15,000,000): what a caption can claim."""
+    return float(f"{x:.2g}")
+
+
 def picture_caption(flows: dict[str, list[float]]) -> str:
     """The picture's caption from its numbers: per network (label -> mean |g| per weight layer,
     input to output), layer 1's mean |g| as a fraction of the output layer's."""
@@ -81,7 +86,7 @@ def picture_caption(flows: dict[str, list[float]]) -> str:
         if len(flow) < 2 or not flow[-1] or flow[0] != flow[0] or flow[-1] != flow[-1]:
             continue
         ratio = flow[0] / flow[-1]
-        size = (f"{1 / ratio:,.0f} times smaller than" if ratio < 0.5 else
+        size = (f"about {_two_digits(1 / ratio):,.0f} times smaller than" if ratio < 0.5 else
                 f"{ratio:,.1f} times as large as" if ratio > 2 else "about as large as")
         parts.append(f"{label}: layer 1's gradient is {size} the output layer's")
     return ("Mean |gradient| of each layer's weights in three 10-layer networks on MNIST digits, before "
