@@ -25,9 +25,8 @@ from ..base.instruments import ACTIVATION, BLOCKS, GRADIENT, NOISY_GRADIENT, WEI
 BLOCK_STATS = {name: block_stats(name) for name in BLOCKS}
 # Per block, the stats stored even when NaN (others only where they apply, e.g. dead: ReLU).
 ALWAYS = {name: np.array([not ins.applies for ins in block(name)]) for name in BLOCKS}
-# Where each block's numbers sit in a record's `host` dict (and its histogram rows).
+# Where each block's numbers sit in a record's `host` dict.
 HOST_KEY = {GRADIENT: "true", NOISY_GRADIENT: "noisy", WEIGHT: "w", ACTIVATION: "act"}
-HIST_KEY = {GRADIENT: "true_hist", NOISY_GRADIENT: "noisy_hist", WEIGHT: "w_hist"}
 # stat name -> (block, column)
 _WHERE = {stat: (name, j) for name, stats in BLOCK_STATS.items() for j, stat in enumerate(stats)}
 

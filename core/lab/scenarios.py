@@ -7,6 +7,7 @@ card and checks it): "vanishing", "exploding" or "no gradient" (a problem of tha
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..base.config import RunConfig
@@ -83,7 +84,7 @@ def picture_caption(flows: dict[str, list[float]]) -> str:
     input to output), layer 1's mean |g| as a fraction of the output layer's."""
     parts = []
     for label, flow in flows.items():
-        if len(flow) < 2 or not flow[-1] or flow[0] != flow[0] or flow[-1] != flow[-1]:
+        if len(flow) < 2 or not flow[-1] or not (math.isfinite(flow[0]) and math.isfinite(flow[-1])):
             continue
         ratio = flow[0] / flow[-1]
         size = (f"about {_two_digits(1 / ratio):,.0f} times smaller than" if ratio < 0.5 else
