@@ -18,6 +18,7 @@ from core.runs.jobs import JobQueue
 from core.runs.ray_executor import trainer_from_env
 from core.engine.probe import probe_at_init
 from core.runs import calibration
+from core.runs.load import Busy
 from core.views.progress import TimeEstimate
 from core.runs.store import CorruptRun, RunStore, StoreError
 
@@ -158,7 +159,7 @@ def time_estimate(configs: list[RunConfig]) -> TimeEstimate:
     ahead = [j for j in get_jobs().active() if j.device.split(":")[0] == device
              and j.run_id not in {c.run_id for c in configs}
              and not (j.background and j.state == "queued")]  # the warm lane waits behind a user's jobs
-    busy = calibration.Busy.now([(j.started_at, j.finished_at) for j in get_jobs().jobs() if j.started_at])
+    busy = Busy.now([(j.started_at, j.finished_at) for j in get_jobs().jobs() if j.started_at])
     return TimeEstimate(calibration.estimated_seconds(configs, rates) * busy.factor if configs else 0.0,
                         calibration.queue_seconds(ahead, rates) * busy.factor, len(ahead), busy.note(), busy.factor)
 
