@@ -10,9 +10,10 @@ the spread of each case's estimate between measurements is the stability. Then e
 trained once (in a temporary store; cache/ is not touched) and estimated two ways:
 
 - fresh: the first measurement alone (a fresh clone, nothing stored), times the load factor of
-  the moment (core.runs.calibration.Busy, less this benchmark's own training);
-- calibrated: rescaled by the other 23 cases as stored runs (calibration.calibrated), as the
-  app does once runs are stored (they were trained under the same load: no load factor on top).
+  the moment (core.runs.load.Busy: the last seconds, less this process's own CPU time);
+- calibrated: rescaled by the other 23 cases as stored runs (calibration.calibrated), each
+  less the load it met (core.runs.load.busy_while), as the app does once runs are stored, times
+  the load factor of the moment.
 
 It prints every case's estimate / measured and their median, min and max; docs/PERFORMANCE.md
 keeps a run of it. Run it alone: the load before and after each case is printed. On a machine
@@ -37,6 +38,7 @@ from core.base.config import RunConfig  # noqa: E402
 from core.engine.speed import measure_rates  # noqa: E402
 from core.engine.stacked import train_many  # noqa: E402
 from core.runs import calibration  # noqa: E402
+from core.runs.load import Busy, busy_while, read_stat  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -88,12 +90,10 @@ def main() -> None:
         torch.set_num_threads(1)
     clock = time.thread_time if one_thread else time.time
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min) on {os.cpu_count()} cores")
-    spans: list[tuple[float, float]] = []  # this benchmark's own work, for Busy
     measured_rates = []
     for k in range(args.measurements):
         t0 = time.time()
         measured_rates.append(measure_rates("cpu"))
-        spans.append((t0, time.time()))
         print(f"measurement {k + 1}: {time.time() - t0:.2f} s, load {os.getloadavg()[0]:.2f}")
     spread = {name: max(s) / min(s) for name, configs in CASES.items()
               if (s := [calibration.estimated_seconds(configs, r) for r in measured_rates])}
@@ -103,15 +103,15 @@ def main() -> None:
         train_many([RunConfig(dataset=dataset, widths=(8,), epochs=1, train_subset=64)])
     rows = []
     for name, configs in CASES.items():
-        busy = calibration.Busy(0.0, os.cpu_count() or 1, 1.0) if one_thread else calibration.Busy.now(spans)
-        load, t0, c0 = os.getloadavg()[0], time.time(), clock()
+        busy = Busy(0.0, os.cpu_count() or 1, 1.0) if one_thread else Busy.now()  # trained in-process: ours
+        load, t0, c0, first = os.getloadavg()[0], time.time(), clock(), read_stat()
         results = train_many(configs)
-        spans.append((t0, time.time()))
         took = clock() - c0
+        met = 1.0 if one_thread else (busy_while(first, read_stat()) or 1.0)  # as get_or_train stores it
         # every case is one run or one stack: it is stored with the time its stack took
-        timings = [(r.config, took, int(r.meta.get("trained_with") or 1)) for r in results]
+        timings = [(r.config, took / met, int(r.meta.get("trained_with") or 1)) for r in results]
         rows.append((name, configs, took, timings, busy, load, os.getloadavg()[0]))
-        print(f"  {name:52s} {took:7.2f} s  (load {load:.2f} -> {os.getloadavg()[0]:.2f}, busy x{busy.factor:.2f})",
+        print(f"  {name:52s} {took:7.2f} s  (load {load:.2f} -> {os.getloadavg()[0]:.2f}, busy x{busy.factor:.2f} before, x{met:.2f} during)",
               flush=True)
     base = measured_rates[0]
     fresh, calibrated = [], []
@@ -121,7 +121,7 @@ def main() -> None:
         others = [t for other, *rest in rows if other != name for t in rest[2]]
         cal = calibration.calibrated(base, others)
         f = calibration.estimated_seconds(configs, base) * busy.factor
-        c = calibration.estimated_seconds(configs, cal.rates)  # the others carry this load already
+        c = calibration.estimated_seconds(configs, cal.rates) * busy.factor
         fresh.append(f / took)
         calibrated.append(c / took)
         print(f"| {name} | {took:.2f} | {load:.1f}→{after:.1f} | {f:.2f} | {f / took:.2f} | {c:.2f} | {c / took:.2f} |")

@@ -272,7 +272,7 @@ def test_plan_counts_stored_runs_and_rescales_the_estimate(tmp_path):
     after = reproduce.plan(cells, store)
     assert (len(after.stored), len(after.missing)) == (1, 1)
     rates = machine_rates(device_of(cells[0].config))
-    factor = first.meta["seconds"] / predicted_seconds(cells[0].config, rates)
+    factor = first.meta["seconds"] / first.meta["busy"] / predicted_seconds(cells[0].config, rates)
     assert after.seconds_left == pytest.approx(factor * predicted_seconds(cells[1].config, rates))
 
 

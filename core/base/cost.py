@@ -56,6 +56,15 @@ class Rates:
     run: float  # per run: building the model, the recorder, the result tables
     conv_call: float = 0.0  # per convolution layer and training step: a 3x3 convolution's fixed
     # cost of one forward and backward (oneDNN's per-call work, most of a small VGG's step)
+    norm_layer: float = 0.0  # per batch-norm layer and training step: its statistics, forward
+    # and backward (without it a 128x5 MLP with batch norm was estimated at 0.56 of its time)
+    conv_value: float = 0.0  # a 3x3 convolution's cost per output value (of each of its three
+    # passes, as `mac`) beside its MACs: with few channels it is most of it
+    map_element: float = 0.0  # `element` for a VGG's feature maps: large tensors, whose
+    # elementwise work torch spreads over the threads (an MLP's small layers stay on one); with
+    # `element` a fresh clone estimated a 16-filter VGG at 2x its time
+    noise: float = 0.0  # per parameter and training step with gradient noise: a normal draw and
+    # an add (without it a 128x5 MLP with noise was estimated at 0.51 of its time)
 
     def scaled(self, factor: float) -> Rates:
         return Rates(*(factor * v for v in astuple(self)))
@@ -64,7 +73,8 @@ class Rates:
 # Rates of a plain 2-core CPU (rounded from core.engine.speed.machine_rates on the development
 # machine): the fixed yardstick of Limits.max_seconds, so a limit means the same everywhere.
 REFERENCE_RATES = Rates(mac=1e-10, conv_mac=1e-10, element=1e-9, layer_step=5e-5, step=1e-4,
-                        logged_layer=1e-4, run=2e-3)
+                        logged_layer=1e-4, run=2e-3, conv_value=4e-9, norm_layer=1e-4, map_element=1e-9,
+                        noise=5e-9)
 
 
 def auto_log_every(total_steps: int) -> int:
@@ -87,9 +97,12 @@ def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
     """Wall time of training `cfg`, or of `runs` configs like it trained as one stack.
 
     seconds = mac (conv_mac for vgg) * (3 * training + evaluation) forward MACs
-            + element * activations per example * (training + evaluation / 3) examples
+            + conv_value * conv output values * (3 * training + evaluation)       (vgg)
+            + element (map_element: vgg) * activations per example * (training + evaluation / 3)
             + layer_step * weight layers * (steps + 2 evaluations per epoch)
             + conv_call * convolution layers * steps                     (vgg)
+            + norm_layer * batch-norm layers * steps
+            + noise * parameters * steps                                  (gradient noise)
             + (logged_layer * weight layers + element * parameters) * logged steps
             + run                                                         (each run of a stack)
             + step * steps                                                (once per stack)
@@ -104,13 +117,23 @@ def training_seconds(cfg, rates: Rates, log_every: int, runs: int = 1) -> float:
     layers = cfg.depth + 1
     forward_macs = est.macs_per_sample * (3 * est.train_samples + info.n_val + info.n_test) * cfg.epochs
     values = est.activations_per_sample * (est.train_samples + (info.n_val + info.n_test) / 3) * cfg.epochs
-    mac = rates.conv_mac if cfg.arch == "vgg" else rates.mac
+    mac, element = (rates.conv_mac, rates.map_element) if cfg.arch == "vgg" else (rates.mac, rates.element)
     logged = -(-steps // max(log_every, 1))
     convs = cfg.depth if cfg.arch == "vgg" else 0
-    per_run = (mac * forward_macs + rates.element * values + rates.layer_step * layers * (steps + 2 * cfg.epochs)
-               + rates.conv_call * convs * steps
+    conv_values = est.activations_per_sample * (3 * est.train_samples + info.n_val + info.n_test) * cfg.epochs
+    per_run = (mac * forward_macs + element * values + (rates.conv_value * conv_values if cfg.arch == "vgg" else 0.0)
+               + rates.layer_step * layers * (steps + 2 * cfg.epochs)
+               + rates.conv_call * convs * steps + rates.norm_layer * norm_layers(cfg) * steps
+               + (rates.noise * est.params * steps if cfg.grad_noise > 0 else 0.0)
                + (rates.logged_layer * layers + rates.element * est.params) * logged + rates.run)
     return runs * per_run + rates.step * steps
+
+
+def norm_layers(cfg) -> int:
+    """Batch-norm layers of `cfg`'s network (a VGG's entry convolution always has one)."""
+    if cfg.arch == "mlp":
+        return {"before": cfg.depth, "after": cfg.depth, "last": 1}.get(cfg.bn, 0)
+    return 1 + (cfg.vgg_stages * (2 * cfg.vgg_blocks + 2) if cfg.bn != "none" else 0)
 
 
 def estimate(cfg) -> Estimate:

@@ -4,14 +4,19 @@ once per machine, rescaled by the runs already stored, stretched by the load of 
     cal = calibrate(store, "cpu")                  # machine_rates(store, device) x the stored runs' factor
     seconds = estimated_seconds(configs, cal.rates)  # the stacks get_or_train would train, summed
     wait = queue_seconds(jobs.active(), cal.rates)   # what the queue trains before a new job
-    busy = Busy.now(our_jobs_spans)                # busy.factor: how much the others' load stretches it
+    busy = core.runs.load.Busy.now(our_jobs_spans)  # busy.factor: how much the others' load stretches it
 
 Stable: the rates are measured once per machine and device (core.engine.speed, processor time
 of one thread, so a busy moment does not inflate them) and kept in the run store's
 machine-rates.json, which every server and command on the machine reads; the stored runs rescale
-them by the lower quartile of measured / predicted (the runs trained while the machine was quiet:
-the load of the moment is counted apart, by Busy). A run trained in a stack recorded the stack's
-time (`meta["trained_with"]` runs): it is compared with the prediction for that stack.
+them by the median of measured / predicted, each run's time divided by the load factor it met
+(`meta["busy"]`, core.runs.load.busy_while; the load of the moment is counted apart, by
+core.runs.load.Busy). The lower quartile it took before, to stand for the runs trained while
+the machine was quiet, rescaled every estimate by the model's per-case error instead: calibrated
+estimates were 0.71 of the measured time (median of bench/estimates.py's 24 cases, on a quiet
+machine). A run trained in a stack
+recorded the stack's time (`meta["trained_with"]` runs): it is compared with the prediction for
+that stack.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import os
 import platform
 import time
 import statistics
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from filelock import FileLock
@@ -34,62 +39,17 @@ from ..engine.stacked import plan_stacks
 from .store import CorruptRun, RunStore, read_json_object
 
 RECENT_RUNS = 100  # the stored runs a calibration reads, newest first
-QUIET_QUANTILE = 0.25  # of the stored runs' measured / predicted: the machine when quiet
+QUANTILE = 0.5  # of the stored runs' measured / predicted, each less the load it met
 MIN_VGG_RUNS = 3  # stored VGG runs that rescale the convolutions' rate
 RATES_FILE = "machine-rates.json"
 RATES_MAX_AGE = 30 * 86400.0  # seconds before a kept measurement is taken again
-MAX_BUSY = 8.0  # the load factor is held below this (a stalled machine is not a forecast)
 
 
 @dataclass(frozen=True)
 class Calibration:
     rates: Rates  # machine rates x factor
-    factor: float  # lower quartile of measured / predicted over the stored runs (1.0 without any)
+    factor: float  # median of measured / predicted over the stored runs (1.0 without any)
     runs: int  # stored runs it is based on
-
-
-@dataclass(frozen=True)
-class Busy:
-    """How much the other work on the machine stretches a training run now."""
-
-    load: float  # the 1-minute load average, less our own training
-    cores: int
-    factor: float  # >= 1: (others + our threads) / cores, when that is above 1: a lower bound
-    # (threads that wait for each other at every product lose more than their share: at a load
-    # of 10 on 2 cores, runs were measured 30-40x slower than alone, not 6x)
-
-    @classmethod
-    def now(cls, training: list[tuple[float, float | None]] = ()) -> Busy:
-        """The machine's load now, less our own `training` ((start, end or None while it runs)
-        per job of our queue: their threads are in the load average for a minute after, and
-        the queue's wait is counted apart)."""
-        cores, threads = os.cpu_count() or 1, torch.get_num_threads()
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # not on this platform
-            load = 0.0
-        others = max(0.0, load - threads * own_load(training, time.time()))
-        return cls(others, cores, min(MAX_BUSY, max(1.0, (others + threads) / cores)))
-
-    def note(self) -> str:
-        """'' on a quiet machine, else what the factor counted, for the estimate's caption."""
-        if self.factor < 1.25:
-            return ""
-        return (f"the machine is busy now (load {self.load:.1f} on {self.cores} cores), which makes "
-                f"training at least {self.factor:.1f}x slower; counted")
-
-
-def own_load(spans: list[tuple[float, float | None]], now: float, tau: float = 60.0) -> float:
-    """What one thread busy during `spans` ((start, end or None: still busy)) adds to the
-    1-minute load average at `now`: the kernel's average decays as exp(-age / 60 s), so a span
-    adds exp(-(now - end) / tau) - exp(-(now - start) / tau). Overlapping spans count once."""
-    merged: list[list[float]] = []
-    for start, end in sorted((s, now if e is None else min(e, now)) for s, e in spans if s is not None):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return sum(math.exp(-(now - end) / tau) - math.exp(-(now - start) / tau) for start, end in merged)
 
 
 def device_of(cfg: RunConfig) -> str:
@@ -123,8 +83,8 @@ def queue_seconds(jobs, rates: Rates) -> float:
 
 def calibrate(store: RunStore, device: str = "cpu") -> Calibration:
     """This machine's rates on `device`, rescaled by the completed runs stored for it: every rate
-    by the quiet quartile of the runs' measured / predicted, then the convolutions' rate by the
-    VGG runs' own quartile (a convolution gains more from the threads than the small matrix
+    by the median of the runs' measured / predicted, then the convolutions' rates by the
+    VGG runs' own median (a convolution gains more from the threads than the small matrix
     products the single-thread measurement stands for), when at least MIN_VGG_RUNS are stored."""
     return calibrated(machine_rates(store, device), stored_timings(store, device))
 
@@ -134,22 +94,23 @@ def calibrated(base: Rates, timings: list[tuple[RunConfig, float, int]]) -> Cali
     rows = [(cfg, took / predicted) for cfg, took, n in timings if (predicted := predicted_seconds(cfg, base, n)) > 0]
     if not rows:
         return Calibration(base, 1.0, 0)
-    factor = _quiet([r for cfg, r in rows if cfg.arch == "mlp"] or [r for _, r in rows])
+    factor = _middle([r for cfg, r in rows if cfg.arch == "mlp"] or [r for _, r in rows])
     rates = base.scaled(factor)
     vgg = [(cfg, r) for cfg, r in rows if cfg.arch == "vgg"]
     if len(vgg) >= MIN_VGG_RUNS:
-        without = replace(base, conv_mac=0.0)
+        without = replace(base, conv_mac=0.0, conv_value=0.0)
         share = statistics.median(1 - predicted_seconds(cfg, without) / predicted_seconds(cfg, base) for cfg, _ in vgg)
         if share > 0.2:  # convolutions are what a VGG run spends its time on
-            scale = 1 + (_quiet([r for _, r in vgg]) / factor - 1) / share
-            rates = replace(rates, conv_mac=rates.conv_mac * min(max(scale, 0.1), 10.0))
+            scale = 1 + (_middle([r for _, r in vgg]) / factor - 1) / share
+            scale = min(max(scale, 0.1), 10.0)
+            rates = replace(rates, conv_mac=rates.conv_mac * scale, conv_value=rates.conv_value * scale)
     return Calibration(rates, factor, len(rows))
 
 
-def _quiet(ratios: list[float]) -> float:
-    """The lower quartile: the runs trained while the machine was quiet."""
+def _middle(ratios: list[float]) -> float:
+    """The QUANTILE of `ratios` (the median)."""
     ratios = sorted(ratios)
-    return ratios[int(QUIET_QUANTILE * (len(ratios) - 1))]
+    return ratios[int(QUANTILE * (len(ratios) - 1))]
 
 
 def calibrated_rates(store: RunStore, device: str = "cpu") -> Rates:
@@ -166,7 +127,8 @@ def machine_key(device: str) -> dict:
     except OSError:
         pass
     return {"device": device, "node": platform.node(), "cpu": model, "cpus": os.cpu_count(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__}
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "rates": [f.name for f in fields(Rates)]}  # a measurement of another model's rates is not kept
 
 
 def machine_rates(store: RunStore, device: str = "cpu") -> Rates:
@@ -220,7 +182,7 @@ def stored_timings(store: RunStore, device: str) -> list[tuple[RunConfig, float,
             if meta.get("status") != "completed" or str(meta.get("device")).split(":")[0] != device:
                 continue
             cfg = RunConfig.from_dict(read_json_object(d / "config.json", f"run {run_id}: config"))
-            took, n = float(meta["seconds"]), int(meta.get("trained_with") or 1)
+            took, n = float(meta["seconds"]) / float(meta.get("busy") or 1.0), int(meta.get("trained_with") or 1)
         except (FileNotFoundError, CorruptRun, ConfigError, KeyError, TypeError, ValueError):
             continue  # being written or deleted, damaged, or beyond this process's limits
         if took > 0:

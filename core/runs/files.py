@@ -148,6 +148,7 @@ META_FIELDS = {
     "data_source": (True, _text, "one line of text"),
     "finished_at": (True, _number(0, 2**32), "a time in seconds since 1970"),
     "trained_with": (False, _positive(10**6), "a number of runs from 1"),
+    "busy": (False, _number(1, 1e3), "a load factor from 1"),
     "label": (True, _text, "one line of text"),
     "depth": (True, _count(10**6), "a layer count"),
     "final": (True, lambda v: isinstance(v, dict) and sorted(v) == sorted(_FINAL)

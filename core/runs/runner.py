@@ -8,7 +8,9 @@ Stored runs load from the store; the missing ones are trained once, under their 
 same run waits and then reads it), stacked where their settings allow
 (core.engine.stacked.train_many), and saved when they finished (completed or diverged; a
 cancelled run is not a result). A run that could not be saved is still returned, with the
-reason in `result.meta["store_error"]`.
+reason in `result.meta["store_error"]`. A run trained in this process keeps in `meta["busy"]`
+how much other programs' load stretched its time (core.runs.load.busy_while), which
+core.runs.calibration takes off.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Callable
 from ..base.config import RunConfig
 from ..engine.result import RunResult
 from ..engine.stacked import train_many
+from .load import busy_while, read_stat
 from .store import RunStore
 
 Trainer = Callable[..., list[RunResult]]  # (configs, on_event, should_stop) -> results in order
@@ -49,7 +52,12 @@ def get_or_train(store: RunStore, configs: list[RunConfig],
                     found[run_id] = result
                 else:
                     todo.append(cfg)
-            for result in trainer(todo, on_event, should_stop) if todo else []:
+            first = read_stat() if todo and trainer is train_many else None  # trained here, in this process
+            results = trainer(todo, on_event, should_stop) if todo else []
+            busy = busy_while(first, read_stat() if first else None)
+            for result in results:
+                if busy is not None:  # how much the others' load stretched its time
+                    result.meta["busy"] = round(busy, 3)
                 store.try_save(result)
                 found[result.run_id] = result
     return [found[cfg.run_id] for cfg in configs]
