@@ -23,13 +23,24 @@ c) The Theory page: from a move of the σ_w² slider (the order-to-chaos map) to
    slider move under 1 s.
 
     python bench/app_latency.py --only theory    # the Theory rows alone (c)
+d) The waits the classroom audit measured (issue 23), each through AppTest: Home drawn with the
+   caches and the datasets emptied (a fresh server's first page, its imports done); a Home card
+   opened in Explore for the first time (caches and datasets emptied, the card's run not
+   stored: the page probes the network at initialization) and again (caches full); the
+   histogram view of the stored run switched (each of the five views in turn). One setting
+   changed -> redrawn is row b.
+
+    python bench/app_latency.py --only waits     # the audit's waits alone (d)
 """
 from __future__ import annotations
 
+import os
 import time
 
 import _common as C
 from _stored_run import LONG_RUN, stored_long_run  # sets VG_CACHE_DIR before the app's imports
+
+os.environ.setdefault("VG_WARM", "0")  # no background training beside the timings
 
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -139,11 +150,86 @@ def theory_rows(reps: int) -> tuple[dict, list]:
     return times, rows
 
 
+HIST_VIEWS = ["heatmap", "offset", "overlay", "vs0", "distribution"]  # pages.hist_views.VIEWS, then and now
+
+
+def timed_run(at: AppTest) -> float:
+    t0 = time.perf_counter()
+    at.run()
+    seconds = time.perf_counter() - t0
+    assert not at.exception, [e.value for e in at.exception]
+    return seconds
+
+
+def home_cold() -> float:
+    """Seconds of Home's first run with the caches and datasets emptied."""
+    clear_caches()
+    return timed_run(AppTest.from_file(APP, default_timeout=120))
+
+
+def card_to_explore(cfg: RunConfig, cold: bool) -> float:
+    """Seconds of Explore's run opened from a Home card's link (app.py's run not counted)."""
+    if cold:
+        clear_caches()
+    at = open_explore(config_to_query(cfg))
+    seconds = timed_run(at)
+    assert at.get("vega_lite_chart"), "no chart drawn"
+    return seconds
+
+
+def hist_view_switches(params: dict) -> list[float]:
+    """Seconds of each switch of the stored run's histogram view, through the five views."""
+    at = open_explore(params)
+    at.run()
+    widget = next(w for w in at.selectbox if (w.key or "").endswith("-hist-view"))
+    order = [v for v in HIST_VIEWS if v != widget.value] + [widget.value]
+    times = []
+    for view in order:
+        widget = next(w for w in at.selectbox if (w.key or "").endswith("-hist-view"))
+        t0 = time.perf_counter()
+        widget.set_value(view).run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, [e.value for e in at.exception]
+    return times
+
+
+def wait_rows(reps: int, params: dict) -> tuple[dict, list]:
+    """d) The audit's waits: Home cold, a card opened first and again, a histogram view switch."""
+    from core.lab.scenarios import SCENARIOS
+
+    cards = [s.config for s in SCENARIOS]
+    times = {"home cold": [], "card first": [], "card again": [], "hist view": []}
+    for rep in range(reps):
+        times["home cold"].append(home_cold())
+        cfg = cards[rep % len(cards)]
+        times["card first"].append(card_to_explore(cfg, cold=True))
+        times["card again"].append(card_to_explore(cfg, cold=False))
+        times["hist view"].extend(hist_view_switches(params))
+        print(f"  rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
+    med = {k: C.median(v) for k, v in times.items()}
+    rows = [["Home drawn, caches and datasets empty (the audit: cold first chart 8.8 s)", med["home cold"], ""],
+            ["Home card -> Explore, first time: nothing cached, run not stored (the audit: 12.3 s)",
+             med["card first"], ""],
+            ["Home card -> Explore again, caches full (the audit: 1.3-3.0 s)", med["card again"], ""],
+            ["histogram view switched on the stored run (the audit: 1.1-3.7 s)", med["hist view"], ""]]
+    return times, rows
+
+
 def main(argv=None) -> None:
     def only(parser):
-        parser.add_argument("--only", choices=("explore", "theory"), help="only the Explore rows (a, b) or the Theory rows (c)")
+        parser.add_argument("--only", choices=("explore", "theory", "waits"),
+                            help="only the Explore rows (a, b), the Theory rows (c) or the audit's waits (d)")
 
     args, device, info = C.start(__doc__, argv, reps=5, extra=only)
+    if args.only == "waits":
+        store, result = stored_long_run()
+        params = config_to_query(LONG_RUN)
+        render_stored(params)  # the first render of this process: imports, caches, Altair
+        times, rows = wait_rows(args.reps, params)
+        print()
+        print(C.markdown_table(["what", "seconds (median)", "target"], rows))
+        C.save("app_latency_waits", {"machine": info, "times": times, "median": {r[0]: r[1] for r in rows}})
+        return
     if args.only == "theory":
         open_theory()  # the first render of this process: imports, caches, Altair
         times, rows = theory_rows(args.reps)
@@ -174,6 +260,7 @@ def main(argv=None) -> None:
 
     med = {k: C.median(v) for k, v in times.items()}
     theory_times, theory = theory_rows(args.reps) if args.only is None else ({}, [])
+    wait_times, waits = wait_rows(args.reps, params) if args.only is None else ({}, [])
     rows = [
         ["Explore page of the stored 100-epoch run, caches empty", med["render cold"], "< 1 s"],
         ["Explore page of the stored 100-epoch run, caches full", med["render warm"], "< 1 s"],
@@ -182,10 +269,10 @@ def main(argv=None) -> None:
         ["click (activation) -> gradient flow drawn, dataset cached", med["click warm data"], "< 1.5 s"],
         ["probe_at_init(default config) alone, dataset cache empty", med["probe cold data"], ""],
         ["probe_at_init(default config) alone, dataset cached", med["probe warm data"], ""],
-    ] + theory
+    ] + theory + waits
     print()
     print(C.markdown_table(["what", "seconds (median)", "target"], rows))
-    C.save("app_latency", {"machine": info, "first_render": first, "times": {**times, **theory_times}, "median": med})
+    C.save("app_latency", {"machine": info, "first_render": first, "times": {**times, **theory_times, **wait_times}, "median": med})
 
 
 if __name__ == "__main__":

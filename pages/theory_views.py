@@ -27,11 +27,13 @@ from core.engine.data import DatasetUnavailable
 from core.engine.meanfield import config_sigmas, critical_sigma_w2, init_sigma_b2, init_sigma_w2, phase_diagram
 from core.engine.prediction import GROWTH_BATCH, compare
 from core.engine.threads import one_thread
-from core.lab.theory import GLOSSARY, JACOBIAN_BATCH, details, does_not_apply, jacobian_of, sentences
+from core.lab.theory import (GLOSSARY, JACOBIAN_BATCH, details, does_not_apply, jacobian_of, plain_sentences,
+                             sentences)
 from core.views import theory_charts as tc
 from core.views.markup import inert
 
 from .draw import chart
+from .present import presenting
 from .services import get_store, probe
 
 SW2_RANGE, SB2_RANGE = (0.1, 4.0), (0.0, 0.5)
@@ -83,9 +85,17 @@ def show_comparison(cfg: RunConfig, key: str) -> None:
         st.info(f"No prediction at initialization: {exc}", icon=":material/block:")
         return
     said = sentences(cmp, cfg)
-    st.markdown(f"**{inert(said[0][0].upper() + said[0][1:])}** " + " ".join(inert(t) for t in said[1:]))
+    numbers = f"**{inert(said[0][0].upper() + said[0][1:])}** " + " ".join(inert(t) for t in said[1:])
+    if presenting():  # plain words; χ₁ and the fixed point behind an expander
+        plain = plain_sentences(cmp, cfg)
+        st.markdown(f"**{inert(plain[0])}** " + " ".join(inert(t) for t in plain[1:]))
+        with st.expander("The numbers: χ₁ and the fixed point"):
+            st.markdown(numbers)
+            st.caption(details(cmp))
+    else:
+        st.markdown(numbers)
     chart(tc.prediction_chart(cmp.frame))
-    st.caption(f"{details(cmp)} Solid lines with filled points: measured on one batch at "
+    st.caption(("" if presenting() else f"{details(cmp)} ") + "Solid lines with filled points: measured on one batch at "
                "initialization; dashed with hollow points: the wide-network theory (predicted gradients "
                f"are relative, so they are pinned to the measured value at layer {cmp.depth}). The "
                "squared gradient norm of the verdict is that of dL/dh (the mean squared singular value "

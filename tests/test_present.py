@@ -42,6 +42,11 @@ def test_explore_presenting_hides_the_run_id_and_shows_one_section():
     assert "Gradient flow at initialization" in texts(at) and "Predict before training" not in texts(at)
     at.button_group(key="explore-idea").set_value("Predict before training").run()
     assert not at.exception and "Gradient flow at initialization" not in texts(at)
+    # plain words on the screen; χ₁ and the fixed point behind an expander
+    [numbers] = [e for e in at.expander if e.label.startswith("The numbers")]
+    assert any("χ₁" in m.value for m in numbers.markdown)
+    shown = [m.value for m in at.markdown if m not in numbers.markdown and "theory predicts" in m.value]
+    assert shown and not any("χ₁" in v or "fixed point" in v for v in shown), shown
 
 
 def test_a_bad_present_value_is_named():

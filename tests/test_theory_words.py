@@ -42,6 +42,8 @@ def test_ordered_and_chaotic_say_the_direction_of_their_numbers():
     assert words.phase_sentence(ordered).startswith("ordered phase (χ₁ = 0.5 < 1 at the fixed point)")
     assert "so it vanishes with depth" in words.phase_sentence(ordered)
     assert "shrinks by about 16x." in words.prediction_sentence(ordered)
+    plain = words.plain_phase_sentence(ordered) + words.prediction_sentence(ordered, plain=True)
+    assert "vanishes with depth" in plain and "shrinks by about 16x." in plain and "χ₁" not in plain
     assert words.phase_sentence(chaotic).startswith("chaotic phase (χ₁ = 1.5 > 1")
     assert "grows by about 5.06x." in words.prediction_sentence(chaotic)
     for p in (ordered, chaotic):  # at the fixed point already: nothing to explain

@@ -93,14 +93,26 @@ def phase_sentence(p: Propagation) -> str:
             f"multiplies the squared gradient by {chi:.3g}, so it {verb} with depth.")
 
 
-def prediction_sentence(p: Propagation) -> str:
-    """The predicted change over these layers, and why it differs from chi_1^(L-1) where it does
-    by more than DRIFT (the layers are still on their way to the fixed point)."""
+def plain_phase_sentence(p: Propagation) -> str:
+    """The phase without its symbols, for presenter mode (phase_sentence has the numbers)."""
+    if p.phase == "critical":
+        return "At the edge of chaos: once the signal has settled, a layer neither grows nor shrinks the gradient."
+    if p.phase == "ordered":
+        return "Ordered: once the signal has settled, every layer shrinks the gradient, so it vanishes with depth."
+    return "Chaotic: once the signal has settled, every layer grows the gradient, so it explodes with depth."
+
+
+def prediction_sentence(p: Propagation, plain: bool = False) -> str:
+    """The predicted change over these layers, and (unless `plain`) why it differs from
+    chi_1^(L-1) where it does by more than DRIFT (the layers are still on their way to the fixed
+    point)."""
     depth = len(p.per_layer_q)
     if depth < 2:
         return "One hidden layer: there is no depth for the gradient to vanish or explode over."
     text = (f"Over these {depth} layers (layer {depth} back to layer 1) the theory predicts the squared "
             f"gradient norm {_change(p.grad_growth)}.")
+    if plain:
+        return text
     chis = [c for c in p.per_layer_chi1 if math.isfinite(c)]
     log_fixed = (depth - 1) * math.log(p.chi1) if 0 < p.chi1 < math.inf else math.nan
     with_fixed = math.exp(min(log_fixed, 700.0)) if math.isfinite(log_fixed) else math.nan
@@ -142,6 +154,13 @@ def sentences(cmp: Comparison, cfg=None) -> list[str]:
     """The phase, the prediction and the measurement, each a sentence generated from the numbers."""
     return [s for s in (phase_sentence(cmp.propagation), prediction_sentence(cmp.propagation),
                         measured_sentence(cmp, cfg)) if s]
+
+
+def plain_sentences(cmp: Comparison, cfg=None) -> list[str]:
+    """sentences() without χ₁, q or the fixed point: presenter mode's words (the numbers go
+    behind an expander)."""
+    p = cmp.propagation
+    return [s for s in (plain_phase_sentence(p), prediction_sentence(p, plain=True), measured_sentence(cmp, cfg)) if s]
 
 
 def verdict(cmp: Comparison, cfg=None) -> str:
