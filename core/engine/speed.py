@@ -40,6 +40,8 @@ from .noise import GradientNoise
 PRODUCT_SECONDS = 0.05  # per set of operands of each kind of product, in calls timed one by one
 OPERANDS = 3  # sets of operands per product: where the allocator puts them can change a kernel's
 # speed (a 16-channel convolution timed 1.7e-11 or 2.8e-11 s per MAC from one allocation to the next)
+CONV_CHANNELS = (8, 64)  # the two convolutions the per-MAC and per-value rates are solved from
+# (8 and 32 were too alike: beside two spinning processes the per-MAC rate came out 4x to 80x low)
 REPEATS = 7  # timings of each tiny run, interleaved; the fastest counts
 FLOOR = 1e-12  # a rate the noise of a busy machine made nonpositive
 # Six timings solve six rates exactly, so one timing disturbed by other work can move a rate by
@@ -74,10 +76,10 @@ def measure_rates(device: str = "cpu") -> Rates:
 
     On a CPU every timing is the processor time of one thread (torch held to one thread
     meanwhile): other programs sharing the cores slow the wall clock, not that, so a busy
-    machine measures what a quiet one does. What more threads gain is measured for a VGG's
-    large tensors only (`_conv_thread_gain`): without it a fresh clone estimated VGG runs at 1.8
-    to 2.1x their time; a matrix product of this app's small MLPs gains little (what it gains is left to the
-    stored runs, core.runs.calibration).)"""
+    machine measures what a quiet one does. What more threads gain on a VGG's large tensors is
+    measured apart, on the wall clock, when the machine is quiet (`conv_thread_gain`, applied by
+    core.runs.calibration.machine_rates); a matrix product of this app's small MLPs gains
+    little (what it gains is left to the stored runs)."""
     dev = torch.device(device)
     threads = torch.get_num_threads()
     if dev.type == "cpu":
@@ -92,11 +94,6 @@ def measure_rates(device: str = "cpu") -> Rates:
         configs = [_tiny_config(device, *spec) for spec in TINY]
         _tiny_run(configs[0], dev)  # warm-up: first-call costs
         times = [[_tiny_run(cfg, dev) for cfg in configs] for _ in range(REPEATS)]
-        if dev.type == "cpu":  # what the threads gain on a VGG's large tensors
-            gain = _conv_thread_gain(threads)
-            products["conv_mac"] /= gain
-            products["conv_value"] /= gain
-            products["map_element"] /= gain
     finally:
         torch.set_num_threads(threads)
     measured = np.array([min(t) for t in zip(*times)])
@@ -152,12 +149,12 @@ def _conv_seconds(device: torch.device, c: int, n: int = 32, hw: int = 16) -> fl
 
 def _conv_rates(device: torch.device, n: int = 32, hw: int = 16) -> tuple[float, float]:
     """(conv_mac, conv_value): a convolution's forward and backward costs per forward MAC / 3
-    and per output value / 3 (comparable with `mac`), solved from 8 and 32 channels. Per MAC
-    alone cannot say both: on one thread here 8 channels cost 6.6e-11 s per MAC, 32 channels
-    1.6e-11 (a 4-channel layer at 28 x 28 took 11x what 32 channels' rate would give)."""
-    small, large = (_conv_seconds(device, c, n, hw) for c in (8, 32))
-    values = [3 * n * c * hw * hw for c in (8, 32)]
-    macs = [9 * c * v for c, v in zip((8, 32), values)]
+    and per output value / 3 (comparable with `mac`), solved from CONV_CHANNELS. Per MAC alone
+    cannot say both: on one thread here 8 channels cost 6.6e-11 s per MAC, 32 channels 1.6e-11
+    (a 4-channel layer at 28 x 28 took 11x what 32 channels' rate would give)."""
+    small, large = (_conv_seconds(device, c, n, hw) for c in CONV_CHANNELS)
+    values = [3 * n * c * hw * hw for c in CONV_CHANNELS]
+    macs = [9 * c * v for c, v in zip(CONV_CHANNELS, values)]
     per_mac = (large * values[0] - small * values[1]) / (macs[1] * values[0] - macs[0] * values[1])
     per_mac = max(per_mac, FLOOR)
     return per_mac, max((small - per_mac * macs[0]) / values[0], FLOOR)
@@ -169,7 +166,7 @@ def _seconds_per_map_value(device: torch.device, n: int = 32, c: int = 16, hw: i
     return _timed(device, lambda: F.leaky_relu(x).sum().backward()) / x.numel()
 
 
-def _conv_thread_gain(threads: int, rounds: int = 3) -> float:
+def conv_thread_gain(threads: int, rounds: int = 3) -> float:
     """How many times faster `threads` threads run a 3x3 convolution's forward and backward
     than one, on the wall clock (the fastest of interleaved timings: the least disturbed), held
     between 1 and `threads`. Other work on the cores only makes it smaller (two threads that

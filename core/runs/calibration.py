@@ -34,8 +34,9 @@ from filelock import FileLock
 from ..base.config import ConfigError, RunConfig
 from ..base.cost import Rates, log_interval, training_seconds
 from ..engine.loop import resolve_device
-from ..engine.speed import measure_rates
+from ..engine.speed import conv_thread_gain, measure_rates
 from ..engine.stacked import plan_stacks
+from .load import Busy
 from .store import CorruptRun, RunStore, read_json_object
 
 RECENT_RUNS = 100  # the stored runs a calibration reads, newest first
@@ -43,6 +44,8 @@ QUANTILE = 0.5  # of the stored runs' measured / predicted, each less the load i
 MIN_VGG_RUNS = 3  # stored VGG runs that rescale the convolutions' rate
 RATES_FILE = "machine-rates.json"
 RATES_MAX_AGE = 30 * 86400.0  # seconds before a kept measurement is taken again
+BUSY_AGE = 600.0  # ... when the machine was busy as it was measured (the threads' gain not known)
+QUIET = 1.1  # the load factor under which the threads' gain is measured
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,10 @@ def calibrate(store: RunStore, device: str = "cpu") -> Calibration:
 
 def calibrated(base: Rates, timings: list[tuple[RunConfig, float, int]]) -> Calibration:
     """`base` rescaled by `timings` ((config, measured seconds, runs in its stack)), as calibrate."""
-    rows = [(cfg, took / predicted) for cfg, took, n in timings if (predicted := predicted_seconds(cfg, base, n)) > 0]
+    # a stack of n runs is one measurement, stored n times: each of its runs weighs 1 / n (an
+    # 8-run stack had outvoted 16 single runs)
+    rows = [(cfg, (took / predicted, 1.0 / n)) for cfg, took, n in timings
+            if (predicted := predicted_seconds(cfg, base, n)) > 0]
     if not rows:
         return Calibration(base, 1.0, 0)
     factor = _middle([r for cfg, r in rows if cfg.arch == "mlp"] or [r for _, r in rows])
@@ -107,10 +113,16 @@ def calibrated(base: Rates, timings: list[tuple[RunConfig, float, int]]) -> Cali
     return Calibration(rates, factor, len(rows))
 
 
-def _middle(ratios: list[float]) -> float:
-    """The QUANTILE of `ratios` (the median)."""
-    ratios = sorted(ratios)
-    return ratios[int(QUANTILE * (len(ratios) - 1))]
+def _middle(weighted: list[tuple[float, float]]) -> float:
+    """The weighted QUANTILE (the median) of (ratio, weight) pairs: the first ratio, in order,
+    at which the weights reach QUANTILE of their sum."""
+    weighted = sorted(weighted)
+    total, reached = sum(w for _, w in weighted), 0.0
+    for ratio, w in weighted:
+        reached += w
+        if reached >= QUANTILE * total - 1e-12:
+            return ratio
+    return weighted[-1][0]
 
 
 def calibrated_rates(store: RunStore, device: str = "cpu") -> Rates:
@@ -143,13 +155,13 @@ def machine_rates(store: RunStore, device: str = "cpu") -> Rates:
         kept = _kept_rates(path, key)
         if kept is not None:
             return kept
-        rates = measure_rates(device)
+        rates, quiet = with_thread_gain(measure_rates(device), device)
         try:
             entries = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
         except (OSError, ValueError):
             entries = []
         entries = [e for e in entries if isinstance(e, dict) and e.get("key") != key][-7:]
-        entries.append({"key": key, "rates": asdict(rates), "measured_at": time.time()})
+        entries.append({"key": key, "rates": asdict(rates), "measured_at": time.time(), "quiet": quiet})
         tmp = path.with_name(f".{RATES_FILE}.{os.getpid()}")
         try:
             tmp.write_text(json.dumps(entries, indent=1), encoding="utf-8")
@@ -159,11 +171,28 @@ def machine_rates(store: RunStore, device: str = "cpu") -> Rates:
         return rates
 
 
+def with_thread_gain(rates: Rates, device: str) -> tuple[Rates, bool]:
+    """`rates` (one thread's) with what the threads gain on a VGG's large tensors, measured on
+    the wall clock while the machine is quiet (a fresh clone had estimated VGG runs at 1.8 to
+    2.1x their time without it); (rates, whether it was measured). On a busy machine two threads
+    that wait for each other gain nothing or lose: the gain is left at 1 (estimates err long) and
+    the measurement is kept BUSY_AGE only."""
+    threads = torch.get_num_threads()
+    if device != "cpu" or threads <= 1:
+        return rates, True
+    if Busy.now().factor > QUIET:
+        return rates, False
+    gain = conv_thread_gain(threads)
+    return replace(rates, conv_mac=rates.conv_mac / gain, conv_value=rates.conv_value / gain,
+                   map_element=rates.map_element / gain), True
+
+
 def _kept_rates(path, key: dict) -> Rates | None:
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
         for e in entries:
-            if e.get("key") == key and time.time() - float(e["measured_at"]) < RATES_MAX_AGE:
+            age = RATES_MAX_AGE if e.get("quiet", True) else BUSY_AGE
+            if e.get("key") == key and time.time() - float(e["measured_at"]) < age:
                 rates = Rates(**{k: float(v) for k, v in e["rates"].items()})
                 if all(math.isfinite(v) and v >= 0 for v in asdict(rates).values()) and rates.mac > 0:
                     return rates
