@@ -43,7 +43,10 @@ def test_ordered_and_chaotic_say_the_direction_of_their_numbers():
     assert "so it vanishes with depth" in words.phase_sentence(ordered)
     assert "shrinks by about 16x." in words.prediction_sentence(ordered)
     plain = words.plain_phase_sentence(ordered) + words.prediction_sentence(ordered, plain=True)
-    assert "vanishes with depth" in plain and "shrinks by about 16x." in plain and "χ₁" not in plain
+    assert "vanishes with depth" in plain and "shrinks about 16 times." in plain and "χ₁" not in plain
+    assert [words._change(r, plain=True) for r in (1 / 5.8e8, 3.04e9, 1 / 12345, 1 / 2e20)] == [
+        "shrinks about 580 million times", "grows about 3 billion times", "shrinks about 12,000 times",
+        "shrinks about 10²⁰ times"]
     assert words.phase_sentence(chaotic).startswith("chaotic phase (χ₁ = 1.5 > 1")
     assert "grows by about 5.06x." in words.prediction_sentence(chaotic)
     for p in (ordered, chaotic):  # at the fixed point already: nothing to explain

@@ -38,8 +38,9 @@ AGREES_SHARE = 0.1  # or within this share of the predicted change's orders of m
 # grows with depth)
 
 
-def _change(ratio: float) -> str:
-    """'shrinks by about 196x' / 'grows by about 1.3x' / 'stays about the same (within 1.02x)'."""
+def _change(ratio: float, plain: bool = False) -> str:
+    """'shrinks by about 196x' / 'grows by about 1.3x' / 'stays about the same (within 1.02x)';
+    `plain`: large factors in words ('shrinks about 580 million times'), for presenter mode."""
     if not math.isfinite(ratio) or ratio <= 0:
         return "explodes" if ratio == math.inf else "vanishes" if ratio == 0 else "could not be computed"
     big = max(ratio, 1 / ratio)
@@ -47,8 +48,20 @@ def _change(ratio: float) -> str:
         return "stays the same"
     if big < SAME:
         return f"stays about the same (within a factor of {big:.3g})"
+    if plain:
+        return f"{'grows' if ratio > 1 else 'shrinks'} about {_in_words(big)} times"
     size = f"{big:.3g}" if big < 1000 else f"{big:,.0f}" if big < 1e6 else f"{big:.1e}"
     return f"{'grows' if ratio > 1 else 'shrinks'} by about {size}x"
+
+
+def _in_words(big: float) -> str:
+    """A factor in words, two significant digits: '2.6', '12,000', '580 million', '10¹⁸'."""
+    if big >= 1e15:
+        return f"10{_superscript(round(math.log10(big)))}"
+    for exponent, word in ((12, "trillion"), (9, "billion"), (6, "million")):
+        if big >= 10 ** exponent:
+            return f"{float(f'{big / 10 ** exponent:.2g}'):g} {word}"
+    return f"{float(f'{big:.2g}'):,g}"
 
 
 _BASE = {"grows": "grow", "shrinks": "shrink", "stays": "stay", "explodes": "explode", "vanishes": "vanish",
@@ -110,7 +123,7 @@ def prediction_sentence(p: Propagation, plain: bool = False) -> str:
     if depth < 2:
         return "One hidden layer: there is no depth for the gradient to vanish or explode over."
     text = (f"Over these {depth} layers (layer {depth} back to layer 1) the theory predicts the squared "
-            f"gradient norm {_change(p.grad_growth)}.")
+            f"gradient norm {_change(p.grad_growth, plain)}.")
     if plain:
         return text
     chis = [c for c in p.per_layer_chi1 if math.isfinite(c)]
@@ -129,15 +142,15 @@ def prediction_sentence(p: Propagation, plain: bool = False) -> str:
     return text
 
 
-def measured_sentence(cmp: Comparison, cfg=None) -> str:
+def measured_sentence(cmp: Comparison, cfg=None, plain: bool = False) -> str:
     """The measured change beside the predicted one: agreeing, or the gap named as the
-    finite-width effect it is (the theory is the infinitely wide limit)."""
+    finite-width effect it is (the theory is the infinitely wide limit); `plain` as _change."""
     m, g = cmp.measured_growth, cmp.propagation.grad_growth
     if cmp.depth < 2:
         return ""
     if not math.isfinite(m):
         return f"Not measured on this network ({cmp.growth_note})."
-    text = f"Measured on this network ({GROWTH_BATCH} training examples): it {_change(m)}"
+    text = f"Measured on this network ({GROWTH_BATCH} training examples): it {_change(m, plain)}"
     gap = m / g if g > 0 and math.isfinite(g) else math.nan
     if not math.isfinite(gap) or gap <= 0:
         return text + "."
@@ -160,7 +173,8 @@ def plain_sentences(cmp: Comparison, cfg=None) -> list[str]:
     """sentences() without χ₁, q or the fixed point: presenter mode's words (the numbers go
     behind an expander)."""
     p = cmp.propagation
-    return [s for s in (plain_phase_sentence(p), prediction_sentence(p, plain=True), measured_sentence(cmp, cfg)) if s]
+    return [s for s in (plain_phase_sentence(p), prediction_sentence(p, plain=True),
+                        measured_sentence(cmp, cfg, plain=True)) if s]
 
 
 def verdict(cmp: Comparison, cfg=None) -> str:
