@@ -43,6 +43,8 @@ def test_relu_with_glorot_at_depth_20_is_not_called_healthy():
     collapse = next(f for f in findings if f.kind == "signal_collapse")
     assert 0.3 < collapse.evidence["forward_ratio"] ** (1 / 19) < 0.7  # about half per layer (He et al.)
     assert "0.49x per layer" in collapse.text or "0.5x per layer" in collapse.text
+    from core.lab.diagnosis import _times
+    assert [_times(v) for v in (123.4, 0.374, 12345.0)] == ["120", "0.37", "12,000"]  # not 1.2e+02x
 
 
 @pytest.mark.parametrize("width", [64, 4096])

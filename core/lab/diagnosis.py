@@ -99,6 +99,11 @@ def _sci(v: float) -> str:
     return f"{v:.1e}" if v and not 0.01 <= abs(v) < 1000 else f"{v:.3g}"
 
 
+def _times(v: float) -> str:
+    """A factor in two significant digits, never in e-notation below a million: '120', '0.37'."""
+    return _sci(v) if v >= 1e6 else f"{float(f'{v:.2g}'):,g}"
+
+
 # ---------------------------------------------------------------------- the gradient flow
 def _flow_findings(s: Signals) -> list[Finding]:
     """Zero gradients, frozen updates, vanishing and exploding, and the forward signal; a
@@ -143,7 +148,7 @@ def _forward_findings(s: Signals, ev: dict) -> list[Finding]:
     if severity == "ok":
         return []
     per = s.forward_factor
-    per_text = f", about {per:.2g}x per layer" if math.isfinite(per) and per > 0 else ""
+    per_text = f", about {_times(per)}x per layer" if math.isfinite(per) and per > 0 else ""
     if side == "low":
         text = (f"The forward signal collapses {s.when}: the second moment of the activations falls "
                 f"to {_sci(r)} of layer 1's by hidden layer {s.hidden}{per_text}. The top layers and "
@@ -199,7 +204,7 @@ def _ratio_findings(s: Signals, ev: dict) -> list[Finding]:
         if severity == "problem" and effective[0] == "ok" and math.isfinite(u):
             why = (f"{OPTIMIZER_NAMES[cfg.optimizer]} rescales every weight's step" if adaptive else
                    "layer 1's weights are as much smaller")  # SGD: the step relative to the weights
-            text += f" But {why}, so layer 1 still moves {u:.2g}x as fast as the last hidden layer (relative to its weights)."
+            text += f" But {why}, so layer 1 still moves {_times(u)}x as fast as the last hidden layer (relative to its weights)."
             severity = "warning"
         elif severity == "problem":
             text += " The first layers barely learn."
