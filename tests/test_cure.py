@@ -54,6 +54,11 @@ def test_any_network_with_a_remedy_pairs_with_it(isolated_cache):
     sentence = flow_sentence(frame, "at initialization")
     assert sentence.startswith("At initialization, layer 1's mean |gradient|")
     assert "1.0e-04 for the problem (this network)" in sentence and "0.5 for the cure (Glorot uniform init)" in sentence
+    assert "sizes differ" not in sentence  # last hidden layers 1e-2 and 1.0: within 100x
+    # N(0,1) in a ReLU network: an even ratio, at a size 20 million times the cure's
+    loud = flow_sentence(flow_pair(pairs[0], flow([1e4, 2e4, 5e4]), flow([5e-4, 1e-3, 2e-3])), "at initialization")
+    assert "0.5 for the problem" in loud and ("the problem's mean |gradient| is 2.0e+04 and the cure's 0.001, "
+                                              "about 20,000,000 times apart.") in loud
 
 
 def test_a_home_card_and_its_cure_share_one_gradient_flow_chart_before_training():

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..base.config import ConfigError, RunConfig
 from ..base.instruments import INSTRUMENTS
-from ..engine.result import gradient_ratio
+from ..engine.result import gradient_ratio, hidden_flow
 from .scenarios import SCENARIOS, SCENARIOS_BY_KEY
 
 # A problem card's cures: another card's key, or (label, changes of the card's config). The first
@@ -113,5 +113,27 @@ def flow_sentence(frame: pd.DataFrame, when: str) -> str:
     ratios = {s: gradient_ratio(g.sort_values("layer")["value"]) for s, g in frame.groupby("series", sort=False)}
     healthy = INSTRUMENTS["grad_mean_abs"].healthy
     parts = [f"{_ratio_text(r)} for the {s.split(': ', 1)[0]} ({s.split(': ', 1)[1]})" for s, r in ratios.items()]
-    return (f"{when[0].upper()}{when[1:]}, layer 1's mean |gradient| over the last hidden layer's is "
+    text = (f"{when[0].upper()}{when[1:]}, layer 1's mean |gradient| over the last hidden layer's is "
             + " and ".join(parts) + f" (an even flow keeps it between {healthy.low:g} and {healthy.high:g}).")
+    return text + _size_sentence(frame)
+
+
+SIZE_GAP = 100.0  # the two flows' sizes apart by more than this: said, since the ratios cannot show it
+
+
+def _size_sentence(frame: pd.DataFrame) -> str:
+    """' The sizes differ: ...' when the two series' last hidden layers' mean |gradient| are more
+    than SIZE_GAP apart (N(0,1) weights in a ReLU network keep an even ratio at 1e4 per weight:
+    the ratio alone read as healthy), else ''."""
+    last = {s: hidden_flow(g.sort_values("layer")["value"]) for s, g in frame.groupby("series", sort=False)}
+    ends = {s: float(g[-1]) for s, g in last.items() if len(g) and math.isfinite(g[-1]) and g[-1] > 0}
+    if len(ends) != 2:
+        return ""
+    (a, va), (b, vb) = ends.items()
+    gap = max(va, vb) / min(va, vb)
+    if gap <= SIZE_GAP:
+        return ""
+    big, small = (a, b) if va > vb else (b, a)
+    return (f" The sizes differ more than the shapes: at the last hidden layer the {big.split(': ', 1)[0]}'s mean "
+            f"|gradient| is {_ratio_text(max(va, vb))} and the {small.split(': ', 1)[0]}'s "
+            f"{_ratio_text(min(va, vb))}, about {round(float(f'{gap:.2g}')):,} times apart.")
