@@ -60,7 +60,7 @@ def show_signal_propagation(cfg: RunConfig) -> None:
     for tab, quantity in zip(tabs, (SECOND, BACK, GRAD)):
         with tab:
             chart(spp_charts.compared_chart(cmp.frame, quantity))
-    st.caption("Where the forms stop: " + " ".join(gap_sentences(cmp)))
+    st.caption("Where the forms stop. " + " ".join(gap_sentences(cmp)))
     steps = st.multiselect("signal propagation plot at training steps", STEP_CHOICES, default=[0],
                            key="spp-steps", help=f"0 is initialization; later steps train a copy of this "
                            f"network (at most {MAX_SPP_STEPS} steps), which takes a while for a deep VGG")

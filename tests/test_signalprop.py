@@ -140,6 +140,8 @@ def test_words_say_where_the_forms_stop():
     assert "measured here" in words and "initialization only" in words
     fake = cmp.__class__(cmp.cfg, cmp.prediction, cmp.frame, cmp.prediction.log10_typical_collapse - 5, 0.1)
     assert "beyond" in " ".join(gap_sentences(fake)) and "units are far from the wide limit" in " ".join(gap_sentences(fake))
+    exploding = compare_flow(RunConfig(dataset="digits", widths=(64,) * 4, activation="relu", init="normal"))
+    assert exploding.measured_collapse > 0 and "The measured growth" in " ".join(gap_sentences(exploding))
 
 
 def test_probe_spp_json(capsys):

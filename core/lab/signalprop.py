@@ -127,14 +127,15 @@ def gap_sentences(cmp: FlowComparison) -> list[str]:
     spread = p.log10_collapse - p.log10_typical_collapse
     gap = cmp.measured_collapse - p.log10_typical_collapse
     out = []
+    change = "growth" if cmp.measured_collapse > 0 else "collapse"  # an exploding network grows
     if spread > 0.3:
         out.append(f"Finite width: with {width} {'channels' if cfg.arch == 'vgg' else 'units'} per layer one "
                    f"network's second moment typically ends 10^{spread:.1f} below the average over networks "
                    "(each layer multiplies it by a random factor whose log averages below the log of its mean).")
     if not math.isfinite(gap):
-        out.append("The measured collapse could not be computed (a layer's output is exactly 0 or not finite).")
+        out.append("The measured change could not be computed (a layer's output is exactly 0 or not finite).")
     elif abs(gap) <= max(AGREES, 2 * p.log10_sd):
-        out.append(f"The measured collapse is within 10^{abs(gap):.1f} of the one-network prediction"
+        out.append(f"The measured {change} is within 10^{abs(gap):.1f} of the one-network prediction"
                    + (f", inside twice the spread between random networks (10^{p.log10_sd:.1f})" if abs(gap) > AGREES else "")
                    + ": the forms hold here.")
     else:
@@ -148,7 +149,7 @@ def gap_sentences(cmp: FlowComparison) -> list[str]:
             why.append("neighbouring pixels are correlated, while the pooling forms assume independent inputs")
         if cfg.residual:
             why.append("the activation after each residual addition sees a skip input that is not Gaussian")
-        out.append(f"The measured collapse differs from the one-network prediction by 10^{abs(gap):.1f}, beyond "
+        out.append(f"The measured {change} differs from the one-network prediction by 10^{abs(gap):.1f}, beyond "
                    f"the 10^{max(AGREES, 2 * p.log10_sd):.1f} the forms are held to: " + "; ".join(why or ["the cause is not modelled"]) + ".")
     g = cmp.frame[(cmp.frame["quantity"] == GRAD) & (cmp.frame["layer"] == 1)].set_index("source")["value"]
     if AVERAGE in g and MEASURED in g and abs(_log10(g[MEASURED] / g[AVERAGE])) > 1:
