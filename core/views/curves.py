@@ -24,6 +24,9 @@ SPLITS = {"train": "train", "val": "validation", "test": "test"}
 # A legend of a few short entries goes above the plot: inside it, it covered the points of a
 # curve that does not fall (a diverged or a stuck run); beside it, it took a narrow column's width.
 TOP_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1)
+# The epoch curves are drawn two side by side: at 800 px a half column is about 150 px, and
+# "train validation test" in one row (about 170 px) lost "test" past its edge. Two per row.
+SPLIT_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1, columns=2)
 
 
 def epoch_x(epochs) -> alt.X:
@@ -71,7 +74,7 @@ def epoch_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
     long = long.assign(series=long["series"].map(cols), x=long["epoch"])
     acc = metric == "acc"
     return curve_chart(long, epoch_x(long["epoch"]), "accuracy" if acc else "cross-entropy loss",
-                       list(SPLITS.values()), percent=acc, points=True, dashes=True,
+                       list(SPLITS.values()), legend=SPLIT_LEGEND, percent=acc, points=True, dashes=True,
                        tooltip=["epoch:Q", alt.Tooltip("series:N", title="split"),
                                 alt.Tooltip("value:Q", format=".1%" if acc else ".4f")])
 
