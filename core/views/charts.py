@@ -28,7 +28,8 @@ def _layer_color(names: list[str], title: str = "layer", legend: bool = True) ->
     the chart itself (an axis of layer names, labels at the lines' ends) have no legend: twenty
     entries took a narrow column's plot, or ran past its right edge."""
     # viridis without its darkest and lightest ends, so every layer shows on dark and light themes
-    scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.15, 0.92])
+    # (from 0.15, layer 1's end label was near invisible on the dark theme's background)
+    scheme = alt.SchemeParams(name=LAYER_SCHEME, extent=[0.25, 0.92])
     return alt.Color("name:N", title=title, sort=names, scale=alt.Scale(scheme=scheme, domain=names),
                      # below the plot: beside it, the legend takes half a narrow column (800 px)
                      legend=alt.Legend(orient="bottom", columns=min(len(names), 4), symbolLimit=60)

@@ -23,10 +23,15 @@ X_AXES = {"step": "training step", "epoch": "epoch", "seconds": "seconds of trai
 SPLITS = {"train": "train", "val": "validation", "test": "test"}
 # A legend of a few short entries goes above the plot: inside it, it covered the points of a
 # curve that does not fall (a diverged or a stuck run); beside it, it took a narrow column's width.
-TOP_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1)
-# The epoch curves are drawn two side by side: at 800 px a half column is about 150 px, and
-# "train validation test" in one row (about 170 px) lost "test" past its edge. Two per row.
-SPLIT_LEGEND = alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1, columns=2)
+def narrow_legend(columns: int) -> alt.Legend:
+    """The legend above the plot with at most `columns` entries per row (0: one row), for charts
+    drawn in half a column: at 800 px that is about 150 px, and "train validation test" in one
+    row (about 170 px) lost "test" past its edge, the live step loss "every step smoothed" its
+    "smoothed"."""
+    return alt.Legend(orient="top", title=None, symbolSize=60, labelLimit=160, symbolOpacity=1, columns=columns)
+
+
+TOP_LEGEND = narrow_legend(0)
 
 
 def epoch_x(epochs) -> alt.X:
@@ -74,7 +79,7 @@ def epoch_curves(epochs: pd.DataFrame, metric: str) -> alt.Chart:
     long = long.assign(series=long["series"].map(cols), x=long["epoch"])
     acc = metric == "acc"
     return curve_chart(long, epoch_x(long["epoch"]), "accuracy" if acc else "cross-entropy loss",
-                       list(SPLITS.values()), legend=SPLIT_LEGEND, percent=acc, points=True, dashes=True,
+                       list(SPLITS.values()), legend=narrow_legend(2), percent=acc, points=True, dashes=True,
                        tooltip=["epoch:Q", alt.Tooltip("series:N", title="split"),
                                 alt.Tooltip("value:Q", format=".1%" if acc else ".4f")])
 
@@ -123,7 +128,8 @@ def step_loss(frame: pd.DataFrame, x: str = "step", log: bool = False) -> alt.Ch
     long = frame.melt(id_vars=["x", "step"], value_vars=["loss", "smoothed"], var_name="series")
     long["series"] = long["series"].map(dict(zip(["loss", "smoothed"], lines)))
     axis = step_x(long["x"], "x") if x == "step" else alt.X("x:Q", title=X_AXES[x])
-    return curve_chart(long, axis, "training loss (cross-entropy)", lines, log=log, faint=(lines[0],),
+    return curve_chart(long, axis, "training loss (cross-entropy)", lines, legend=narrow_legend(1), log=log,
+                       faint=(lines[0],),
                        tooltip=["step:Q", alt.Tooltip("x:Q", title=X_AXES[x], format=".3g"),
                                 alt.Tooltip("series:N", title="line"),
                                 alt.Tooltip("value:Q", title="loss", format=".4g")])
