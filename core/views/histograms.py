@@ -295,8 +295,10 @@ def histogram_heatmap(counts: np.ndarray, steps: np.ndarray, edges: np.ndarray, 
         y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False, nice=False, domain=y_domain)), y2="high:Q",
         color=alt.Color("fraction:Q", title="share of entries",
                         scale=alt.Scale(type="log", scheme="viridis", domain=[1e-5, 1], clamp=True),
+                        # title above a 120 px bar: beside it, the two took 260 px and half a
+                        # column at 800 px (about 150) cut the bar and its labels
                         legend=alt.Legend(labelExpr=LOG_LABELS, orient="bottom", direction="horizontal",
-                                          gradientLength=160, titleOrient="left")),
+                                          gradientLength=120, titleOrient="top")),
         tooltip=["step:Q", alt.Tooltip("bin:N", title="bin"), alt.Tooltip("fraction:Q", format=".2%")],
     ).properties(title=title, height=200)
 
