@@ -5,6 +5,7 @@ and VGG, from 0.02 s to about a minute, single runs and stacks.
     python bench/estimates.py --measurements 3                  # wall time, as the app trains
     python bench/estimates.py --measurements 3 --clock thread   # processor time on one thread
     python bench/estimates.py --measurements 1 --spin 1         # beside a process spinning on one core
+    python bench/estimates.py --measurements 1 --cards          # and the Home page's cards
 
 First the rates are measured `--measurements` times (as fresh servers on an empty store would):
 the spread of each case's estimate between measurements is the stability. Then every case is
@@ -12,7 +13,7 @@ trained once (in a temporary store; cache/ is not touched) and estimated two way
 
 - fresh: the first measurement alone (a fresh clone, nothing stored), times the load factor of
   the moment (core.runs.load.Busy: the last seconds, less this process's own CPU time);
-- calibrated: rescaled by the other 23 cases as stored runs (calibration.calibrated), each
+- calibrated: rescaled by the other cases as stored runs (calibration.calibrated), each
   less the load it met (core.runs.load.busy_while), as the app does once runs are stored, times
   the load factor of the moment.
 
@@ -87,6 +88,8 @@ def main() -> None:
                         help="wall: the wall time of training as the app trains (its threads, the load of the "
                              "moment); thread: the processor time of training on one thread, which other "
                              "programs on the cores do not stretch: the model itself, whatever the load")
+    parser.add_argument("--cards", action="store_true",
+                        help="the Home page's cards as further cases (the audit timed four of them)")
     parser.add_argument("--spin", type=int, default=0,
                         help="processes that spin on a core from before the first measurement to the end: "
                              "a known load, which the fresh and calibrated estimates must count")
@@ -101,6 +104,11 @@ def main() -> None:
 
 
 def run(args) -> None:
+    cases = dict(CASES)
+    if args.cards:
+        from core.lab.scenarios import SCENARIOS
+
+        cases.update({f"Home card: {s.title}": [s.config] for s in SCENARIOS})
     one_thread = args.clock == "thread"
     if one_thread:
         torch.set_num_threads(1)
@@ -111,14 +119,14 @@ def run(args) -> None:
         t0 = time.time()
         measured_rates.append(calibration.with_thread_gain(measure_rates("cpu"), "cpu")[0])  # as machine_rates
         print(f"measurement {k + 1}: {time.time() - t0:.2f} s, load {os.getloadavg()[0]:.2f}")
-    spread = {name: max(s) / min(s) for name, configs in CASES.items()
+    spread = {name: max(s) / min(s) for name, configs in cases.items()
               if (s := [calibration.estimated_seconds(configs, r) for r in measured_rates])}
     print(f"stability: the largest ratio between two measurements' estimates of one case is "
           f"{max(spread.values()):.2f} ({max(spread, key=spread.get)})")
     for dataset in ("digits", "mnist-5k"):  # first-call costs: reading each dataset once
         train_many([RunConfig(dataset=dataset, widths=(8,), epochs=1, train_subset=64)])
     rows = []
-    for name, configs in CASES.items():
+    for name, configs in cases.items():
         busy = Busy(0.0, os.cpu_count() or 1, 1.0) if one_thread else Busy.now()  # trained in-process: ours
         load, t0, c0, first = os.getloadavg()[0], time.time(), clock(), read_stat()
         results = train_many(configs)
