@@ -34,6 +34,9 @@ def test_critical_exactly_neither_grows_nor_shrinks_and_a_transient_shrink_says_
     assert "At the fixed point it would stay the same (χ₁⁹ = 1)" in predicted
     assert "have not reached it" in predicted and "falls from 0.2 to 0.02 on its way to q* = 0" in predicted
     assert "below 1 (0.8 to 0.8)" in predicted
+    assert "neither grows nor shrinks" in words.plain_phase_sentence(p)
+    near = _point(1.008, (1.008,) * 4, (1.0,) * 5)  # critical within 1%: the plain words say how near
+    assert words.plain_phase_sentence(near).endswith("a layer changes the gradient by under 0.8%.")
 
 
 def test_ordered_and_chaotic_say_the_direction_of_their_numbers():

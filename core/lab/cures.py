@@ -134,6 +134,6 @@ def _size_sentence(frame: pd.DataFrame) -> str:
     if gap <= SIZE_GAP:
         return ""
     big, small = (a, b) if va > vb else (b, a)
-    return (f" The sizes differ more than the shapes: at the last hidden layer the {big.split(': ', 1)[0]}'s mean "
+    return (f" Their sizes differ: at the last hidden layer the {big.split(': ', 1)[0]}'s mean "
             f"|gradient| is {_ratio_text(max(va, vb))} and the {small.split(': ', 1)[0]}'s "
             f"{_ratio_text(min(va, vb))}, about {round(float(f'{gap:.2g}')):,} times apart.")

@@ -108,8 +108,11 @@ def phase_sentence(p: Propagation) -> str:
 
 def plain_phase_sentence(p: Propagation) -> str:
     """The phase without its symbols, for presenter mode (phase_sentence has the numbers)."""
-    if p.phase == "critical":
-        return "At the edge of chaos: once the signal has settled, a layer neither grows nor shrinks the gradient."
+    if p.phase == "critical":  # within CRITICAL_TOL of 1, as phase_sentence words it
+        change = abs(p.chi1 - 1)
+        per_layer = "neither grows nor shrinks the gradient" if change < 5e-4 else \
+            f"changes the gradient by under {change * 100:.2g}%"
+        return f"At the edge of chaos: once the signal has settled, a layer {per_layer}."
     if p.phase == "ordered":
         return "Ordered: once the signal has settled, every layer shrinks the gradient, so it vanishes with depth."
     return "Chaotic: once the signal has settled, every layer grows the gradient, so it explodes with depth."
